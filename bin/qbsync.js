@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The qbsync CLI. The sources are TypeScript, run through tsx's loader, so `npx qbsync` works right
+// after `npm ci` with no build step.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../client/cli.ts');
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,134 @@
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import type { Kysely } from 'kysely';
+import { migrateDownOne, migrateToLatest } from '../db/migrate.js';
+import { loadConfig, type Config } from '../worker/config.js';
+import { findOrInstallTemporal } from '../worker/temporal-server.js';
+import { reportFailure } from './cli-errors.js';
+import { openDatabase, runStackCheck, startDevStack } from './stack.js';
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+function config(): Config {
+  return loadConfig(process.env);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('qbsync')
+    .description("Keeps a CRM's PostgreSQL database in step with each tenant's QuickBooks Online company.")
+    .showHelpAfterError('(run qbsync --help for usage)')
+    .exitOverride();
+
+  program
+    .command('setup')
+    .description('find or install the Temporal CLI (go install on first use, about 3 minutes)')
+    .option('--quiet', 'print only what is being installed')
+    .action(async (options: { quiet?: boolean }) => {
+      const cfg = config();
+      const started = Date.now();
+      const found = await findOrInstallTemporal({
+        cliPath: cfg.temporal.cliPath,
+        pathVariable: process.env['PATH'],
+        dataDir: cfg.dataDir,
+        log,
+      });
+      if (!options.quiet || found.how === 'go install' || found.how === 'SDK download') {
+        log(`Temporal CLI: ${found.path} (found via ${found.how}, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      }
+    });
+
+  program
+    .command('migrate')
+    .description('migrate the database to the latest schema, or down one step with --down')
+    .option('--down', 'undo the latest migration')
+    .action(async (options: { down?: boolean }) => {
+      const database = await openDatabase(config(), log);
+      try {
+        const db = database.db as Kysely<unknown>;
+        const results = options.down ? await migrateDownOne(db) : await migrateToLatest(db);
+        if (results.length === 0) log(options.down ? 'Nothing to undo.' : 'Already at the latest migration.');
+        for (const result of results) log(`${result.direction === 'Up' ? 'applied' : 'undid'} ${result.migrationName}`);
+      } finally {
+        await database.close();
+      }
+    });
+
+  program
+    .command('worker')
+    .description('run a Temporal worker for the qbsync task queue (needs a migrated database)')
+    .action(async () => {
+      const cfg = config();
+      const { startWorker } = await import('../worker/main.js');
+      const database = await openDatabase(cfg, log);
+      const worker = await startWorker({ config: cfg, db: database.db });
+      log(
+        `Worker polling task queue "${cfg.temporal.taskQueue}" on ${cfg.temporal.address} (namespace ${cfg.temporal.namespace}).`,
+      );
+      await untilSignal(async () => {
+        await worker.stop();
+        await database.close();
+      }, worker.running);
+    });
+
+  program
+    .command('dev')
+    .description('run the whole stack in the foreground: Temporal dev server, PostgreSQL, worker (Ctrl-C stops it)')
+    .action(async () => {
+      const cfg = config();
+      const stack = await startDevStack(cfg, log);
+      log('');
+      log(
+        `  Temporal    ${stack.temporalAddress}${stack.startedTemporal ? ' (dev server, history in ' + cfg.dataDir + '/temporal.db)' : ' (already running)'}`,
+      );
+      log(`  Temporal UI ${stack.temporalUiUrl}`);
+      log(`  PostgreSQL  ${redactUrl(stack.database.target.url)} (${stack.database.target.source}, migrated)`);
+      log(`  Worker      task queue "${cfg.temporal.taskQueue}", namespace "${cfg.temporal.namespace}"`);
+      log('');
+      const check = await runStackCheck(stack, cfg, new Date());
+      log(`Stack check workflow ${check.workflowId} completed: its activity wrote stack_checks row ${check.rowId}.`);
+      log(`See it at ${stack.temporalUiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${check.workflowId}`);
+      log('Running. Press Ctrl-C to stop.');
+      await untilSignal(() => stack.stop(), stack.worker.running);
+      log('Stopped.');
+    });
+
+  return program;
+}
+
+/** Waits for Ctrl-C or SIGTERM (or for the worker to fail), then runs the clean-up once. */
+async function untilSignal(cleanUp: () => Promise<void>, running: Promise<void>): Promise<void> {
+  let signalled!: () => void;
+  const signal = new Promise<void>((resolve) => (signalled = resolve));
+  process.once('SIGINT', signalled);
+  process.once('SIGTERM', signalled);
+  try {
+    await Promise.race([signal, running]);
+  } finally {
+    await cleanUp();
+  }
+}
+
+function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+export function parsePositiveInt(value: string, name: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return parsed;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has already printed its message (help, version or a usage error).
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    return reportFailure(error, process.env['QBSYNC_LOG_LEVEL'] === 'debug');
+  }
+}

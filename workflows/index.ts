@@ -1,0 +1,1 @@
+export { stackCheckWorkflow } from './stack-check.js';
