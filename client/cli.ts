@@ -1,10 +1,10 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { Kysely } from 'kysely';
-import { migrateDownOne, migrateToLatest } from '../db/migrate.js';
 import { loadConfig, type Config } from '../worker/config.js';
-import { findOrInstallTemporal } from '../worker/temporal-server.js';
 import { reportFailure } from './cli-errors.js';
-import { openDatabase, runStackCheck, startDevStack } from './stack.js';
+
+// Commands import their heavy modules (Temporal, pg, the simulator) inside their actions, so that
+// `qbsync --help` and argument errors answer at once.
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -24,6 +24,7 @@ export function buildProgram(): Command {
     .option('--quiet', 'print only what is being installed')
     .action(async (options: { quiet?: boolean }) => {
       const cfg = config();
+      const { findOrInstallTemporal } = await import('../worker/temporal-server.js');
       const started = Date.now();
       const found = await findOrInstallTemporal({
         cliPath: cfg.temporal.cliPath,
@@ -41,7 +42,10 @@ export function buildProgram(): Command {
     .description('migrate the database to the latest schema, or down one step with --down')
     .option('--down', 'undo the latest migration')
     .action(async (options: { down?: boolean }) => {
-      const database = await openDatabase(config(), log);
+      const cfg = config();
+      const { openDatabase } = await import('./stack.js');
+      const { migrateDownOne, migrateToLatest } = await import('../db/migrate.js');
+      const database = await openDatabase(cfg, log);
       try {
         const db = database.db as Kysely<unknown>;
         const results = options.down ? await migrateDownOne(db) : await migrateToLatest(db);
@@ -57,14 +61,26 @@ export function buildProgram(): Command {
     .description('run a Temporal worker for the qbsync task queue (needs a migrated database)')
     .action(async () => {
       const cfg = config();
-      const { startWorker } = await import('../worker/main.js');
-      const database = await openDatabase(cfg, log);
-      const worker = await startWorker({ config: cfg, db: database.db });
+      const { assertMigrated, connectToTemporal, startWorker } = await import('../worker/main.js');
+      const { openDatabase } = await import('./stack.js');
+      const connection = await connectToTemporal(cfg.temporal.address);
+      const database = await openDatabase(cfg, log).catch(async (error: unknown) => {
+        await connection.close();
+        throw error;
+      });
+      const worker = await assertMigrated(database.db)
+        .then(() => startWorker({ config: cfg, db: database.db, connection }))
+        .catch(async (error: unknown) => {
+          await database.close();
+          await connection.close();
+          throw error;
+        });
       log(
         `Worker polling task queue "${cfg.temporal.taskQueue}" on ${cfg.temporal.address} (namespace ${cfg.temporal.namespace}).`,
       );
       await untilSignal(async () => {
         await worker.stop();
+        await connection.close();
         await database.close();
       }, worker.running);
     });
@@ -74,6 +90,7 @@ export function buildProgram(): Command {
     .description('run the whole stack in the foreground: Temporal dev server, PostgreSQL, worker (Ctrl-C stops it)')
     .action(async () => {
       const cfg = config();
+      const { runStackCheck, startDevStack } = await import('./stack.js');
       const stack = await startDevStack(cfg, log);
       log('');
       log(

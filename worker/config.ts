@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OperatorError } from '../common/errors.js';
 
 /**
  * Every environment variable qbsync reads, in one schema. Entry points (worker/, client/) call
@@ -51,7 +52,7 @@ export interface Config {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends OperatorError {
   override readonly name = 'ConfigError';
 }
 

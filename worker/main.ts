@@ -2,9 +2,11 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { NativeConnection, Runtime, Worker, DefaultLogger, type LogLevel } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
+import { OperatorError } from '../common/errors.js';
 import { createActivities } from '../activities/index.js';
 import type { Database } from '../db/schema.js';
 import { describe } from '../db/postgres.js';
+import { listMigrations } from '../db/migrate.js';
 import type { Config } from './config.js';
 import { TemporalUnavailableError } from './temporal-server.js';
 
@@ -37,6 +39,21 @@ export interface WorkerHandle {
   /** Resolves when the worker has stopped; rejects if it failed. */
   readonly running: Promise<void>;
   stop(): Promise<void>;
+}
+
+export class DatabaseNotMigratedError extends OperatorError {
+  override readonly name = 'DatabaseNotMigratedError';
+}
+
+/** Workers never migrate on their own (many start at once in production); they refuse a stale schema. */
+export async function assertMigrated(db: Kysely<Database>): Promise<void> {
+  const migrations = await listMigrations(db as Kysely<unknown>);
+  const pending = migrations.filter((migration) => migration.executedAt === undefined);
+  if (pending.length > 0) {
+    throw new DatabaseNotMigratedError(
+      `the database is missing ${pending.length} migration${pending.length > 1 ? 's' : ''} (first: ${pending[0]?.name}); run "qbsync migrate"`,
+    );
+  }
 }
 
 /** The composition root: config and connections in, a running worker out. */

@@ -2,13 +2,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { OperatorError } from '../common/errors.js';
 import { searchAttributeTypes } from '../common/search-attributes.js';
 import { describe, portAnswers } from '../db/postgres.js';
 
 /** The one Temporal CLI release that `go install` accepts (later ones carry a replace directive). */
 export const temporalCliModule = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 
-export class TemporalUnavailableError extends Error {
+export class TemporalUnavailableError extends OperatorError {
   override readonly name = 'TemporalUnavailableError';
 }
 

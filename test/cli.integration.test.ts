@@ -1,0 +1,127 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { buildProgram } from '../client/cli.js';
+import { portAnswers } from '../db/postgres.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { runCli, startCli } from './cli.js';
+import { freePort } from './global-setup.js';
+
+describe('qbsync CLI', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase({ migrate: false });
+  });
+  afterAll(async () => database?.drop());
+
+  it('lists every subcommand in --help', async () => {
+    const result = await runCli(['--help']);
+    expect(result.code).toBe(0);
+    const names = buildProgram().commands.map((command) => command.name());
+    expect(names).toEqual(expect.arrayContaining(['setup', 'migrate', 'worker', 'dev']));
+    for (const name of names) expect(result.stdout).toMatch(new RegExp(`^\\s+${name}\\b`, 'm'));
+  });
+
+  it('gives a one-line error, not a stack trace, for a broken DATABASE_URL', async () => {
+    const malformed = await runCli(['migrate'], { DATABASE_URL: 'not a url' });
+    expect(malformed.code).toBe(1);
+    expect(malformed.stderr).toBe(
+      'qbsync: invalid configuration: DATABASE_URL="not a url" must be a URL like postgres://user@host:5432/database\n',
+    );
+
+    const port = await freePort();
+    const unreachable = await runCli(['migrate'], { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/qbsync` });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
+    expect(unreachable.stderr).toMatch(
+      new RegExp(`cannot connect to DATABASE_URL \\(127\\.0\\.0\\.1:${port}/qbsync\\).*ECONNREFUSED`),
+    );
+  });
+
+  it('gives a one-line error, not a stack trace, for an unreachable TEMPORAL_ADDRESS', async () => {
+    const port = await freePort();
+    const result = await runCli(['worker'], { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, DATABASE_URL: database.url });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `qbsync: cannot reach Temporal at 127.0.0.1:${port} (TEMPORAL_ADDRESS): connection refused\n`,
+    );
+  });
+
+  it('refuses to start a worker on a database that is not migrated, then migrates it up and down', async () => {
+    const refused = await runCli(['worker'], {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      DATABASE_URL: database.url,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^qbsync: the database is missing \d+ migrations?.*run "qbsync migrate"\n$/);
+
+    const up = await runCli(['migrate'], { DATABASE_URL: database.url });
+    expect(up.code).toBe(0);
+    expect(up.stdout).toMatch(/applied 20261127000000_stack_checks/);
+    const down = await runCli(['migrate', '--down'], { DATABASE_URL: database.url });
+    expect(down.code).toBe(0);
+    expect(down.stdout).toMatch(/^undid \d{14}_/m);
+    expect((await runCli(['migrate'], { DATABASE_URL: database.url })).code).toBe(0);
+  });
+
+  it('rejects an unknown command with a usage error (exit 2)', async () => {
+    const result = await runCli(['frobnicate']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+
+  it('dev: starts a Temporal dev server that keeps history in the data folder, and Ctrl-C leaves no process behind', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'qbsync-dev-'));
+    const temporalPort = await freePort();
+    const uiPort = await freePort();
+    const env = {
+      DATABASE_URL: database.url,
+      QBSYNC_DATA_DIR: dataDir,
+      TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+      TEMPORAL_UI_PORT: String(uiPort),
+      TEMPORAL_TASK_QUEUE: `dev-${temporalPort}`,
+    };
+    try {
+      const workflowIds: string[] = [];
+      for (let run = 0; run < 2; run += 1) {
+        const dev = await startCli(['dev'], env, /Running\. Press Ctrl-C to stop\./);
+        const output = dev.output();
+        expect(output).toContain(`Temporal UI http://127.0.0.1:${uiPort}`);
+        workflowIds.push(/Stack check workflow (\S+) completed/.exec(output)?.[1] ?? '');
+        const children = execFileSync('pgrep', ['-P', String(dev.child.pid)], { encoding: 'utf8' })
+          .trim()
+          .split('\n');
+        expect(children.length).toBeGreaterThan(0);
+
+        if (run === 1) {
+          // History survives a restart: the first run's workflow is still there.
+          const client = new Client({ connection: await Connection.connect({ address: env.TEMPORAL_ADDRESS }) });
+          const first = await client.workflow.getHandle(workflowIds[0]!).describe();
+          expect(first.status.name).toBe('COMPLETED');
+          await client.connection.close();
+        }
+
+        const exited = new Promise<number | null>((resolve) => dev.child.once('exit', resolve));
+        dev.child.kill('SIGINT');
+        expect(await exited).toBe(0);
+        for (const pid of children) expect(processAlive(Number(pid))).toBe(false);
+        expect(await portAnswers('127.0.0.1', temporalPort)).toBe(false);
+        expect(await portAnswers('127.0.0.1', uiPort)).toBe(false);
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

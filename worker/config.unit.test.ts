@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, knownVariables, loadConfig } from './config.js';
+
+describe('configuration', () => {
+  it('uses embedded defaults when nothing is set', () => {
+    const config = loadConfig({ PATH: '/usr/bin', HOME: '/root' });
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.localPostgresPort).toBe(5432);
+    expect(config.temporal).toMatchObject({
+      address: '127.0.0.1:7233',
+      namespace: 'default',
+      taskQueue: 'qbsync',
+      uiPort: 8233,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads every documented variable', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://app:secret@db.internal:6543/crm',
+      TEMPORAL_ADDRESS: 'temporal.internal:7233',
+      TEMPORAL_NAMESPACE: 'qbsync-prod',
+      TEMPORAL_TASK_QUEUE: 'qbsync-eu',
+      QBSYNC_POSTGRES_PORT: '5499',
+    });
+    expect(config.databaseUrl).toBe('postgres://app:secret@db.internal:6543/crm');
+    expect(config.temporal.address).toBe('temporal.internal:7233');
+    expect(config.temporal.namespace).toBe('qbsync-prod');
+    expect(config.temporal.taskQueue).toBe('qbsync-eu');
+    expect(config.localPostgresPort).toBe(5499);
+  });
+
+  it('names the variable and the problem for a broken DATABASE_URL, hiding its password', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://u:hunter2@h/db' })).toThrow(ConfigError);
+    try {
+      loadConfig({ DATABASE_URL: 'mysql://u:hunter2@h/db' });
+    } catch (error) {
+      expect((error as Error).message).toMatch(/^invalid configuration: DATABASE_URL=.* must be a URL like postgres:/);
+      expect((error as Error).message).not.toContain('hunter2');
+    }
+  });
+
+  it('rejects a TEMPORAL_ADDRESS without a port and a non-numeric port', () => {
+    expect(() => loadConfig({ TEMPORAL_ADDRESS: 'localhost' })).toThrow(
+      /TEMPORAL_ADDRESS="localhost" must be host:port/,
+    );
+    expect(() => loadConfig({ QBSYNC_POSTGRES_PORT: 'abc' })).toThrow(/QBSYNC_POSTGRES_PORT/);
+    expect(() => loadConfig({ QBSYNC_POSTGRES_PORT: '70000' })).toThrow(/QBSYNC_POSTGRES_PORT/);
+  });
+
+  it('rejects an unknown variable with one of our prefixes, as a likely typo', () => {
+    expect(() => loadConfig({ TEMPORAL_ADRESS: '127.0.0.1:7233' })).toThrow(
+      /unknown configuration variable TEMPORAL_ADRESS/,
+    );
+    expect(() => loadConfig({ QBSYNC_DATADIR: '/tmp' })).toThrow(/QBSYNC_DATADIR/);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', TEMPORAL_NAMESPACE: '' }).temporal.namespace).toBe('default');
+  });
+
+  it('lists its variables for the README and docker-compose checks', () => {
+    expect(knownVariables).toContain('DATABASE_URL');
+    expect(knownVariables).toContain('TEMPORAL_TASK_QUEUE');
+  });
+});
