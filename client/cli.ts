@@ -2,6 +2,8 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { Kysely } from 'kysely';
 import { loadConfig, type Config } from '../worker/config.js';
 import { reportFailure } from './cli-errors.js';
+import { registerMapCommand } from './commands/map.js';
+import { registerReportCommand } from './commands/report.js';
 
 // Commands import their heavy modules (Temporal, pg, the simulator) inside their actions, so that
 // `qbsync --help` and argument errors answer at once.
@@ -107,6 +109,9 @@ export function buildProgram(): Command {
       await untilSignal(() => stack.stop(), stack.worker.running);
       log('Stopped.');
     });
+
+  registerMapCommand(program);
+  registerReportCommand(program);
 
   return program;
 }

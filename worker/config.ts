@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTokenKey } from '../db/token-crypto.js';
 import { OperatorError } from '../common/errors.js';
 
 /**
@@ -18,6 +19,16 @@ const postgresUrl = nonEmpty.refine((value) => {
 
 const hostPort = nonEmpty.regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'must be host:port, for example 127.0.0.1:7233');
 
+/** 32 bytes as 64 hex digits or base64; decoded here so a bad key fails at start-up, not at first use. */
+const tokenKey = nonEmpty.transform((value, context) => {
+  try {
+    return parseTokenKey(value);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+    return z.NEVER;
+  }
+});
+
 const port = z.coerce.number().int('must be an integer').min(1, 'must be a port number').max(65535, 'must be a port');
 
 export const configSchema = z.object({
@@ -30,6 +41,8 @@ export const configSchema = z.object({
   TEMPORAL_UI_PORT: port.default(8233),
   TEMPORAL_CLI_PATH: nonEmpty.optional(),
   QBSYNC_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** AES-256-GCM key for tenants' OAuth tokens at rest; only token-handling commands need it. */
+  QBSYNC_TOKEN_KEY: tokenKey.optional(),
 });
 
 export type ConfigVariable = keyof typeof configSchema.shape;
@@ -50,6 +63,18 @@ export interface Config {
     readonly cliPath: string | undefined;
   };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** QBSYNC_TOKEN_KEY decoded (32 bytes), or undefined when unset; see requireTokenKey. */
+  readonly tokenKey: Uint8Array | undefined;
+}
+
+/** The token key, for commands that read or write tenants' tokens. */
+export function requireTokenKey(config: Config): Uint8Array {
+  if (config.tokenKey === undefined) {
+    throw new ConfigError(
+      "QBSYNC_TOKEN_KEY is not set: it encrypts tenants' QuickBooks tokens (32 bytes, e.g. from openssl rand -base64 32)",
+    );
+  }
+  return config.tokenKey;
 }
 
 export class ConfigError extends OperatorError {
@@ -98,10 +123,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       cliPath: values.TEMPORAL_CLI_PATH,
     }),
     logLevel: values.QBSYNC_LOG_LEVEL,
+    tokenKey: values.QBSYNC_TOKEN_KEY,
   });
 }
 
 function redact(variable: string, value: string): string {
+  if (variable === 'QBSYNC_TOKEN_KEY') return `<${value.length} characters, hidden>`;
   if (variable !== 'DATABASE_URL') return value;
   try {
     const url = new URL(value);
