@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { Kysely } from 'kysely';
 import { loadConfig, type Config } from '../worker/config.js';
 import { reportFailure } from './cli-errors.js';
+import { registerSandboxCommand } from './commands/sandbox.js';
 import { registerMapCommand } from './commands/map.js';
 import { registerReportCommand } from './commands/report.js';
 
@@ -112,6 +113,7 @@ export function buildProgram(): Command {
 
   registerMapCommand(program);
   registerReportCommand(program);
+  registerSandboxCommand(program);
 
   return program;
 }

@@ -1,0 +1,752 @@
+/**
+ * The simulator's state and behaviour, independent of HTTP: companies, OAuth, rate limits, faults,
+ * webhooks, the QBO operations (query, CDC, read, customer create and sparse update) and the admin
+ * operations that script what users do in QuickBooks (edit, deactivate, delete, merge, bulk edit).
+ */
+import { randomBytes } from 'node:crypto';
+import { faults, QboFault } from './faults.js';
+import { generateCompany, materializeTransaction } from './generator.js';
+import { applyLoaded, detectTimeZone, type LoadedFiles } from './loader.js';
+import { OAuthServer } from './oauth.js';
+import { mixSeed, Prng } from './prng.js';
+import { prewarmIndexes, runQuery, type QueryOptions } from './query.js';
+import { RateLimiter } from './rate-limiter.js';
+import {
+  Company,
+  ENTITIES,
+  entityFromName,
+  isObject,
+  NAME_LISTS,
+  TRANSACTIONS,
+  type ChangeEvent,
+  type EntityName,
+  type Json,
+  type Row,
+} from './store.js';
+import { checkTimeZone, formatLocal, parseQboDateTime } from './time.js';
+import { INTUIT_RETRY_DELAYS_MS, WebhookSender, type WebhookFormat } from './webhooks.js';
+
+/** Everything the simulator can be told. All optional; defaults are QBO's own figures. */
+export interface SimulatorOptions {
+  /** TCP port; 0 picks a free one. Default 8911. */
+  readonly port?: number;
+  /** Interface to listen on. Default 127.0.0.1. */
+  readonly host?: string;
+  /** Seed for generated data, fault draws and bulk edits. Default 1. */
+  readonly seed?: number;
+  /** Number of generated companies. Default 1. */
+  readonly companies?: number;
+  /** Customers per generated company. Default 200. */
+  readonly customers?: number;
+  /** Transactions (estimates, invoices, credit memos, sales receipts) per generated company. Default 1000. */
+  readonly transactions?: number;
+  /** Items per generated company, categories included. Default 40. */
+  readonly items?: number;
+  /** Recorded responses already read (see readRecordedDirectory): loaded as the first company. */
+  readonly loaded?: LoadedFiles;
+  /** Realm ids to use, in order; the rest are derived from the seed. */
+  readonly realmIds?: readonly string[];
+  readonly clientId?: string;
+  readonly clientSecret?: string;
+  /** Webhook verifier token (signs `intuit-signature`). */
+  readonly verifierToken?: string;
+  /** Skip the consent page: /connect/oauth2 redirects at once to the first company. */
+  readonly autoConsent?: boolean;
+  /** Companies' IANA time zone. Default America/Toronto (loaded data: detected from its offsets). */
+  readonly timeZone?: string;
+  /** The clock for tokens, rate limits, timestamps and CDC. Default Date.now. */
+  readonly now?: () => number;
+  readonly accessTokenTtlSeconds?: number;
+  readonly refreshTokenTtlSeconds?: number;
+  readonly refreshGraceSeconds?: number;
+  readonly refreshHardTtlSeconds?: number;
+  readonly rateLimits?: { readonly enabled?: boolean; readonly perMinute?: number; readonly concurrent?: number };
+  readonly cdc?: Partial<CdcOptions>;
+  readonly query?: Partial<QueryOptions>;
+  readonly webhooks?: {
+    readonly url?: string;
+    readonly format?: WebhookFormat;
+    readonly retryDelaysMs?: readonly number[];
+    readonly maxAttempts?: number;
+    readonly aggregationMs?: number;
+    readonly timeoutMs?: number;
+  };
+  /** Share of throttling (429) bodies sent as XML rather than JSON. Default 0.5. */
+  readonly throttleXmlRate?: number;
+}
+
+export interface CdcOptions {
+  readonly lookbackDays: number;
+  readonly maxObjects: number;
+  /**
+   * Where the 1000-object cap applies. Intuit: "A given CDC request returns a maximum of 1000
+   * objects"; 'request' (default) caps the sum over entities, 'entity' caps each block. UNCONFIRMED.
+   */
+  readonly capScope: 'request' | 'entity';
+  /**
+   * A changedSince older than the look-back: 'reject' (default) answers 400 ValidationFault,
+   * 'clamp' silently serves the last 30 days. UNCONFIRMED which one production does.
+   */
+  readonly outOfRange: 'reject' | 'clamp';
+}
+
+export interface FaultRates {
+  /** Share of API requests answered 429 ThrottleExceeded. */
+  readonly rate429?: number;
+  /** Share answered 500 or 503 SystemFault. */
+  readonly rate5xx?: number;
+  /** Share delayed by slowMs before being served. */
+  readonly rateSlow?: number;
+  readonly slowMs?: number;
+  /** Share whose connection is dropped without a response. */
+  readonly rateDrop?: number;
+}
+
+/** A fault forced on the next matching API request(s). */
+export interface ForcedFault {
+  readonly kind: '429' | '5xx' | 'slow' | 'drop';
+  readonly status?: number;
+  readonly xml?: boolean;
+  readonly slowMs?: number;
+  readonly realmId?: string;
+}
+
+export type FaultDecision =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'fault'; readonly fault: QboFault; readonly xml: boolean }
+  | { readonly kind: 'slow'; readonly ms: number }
+  | { readonly kind: 'drop' };
+
+/** An admin call that cannot be done; answered with HTTP `status` and a one-line message. */
+export class AdminError extends Error {
+  override readonly name = 'AdminError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const DAY_MS = 86_400_000;
+
+export class Simulator {
+  readonly companies = new Map<string, Company>();
+  readonly oauth: OAuthServer;
+  readonly rateLimiter: RateLimiter;
+  rateLimitsEnabled: boolean;
+  readonly webhooks: WebhookSender;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly verifierToken: string;
+  readonly autoConsent: boolean;
+  readonly now: () => number;
+  cdcOptions: CdcOptions;
+  queryOptions: QueryOptions;
+  throttleXmlRate: number;
+  private faultRates = new Map<string, FaultRates>();
+  private forced: ForcedFault[] = [];
+  private readonly faultRng: Prng;
+  private readonly editRng: Prng;
+  /** `requestid` → reply, per realm (idempotent writes). */
+  private readonly requestIds = new Map<string, Map<string, { status: number; body: Json }>>();
+
+  constructor(options: SimulatorOptions = {}) {
+    const seed = options.seed ?? 1;
+    this.now = options.now ?? Date.now;
+    this.clientId = options.clientId ?? `ABsim${seedHex(seed, 1)}${seedHex(seed, 2)}`;
+    this.clientSecret = options.clientSecret ?? `sim${seedHex(seed, 3)}${seedHex(seed, 4)}${seedHex(seed, 5)}`;
+    this.verifierToken = options.verifierToken ?? `verifier-${randomBytes(12).toString('hex')}`;
+    this.autoConsent = options.autoConsent ?? false;
+    this.faultRng = new Prng(mixSeed(seed, 0xfa17));
+    this.editRng = new Prng(mixSeed(seed, 0xed17));
+    this.throttleXmlRate = options.throttleXmlRate ?? 0.5;
+    this.oauth = new OAuthServer({
+      clientId: this.clientId,
+      clientSecret: this.clientSecret,
+      accessTokenTtlMs: (options.accessTokenTtlSeconds ?? 3600) * 1000,
+      refreshTokenTtlMs: (options.refreshTokenTtlSeconds ?? 8_726_400) * 1000,
+      refreshGraceMs: (options.refreshGraceSeconds ?? 86_400) * 1000,
+      refreshHardTtlMs: (options.refreshHardTtlSeconds ?? 5 * 365 * 86_400) * 1000,
+      now: this.now,
+    });
+    this.rateLimitsEnabled = options.rateLimits?.enabled ?? true;
+    this.rateLimiter = new RateLimiter({
+      perMinute: options.rateLimits?.perMinute ?? 500,
+      concurrent: options.rateLimits?.concurrent ?? 10,
+      now: this.now,
+    });
+    this.cdcOptions = { lookbackDays: 30, maxObjects: 1000, capScope: 'request', outOfRange: 'reject', ...options.cdc };
+    this.queryOptions = {
+      caseSensitiveEntities: true,
+      defaultOrder: 'name',
+      includeTotalCount: false,
+      ...options.query,
+    };
+    this.webhooks = new WebhookSender(
+      {
+        url: options.webhooks?.url,
+        verifierToken: this.verifierToken,
+        format: options.webhooks?.format ?? 'cloudevents',
+        retryDelaysMs: options.webhooks?.retryDelaysMs ?? INTUIT_RETRY_DELAYS_MS,
+        maxAttempts: options.webhooks?.maxAttempts ?? 20,
+        aggregationMs: options.webhooks?.aggregationMs ?? 0,
+        timeoutMs: options.webhooks?.timeoutMs ?? 3000,
+        maxEventsPerDelivery: 100,
+      },
+      this.clientId,
+    );
+
+    const timeZone = options.timeZone ?? 'America/Toronto';
+    checkTimeZone(timeZone);
+    const count = options.loaded ? Math.max(1, options.companies ?? 1) : (options.companies ?? 1);
+    const realmIds = options.realmIds ?? [];
+    for (let i = 0; i < count; i++) {
+      const realmId =
+        realmIds[i] ??
+        `9341${String(mixSeed(seed, 100 + i) % 1e6).padStart(6, '0')}${String(mixSeed(seed, 200 + i) % 1e6).padStart(6, '0')}`;
+      if (this.companies.has(realmId)) throw new Error(`realm id ${realmId} is given twice`);
+      const loadedHere = i === 0 ? options.loaded : undefined;
+      const zone = loadedHere ? detectTimeZone(loadedHere.times, options.timeZone ?? 'America/Los_Angeles') : timeZone;
+      const company = new Company({
+        realmId,
+        name: loadedHere ? 'Loaded company' : `Simulated company ${i + 1}`,
+        timeZone: zone,
+        seed: mixSeed(seed, i),
+        now: this.now,
+        materialize: materializeTransaction,
+        onChange: (event) => this.onChange(event),
+      });
+      if (loadedHere) applyLoaded(company, loadedHere);
+      else
+        generateCompany(company, {
+          seed: mixSeed(seed, i),
+          customers: options.customers ?? 200,
+          transactions: options.transactions ?? 1000,
+          items: options.items ?? 40,
+          now: this.now(),
+        });
+      prewarmIndexes(company, this.queryOptions);
+      this.companies.set(realmId, company);
+    }
+  }
+
+  get realmIds(): string[] {
+    return [...this.companies.keys()];
+  }
+
+  private onChange(event: ChangeEvent): void {
+    this.webhooks.enqueue(event);
+  }
+
+  company(realmId: string): Company {
+    const company = this.companies.get(realmId);
+    if (!company) throw faults.authorization(`No company with realm id ${realmId}`);
+    return company;
+  }
+
+  adminCompany(realmId: string): Company {
+    const company = this.companies.get(realmId);
+    if (!company) throw new AdminError(404, `no company with realm id ${realmId}; known: ${this.realmIds.join(', ')}`);
+    return company;
+  }
+
+  /** The response `time` field: now, in the company's offset, with milliseconds. */
+  time(company?: Company): string {
+    return formatLocal(this.now(), company?.timeZone ?? 'America/Toronto', true);
+  }
+
+  // ---- API operations -------------------------------------------------------------------------
+
+  /** Runs a query and shapes the QueryResponse. */
+  query(realmId: string, statement: string): Json {
+    const company = this.company(realmId);
+    const result = runQuery(company, statement, this.queryOptions);
+    const time = this.time(company);
+    if (result.count) return { QueryResponse: { totalCount: result.totalCount }, time };
+    if (result.rows.length === 0) return { QueryResponse: {}, time };
+    const response: Json = {
+      [result.entity]: result.rows.map((r) => company.render(r)),
+      startPosition: result.startPosition,
+      maxResults: result.rows.length,
+    };
+    if (result.totalCount !== undefined) response['totalCount'] = result.totalCount;
+    return { QueryResponse: response, time };
+  }
+
+  /** GET /cdc: changes since a time, grouped by entity, deleted stubs last, capped silently. */
+  cdc(realmId: string, entitiesParam: string | null, changedSinceParam: string | null): Json {
+    const company = this.company(realmId);
+    if (!entitiesParam) throw faults.required('entities');
+    if (!changedSinceParam) throw faults.required('changedSince');
+    const entities: EntityName[] = [];
+    for (const name of entitiesParam
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      const entity = entityFromName(name);
+      if (!entity)
+        throw faults.invalid(
+          `Entity ${name} is not supported by ChangeDataCapture in this simulator (supported: ${ENTITIES.join(', ')})`,
+          'entities',
+        );
+      if (!entities.includes(entity)) entities.push(entity);
+    }
+    if (entities.length === 0) throw faults.required('entities');
+    let since = parseQboDateTime(changedSinceParam, company.timeZone);
+    if (since === undefined)
+      throw faults.invalid(`changedSince ${changedSinceParam} is not a valid date or date-time`, 'changedSince');
+    const oldest = this.now() - this.cdcOptions.lookbackDays * DAY_MS;
+    if (since < oldest) {
+      if (this.cdcOptions.outOfRange === 'reject')
+        throw faults.invalid(
+          `changedSince must be within the last ${this.cdcOptions.lookbackDays} days (look-back limit of ChangeDataCapture)`,
+          'changedSince',
+        );
+      since = oldest;
+    }
+    let budget = this.cdcOptions.maxObjects;
+    const blocks: Json[] = [];
+    for (const entity of entities) {
+      if (this.cdcOptions.capScope === 'entity') budget = this.cdcOptions.maxObjects;
+      const table = company.tables[entity];
+      const byUpdated = table.sortedBy('MetaData.LastUpdatedTime asc', (rows) =>
+        rows.slice().sort((a, b) => a.updated - b.updated || a.idNum - b.idNum),
+      );
+      let lo = 0;
+      let hi = byUpdated.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((byUpdated[mid] as Row).updated < since) lo = mid + 1;
+        else hi = mid;
+      }
+      const objects: Json[] = [];
+      for (let i = lo; i < byUpdated.length && budget > 0; i++, budget--)
+        objects.push(company.render(byUpdated[i] as Row));
+      const deleted = company.deleted.filter((d) => d.entity === entity && d.at >= since!).sort((a, b) => a.at - b.at);
+      for (const d of deleted) {
+        if (budget <= 0) break;
+        budget--;
+        objects.push({
+          status: 'Deleted',
+          domain: 'QBO',
+          Id: d.id,
+          MetaData: { LastUpdatedTime: formatLocal(d.at, company.timeZone) },
+        });
+      }
+      blocks.push(objects.length ? { [entity]: objects, startPosition: 1, maxResults: objects.length } : {});
+    }
+    return { CDCResponse: [{ QueryResponse: blocks }], time: this.time(company) };
+  }
+
+  /** GET /{entity}/{id}. */
+  read(realmId: string, entityName: string, id: string): Json {
+    const company = this.company(realmId);
+    const entity = entityFromName(entityName);
+    if (!entity) throw faults.routeNotFound(`GET /${entityName}`);
+    const row = company.get(entity, id);
+    if (!row) throw faults.notFound(entity, id);
+    return { [entity]: company.render(row), time: this.time(company) };
+  }
+
+  /** Remembers or replays the reply to a write carrying `requestid`. */
+  idempotent(
+    realmId: string,
+    requestId: string | null,
+    run: () => { status: number; body: Json },
+  ): { status: number; body: Json } {
+    if (!requestId) return run();
+    let seen = this.requestIds.get(realmId);
+    if (!seen) {
+      seen = new Map();
+      this.requestIds.set(realmId, seen);
+    }
+    const previous = seen.get(requestId);
+    if (previous) return previous;
+    try {
+      const reply = run();
+      seen.set(requestId, reply);
+      return reply;
+    } catch (err) {
+      if (err instanceof QboFault) seen.set(requestId, { status: err.status, body: err.toJson(this.time()) });
+      throw err;
+    }
+  }
+
+  /** POST /customer: create without Id, update (sparse or full) with Id and SyncToken. */
+  writeCustomer(realmId: string, input: unknown, operation: string | null): Json {
+    const company = this.company(realmId);
+    if (operation && operation !== 'update' && operation !== 'create')
+      throw faults.unsupportedOperation(
+        `Operation ${operation} is not supported for Customer: customers cannot be deleted, make them inactive with Active false`,
+      );
+    if (!isObject(input)) throw faults.badRequest('Request body must be a JSON object');
+    const wrapped = isObject(input['Customer']) ? input['Customer'] : input;
+    checkNames(wrapped);
+    if (wrapped['Id'] === undefined || wrapped['Id'] === null || wrapped['Id'] === '')
+      return this.createCustomer(company, wrapped);
+    return this.updateCustomer(company, wrapped);
+  }
+
+  private createCustomer(company: Company, input: Json): Json {
+    const fields = writableFields(input);
+    const display =
+      typeof fields['DisplayName'] === 'string' && fields['DisplayName'].trim()
+        ? fields['DisplayName'].trim()
+        : nameFromParts(fields);
+    if (!display) throw faults.required('DisplayName');
+    if (company.isNameTaken(display)) throw faults.duplicateName();
+    delete fields['DisplayName'];
+    const parent = fields['ParentRef'];
+    if (parent !== undefined) this.checkParent(company, parent);
+    const now = Math.floor(this.now() / 1000) * 1000;
+    const id = company.allocateId('Customer');
+    const body: Json = {
+      Taxable: false,
+      Job: parent !== undefined,
+      BillWithParent: false,
+      Balance: 0,
+      BalanceWithJobs: 0,
+      CurrencyRef: { value: 'CAD', name: 'Canadian Dollar' },
+      PreferredDeliveryMethod: 'Print',
+      IsProject: false,
+      ClientEntityId: '0',
+      ...fields,
+    };
+    if (parent !== undefined) body['Level'] = 1;
+    if (typeof body['PrintOnCheckName'] !== 'string') body['PrintOnCheckName'] = display;
+    const row: Row = {
+      entity: 'Customer',
+      id,
+      idNum: Number(id),
+      syncToken: 0,
+      created: now,
+      updated: now,
+      active: input['Active'] !== false,
+      name: display,
+      body: stripEmpty(body),
+    };
+    company.insert(row);
+    company.emit({ entity: 'Customer', id, operation: 'Create', at: now });
+    return { Customer: company.render(row), time: this.time(company) };
+  }
+
+  private updateCustomer(company: Company, input: Json): Json {
+    const id = String(input['Id']);
+    const row = company.get('Customer', id);
+    if (!row) throw faults.notFound('Customer', id);
+    if (input['SyncToken'] === undefined || input['SyncToken'] === null) throw faults.required('SyncToken');
+    if (String(input['SyncToken']) !== String(row.syncToken)) throw faults.stale();
+    const sparse = input['sparse'] === true || input['sparse'] === 'true';
+    this.applyCustomerChanges(company, row, writableFields(input), sparse, input);
+    company.touch(row);
+    return { Customer: company.render(row), time: this.time(company) };
+  }
+
+  /**
+   * Sparse: given top-level fields replace the stored ones; nested objects are replaced wholesale
+   * (UNCONFIRMED, Intuit's most plausible reading); null or "" clears. Full: omitted fields are cleared.
+   */
+  private applyCustomerChanges(company: Company, row: Row, fields: Json, sparse: boolean, input: Json): void {
+    const body = company.body(row);
+    let display = typeof fields['DisplayName'] === 'string' ? fields['DisplayName'].trim() : undefined;
+    if ('DisplayName' in fields && !display) {
+      if (sparse) throw faults.invalid('DisplayName cannot be removed with a sparse update', 'DisplayName');
+      display = nameFromParts(fields) || undefined;
+      if (!display) throw faults.required('DisplayName');
+    }
+    if (!sparse && display === undefined) display = nameFromParts(fields) || row.name;
+    if (display !== undefined && display !== row.name && company.isNameTaken(display, row.id))
+      throw faults.duplicateName();
+    if (fields['ParentRef'] !== undefined && fields['ParentRef'] !== null)
+      this.checkParent(company, fields['ParentRef'], row.id);
+    delete fields['DisplayName'];
+    if (sparse) {
+      for (const [key, value] of Object.entries(fields)) {
+        if (value === null || value === '') delete body[key];
+        else body[key] = value;
+      }
+    } else {
+      const kept: Json = {};
+      for (const key of [
+        'Balance',
+        'BalanceWithJobs',
+        'CurrencyRef',
+        'V4IDPseudonym',
+        'ClientEntityId',
+        'IsProject',
+        'MetaData',
+        'Level',
+      ]) {
+        if (body[key] !== undefined) kept[key] = body[key];
+      }
+      row.body = stripEmpty({ ...kept, ...fields });
+    }
+    if (display !== undefined && display !== row.name) company.setCustomerName(row, display);
+    if (input['Active'] !== undefined) row.active = input['Active'] !== false && input['Active'] !== 'false';
+  }
+
+  private checkParent(company: Company, parent: unknown, selfId?: string): void {
+    const value = isObject(parent) ? parent['value'] : undefined;
+    if (typeof value !== 'string' || value === selfId || !company.get('Customer', value))
+      throw faults.invalid(`ParentRef ${JSON.stringify(value)} does not reference an existing customer`, 'ParentRef');
+  }
+
+  // ---- Faults and limits --------------------------------------------------------------------
+
+  setFaults(realmId: string | undefined, rates: FaultRates): void {
+    for (const [key, value] of Object.entries(rates)) {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (key.startsWith('rate') && value > 1))
+        throw new AdminError(
+          400,
+          `fault ${key} must be a number${key.startsWith('rate') ? ' between 0 and 1' : ' of milliseconds >= 0'}`,
+        );
+    }
+    this.faultRates.set(realmId ?? '*', { ...rates });
+  }
+
+  forceFaults(list: readonly ForcedFault[]): void {
+    this.forced.push(...list);
+  }
+
+  clearFaults(): void {
+    this.faultRates.clear();
+    this.forced = [];
+  }
+
+  get faultState(): { rates: Record<string, FaultRates>; forced: ForcedFault[] } {
+    return { rates: Object.fromEntries(this.faultRates), forced: [...this.forced] };
+  }
+
+  /** Decides whether an API request for a realm meets an injected fault. */
+  drawFault(realmId: string): FaultDecision {
+    const index = this.forced.findIndex((f) => f.realmId === undefined || f.realmId === realmId);
+    if (index >= 0) {
+      const forced = this.forced.splice(index, 1)[0] as ForcedFault;
+      return this.decision(forced.kind, forced.status, forced.xml, forced.slowMs);
+    }
+    const rates = this.faultRates.get(realmId) ?? this.faultRates.get('*');
+    if (!rates) return { kind: 'none' };
+    const r = this.faultRng.next();
+    let edge = 0;
+    for (const [kind, rate] of [
+      ['429', rates.rate429],
+      ['5xx', rates.rate5xx],
+      ['drop', rates.rateDrop],
+      ['slow', rates.rateSlow],
+    ] as const) {
+      edge += rate ?? 0;
+      if (r < edge) return this.decision(kind, undefined, undefined, rates.slowMs);
+    }
+    return { kind: 'none' };
+  }
+
+  /** Whether a throttling reply goes out as XML (Intuit sends some 429 bodies as XML). */
+  drawThrottleXml(): boolean {
+    return this.faultRng.chance(this.throttleXmlRate);
+  }
+
+  private decision(kind: ForcedFault['kind'], status?: number, xml?: boolean, slowMs?: number): FaultDecision {
+    switch (kind) {
+      case '429':
+        return { kind: 'fault', fault: faults.throttle(), xml: xml ?? this.faultRng.chance(this.throttleXmlRate) };
+      case '5xx':
+        return { kind: 'fault', fault: faults.server(status ?? this.faultRng.pick([500, 503])), xml: xml ?? false };
+      case 'slow':
+        return { kind: 'slow', ms: slowMs ?? 5000 };
+      case 'drop':
+        return { kind: 'drop' };
+    }
+  }
+
+  // ---- Admin: what users do in QuickBooks ---------------------------------------------------
+
+  /** A user edits a customer in QBO: fields change, SyncToken and LastUpdatedTime move on. */
+  adminEditCustomer(realmId: string, id: string, patch: unknown): Json {
+    const company = this.adminCompany(realmId);
+    const row = company.get('Customer', id);
+    if (!row) throw new AdminError(404, `customer ${id} not found in realm ${realmId}`);
+    if (!isObject(patch) || Object.keys(patch).length === 0)
+      throw new AdminError(
+        400,
+        'body must be a JSON object of Customer fields to change, e.g. {"PrimaryPhone":{"FreeFormNumber":"(514) 555-0101"}}',
+      );
+    try {
+      checkNames(patch);
+      this.applyCustomerChanges(company, row, writableFields(patch), true, patch);
+    } catch (err) {
+      if (err instanceof QboFault) throw new AdminError(409, err.message);
+      throw err;
+    }
+    company.touch(row);
+    return company.render(row);
+  }
+
+  /** Makes a customer or item (category included) inactive, or active again. */
+  adminSetActive(realmId: string, entityName: string, id: string, active: boolean): Json {
+    const company = this.adminCompany(realmId);
+    const entity = entityFromName(entityName);
+    if (!entity || !NAME_LISTS.has(entity))
+      throw new AdminError(400, `only Customer and Item can be made inactive, not ${entityName}`);
+    const row = company.get(entity, id);
+    if (!row) throw new AdminError(404, `${entity} ${id} not found in realm ${realmId}`);
+    if (row.active !== active) {
+      row.active = active;
+      company.touch(row);
+    }
+    return company.render(row);
+  }
+
+  /** Hard-deletes a transaction, as a user deleting it in QBO. */
+  adminDelete(realmId: string, entityName: string, id: string): void {
+    const company = this.adminCompany(realmId);
+    const entity = entityFromName(entityName);
+    if (!entity) throw new AdminError(400, `unknown entity ${entityName}`);
+    if (!TRANSACTIONS.has(entity))
+      throw new AdminError(400, `${entity} cannot be deleted in QBO; make it inactive instead`);
+    if (!company.deleteTransaction(entity, id))
+      throw new AdminError(404, `${entity} ${id} not found in realm ${realmId}`);
+  }
+
+  /**
+   * Merges customer `fromId` into `intoId` as QBO does: the merged-away customer becomes inactive,
+   * every transaction of it moves to the survivor with a new SyncToken and LastUpdatedTime, and a
+   * Merge event (deletedId) is sent for the survivor.
+   */
+  adminMerge(realmId: string, fromId: string, intoId: string): { survivor: Json; moved: Record<string, string[]> } {
+    const company = this.adminCompany(realmId);
+    if (fromId === intoId) throw new AdminError(400, 'cannot merge a customer into itself');
+    const from = company.get('Customer', fromId);
+    const into = company.get('Customer', intoId);
+    if (!from) throw new AdminError(404, `customer ${fromId} (from) not found in realm ${realmId}`);
+    if (!into) throw new AdminError(404, `customer ${intoId} (into) not found in realm ${realmId}`);
+    if (!from.active || !into.active) throw new AdminError(409, 'both customers must be active to merge');
+    const hasChildren = company.tables.Customer.byId.some((r) => {
+      const parent = r.body?.['ParentRef'];
+      return isObject(parent) && parent['value'] === fromId;
+    });
+    if (hasChildren) throw new AdminError(409, `customer ${fromId} has sub-customers; QBO cannot merge it`);
+    const moved: Record<string, string[]> = {};
+    for (const entity of TRANSACTIONS) {
+      for (const row of company.tables[entity].byId) {
+        if (row.customerId !== fromId) continue;
+        if (row.body && isObject(row.body['CustomerRef'])) delete row.body['CustomerRef'];
+        row.customerId = intoId;
+        company.touch(row);
+        (moved[entity] ??= []).push(row.id);
+      }
+    }
+    from.active = false;
+    from.syncToken++;
+    from.updated = Math.max(this.now(), from.updated);
+    company.tables.Customer.version++;
+    company.touch(into, 'Merge', fromId);
+    return { survivor: company.render(into), moved };
+  }
+
+  /** Edits N random records (customers and transactions, or one entity) as a bulk import would. */
+  adminBulkEdit(
+    realmId: string,
+    count: unknown,
+    entityName?: unknown,
+  ): { edited: { entity: EntityName; id: string }[] } {
+    const company = this.adminCompany(realmId);
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 1_000_000)
+      throw new AdminError(400, 'count must be an integer between 1 and 1000000');
+    let entities: EntityName[];
+    if (entityName === undefined) entities = ['Customer', 'Estimate', 'Invoice', 'CreditMemo', 'SalesReceipt'];
+    else {
+      const entity = typeof entityName === 'string' ? entityFromName(entityName) : undefined;
+      if (!entity) throw new AdminError(400, `entity must be one of ${ENTITIES.join(', ')}`);
+      entities = [entity];
+    }
+    const pool = entities.flatMap((e) => company.tables[e].byId);
+    if (pool.length === 0) throw new AdminError(409, 'no records to edit');
+    const chosen = new Set<Row>();
+    const wanted = Math.min(count, pool.length);
+    while (chosen.size < wanted) chosen.add(pool[this.editRng.int(0, pool.length - 1)] as Row);
+    const edited: { entity: EntityName; id: string }[] = [];
+    for (const row of chosen) {
+      const body = company.body(row);
+      if (row.entity === 'Customer') body['Notes'] = `Mis à jour en lot / bulk update ${this.editRng.int(1, 1e6)}`;
+      else if (row.entity === 'Item') body['Description'] = `${row.name} (révisé ${this.editRng.int(1, 1e6)})`;
+      else body['PrivateNote'] = `Import en lot / bulk import ${this.editRng.int(1, 1e6)}`;
+      company.touch(row);
+      edited.push({ entity: row.entity, id: row.id });
+    }
+    return { edited };
+  }
+
+  /** The company's full state: every record (inactive ones included) and every deleted stub. */
+  adminState(realmId: string, entityFilter?: string | null): Json {
+    const company = this.adminCompany(realmId);
+    let entities: readonly EntityName[] = ENTITIES;
+    if (entityFilter) {
+      const list = entityFilter.split(',').map((e) => entityFromName(e.trim()));
+      if (list.some((e) => e === undefined)) throw new AdminError(400, `entities must be among ${ENTITIES.join(', ')}`);
+      entities = list as EntityName[];
+    }
+    const state: Json = {};
+    for (const entity of entities) state[entity] = company.tables[entity].byId.map((r) => company.render(r));
+    return {
+      realmId,
+      name: company.name,
+      timeZone: company.timeZone,
+      entities: state,
+      deleted: company.deleted.map((d) => ({ entity: d.entity, id: d.id, at: formatLocal(d.at, company.timeZone) })),
+      time: this.time(company),
+    };
+  }
+
+  stop(): void {
+    this.webhooks.stop();
+  }
+}
+
+const READ_ONLY_FIELDS = [
+  'Id',
+  'SyncToken',
+  'sparse',
+  'domain',
+  'MetaData',
+  'FullyQualifiedName',
+  'Active',
+  'BalanceWithJobs',
+  'V4IDPseudonym',
+];
+
+function writableFields(input: Json): Json {
+  const out: Json = {};
+  for (const [key, value] of Object.entries(input)) if (!READ_ONLY_FIELDS.includes(key)) out[key] = value;
+  return out;
+}
+
+function checkNames(input: Json): void {
+  for (const key of ['DisplayName', 'GivenName', 'MiddleName', 'FamilyName', 'Title', 'Suffix', 'CompanyName']) {
+    const value = input[key];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'string') throw faults.invalid(`${key} must be a string`, key);
+    if (/[:\t\n]/.test(value)) throw faults.invalid(`${key} cannot contain a colon, tab or newline`, key);
+  }
+}
+
+function nameFromParts(fields: Json): string {
+  return ['Title', 'GivenName', 'MiddleName', 'FamilyName', 'Suffix']
+    .map((k) => fields[k])
+    .filter((v): v is string => typeof v === 'string' && v.trim() !== '')
+    .join(' ')
+    .trim();
+}
+
+/** Drops empty strings, nulls and empty objects: QBO returns only properties that have values. */
+function stripEmpty(body: Json): Json {
+  for (const [key, value] of Object.entries(body)) {
+    if (value === null || value === undefined || value === '' || (isObject(value) && Object.keys(value).length === 0))
+      delete body[key];
+  }
+  return body;
+}
+
+function seedHex(seed: number, n: number): string {
+  return mixSeed(seed, n).toString(16).padStart(8, '0');
+}
