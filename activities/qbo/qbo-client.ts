@@ -1,0 +1,239 @@
+import { z } from 'zod';
+import { FailureType } from '../../common/failure-types.js';
+import { classifyResponse, networkError, parseFault, QboError } from './qbo-errors.js';
+import { buildQuery, qboDateTime, type QboQuery } from './qbo-query.js';
+
+/**
+ * A thin, typed client for the parts of the QBO Accounting API v3 that qbsync uses. The same code
+ * talks to Intuit (production or sandbox) and to the project's simulator: only `baseUrl` differs.
+ *
+ * It never retries on its own (Temporal is the one retry owner) with one exception: after a 401 it
+ * asks the token source for a fresh token and repeats the call once, since the first attempt never
+ * reached QBO's business logic.
+ */
+export const minorVersion = 75;
+
+export const qboApiBaseUrls = {
+  production: 'https://quickbooks.api.intuit.com',
+  sandbox: 'https://sandbox-quickbooks.api.intuit.com',
+} as const;
+
+/** Supplies access tokens; the OAuth layer refreshes them under a per-tenant lock. */
+export interface AccessTokenSource {
+  current(): Promise<string>;
+  /** Called after QBO rejected `rejected`; returns a token that is newer than it. */
+  refreshAfterRejection(rejected: string): Promise<string>;
+}
+
+/** Keeps every worker together under QBO's per-realm limits (see realm-limiter.ts). */
+export interface RequestLimiter {
+  run<T>(realmId: string, call: () => Promise<T>): Promise<T>;
+}
+
+export interface QboClientOptions {
+  readonly baseUrl: string;
+  readonly realmId: string;
+  readonly tokens: AccessTokenSource;
+  readonly limiter?: RequestLimiter;
+  /** Per-request timeout; QBO itself gives up at 120 s. */
+  readonly timeoutMs?: number;
+  readonly fetch?: typeof fetch;
+}
+
+/** A QBO entity as it comes over the wire: validated only as far as the envelope needs. */
+export type QboRecord = Record<string, unknown> & { readonly Id: string };
+
+const recordSchema = z.looseObject({ Id: z.string().min(1) });
+const deletedStubSchema = z.looseObject({ Id: z.string().min(1), status: z.literal('Deleted') });
+
+const queryEnvelope = z.object({
+  QueryResponse: z.looseObject({
+    startPosition: z.number().optional(),
+    maxResults: z.number().optional(),
+    totalCount: z.number().optional(),
+  }),
+  time: z.string().optional(),
+});
+
+const cdcEnvelope = z.object({
+  CDCResponse: z
+    .array(
+      z.looseObject({
+        QueryResponse: z.array(z.looseObject({})).optional(),
+      }),
+    )
+    .min(1),
+  time: z.string(),
+});
+
+export interface QueryPage {
+  readonly records: QboRecord[];
+  readonly startPosition: number | undefined;
+  readonly totalCount: number | undefined;
+  readonly time: string | undefined;
+}
+
+export interface CdcResult {
+  /** Server time of the response: the next `changedSince`. */
+  readonly time: string;
+  /** Changed (or deleted, `status: "Deleted"`) objects per entity, in QBO's order. */
+  readonly changes: Record<string, QboRecord[]>;
+}
+
+export type QboClient = ReturnType<typeof createQboClient>;
+
+export function createQboClient(options: QboClientOptions) {
+  const doFetch = options.fetch ?? fetch;
+  const base = `${options.baseUrl.replace(/\/+$/, '')}/v3/company/${encodeURIComponent(options.realmId)}`;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const limiter = options.limiter;
+
+  async function send(
+    what: string,
+    path: string,
+    init: { method: 'GET' | 'POST'; body?: string; contentType?: string },
+  ) {
+    const url = `${base}${path}${path.includes('?') ? '&' : '?'}minorversion=${minorVersion}`;
+    const attempt = async (token: string) => {
+      const call = () =>
+        doFetch(url, {
+          method: init.method,
+          headers: {
+            Accept: 'application/json',
+            Authorization: `Bearer ${token}`,
+            ...(init.contentType ? { 'Content-Type': init.contentType } : {}),
+          },
+          ...(init.body !== undefined ? { body: init.body } : {}),
+          signal: AbortSignal.timeout(timeoutMs),
+        }).then(async (response) => ({ response, body: await response.text() }));
+      try {
+        return await (limiter ? limiter.run(options.realmId, call) : call());
+      } catch (error) {
+        if (error instanceof QboError) throw error;
+        throw networkError(what, error);
+      }
+    };
+    let token = await options.tokens.current();
+    let exchange = await attempt(token);
+    if (exchange.response.status === 401) {
+      token = await options.tokens.refreshAfterRejection(token);
+      exchange = await attempt(token);
+    }
+    const { response, body } = exchange;
+    if (!response.ok) throw classifyResponse(response.status, response.headers, body, what);
+    // A 200 can still carry a Fault, and throttle bodies can be XML whatever we asked for.
+    if (parseFault(body)) throw classifyResponse(response.status, response.headers, body, what);
+    try {
+      return JSON.parse(body) as unknown;
+    } catch {
+      throw new QboError(
+        FailureType.QboUnexpectedResponse,
+        `${what}: the response is not JSON (${body.slice(0, 80)})`,
+        {
+          status: response.status,
+        },
+      );
+    }
+  }
+
+  function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    const issue = result.error.issues[0];
+    const field = issue ? issue.path.join('.') || '(root)' : '(root)';
+    throw new QboError(
+      FailureType.QboUnexpectedResponse,
+      `${what}: unexpected response shape at ${field}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+
+  function records(value: unknown, what: string, allowDeleted: boolean): QboRecord[] {
+    // One SDK returned a single object instead of a one-element array; accept both.
+    const list = Array.isArray(value) ? value : value === undefined ? [] : [value];
+    return list.map((item, index) => {
+      const schema =
+        allowDeleted && (item as { status?: unknown })?.status === 'Deleted' ? deletedStubSchema : recordSchema;
+      return parse(schema, item, `${what} [${index}]`) as QboRecord;
+    });
+  }
+
+  return {
+    realmId: options.realmId,
+
+    /** One page of a query. Callers page by windows that fit one page (see the sync), not by offset. */
+    async query(query: QboQuery): Promise<QueryPage> {
+      const statement = buildQuery(query);
+      const what = `query ${query.entity}`;
+      const body = parse(
+        queryEnvelope,
+        await send(what, '/query', { method: 'POST', body: statement, contentType: 'application/text' }),
+        what,
+      );
+      return {
+        records: records(body.QueryResponse[query.entity], what, false),
+        startPosition: body.QueryResponse.startPosition,
+        totalCount: body.QueryResponse.totalCount,
+        time: body.time,
+      };
+    },
+
+    async count(query: Omit<QboQuery, 'orderBy' | 'startPosition' | 'maxResults'>): Promise<number> {
+      const what = `count ${query.entity}`;
+      const body = parse(
+        queryEnvelope,
+        await send(what, '/query', {
+          method: 'POST',
+          body: buildQuery(query, 'count(*)'),
+          contentType: 'application/text',
+        }),
+        what,
+      );
+      return body.QueryResponse.totalCount ?? 0;
+    },
+
+    /** Change data capture: at most 30 days back, at most 1000 objects, silently cut (callers check). */
+    async cdc(entities: readonly string[], changedSince: Date): Promise<CdcResult> {
+      const what = `cdc ${entities.join(',')}`;
+      const path = `/cdc?entities=${encodeURIComponent(entities.join(','))}&changedSince=${encodeURIComponent(qboDateTime(changedSince))}`;
+      const body = parse(cdcEnvelope, await send(what, path, { method: 'GET' }), what);
+      const changes: Record<string, QboRecord[]> = Object.fromEntries(entities.map((entity) => [entity, []]));
+      for (const block of body.CDCResponse[0]?.QueryResponse ?? []) {
+        for (const entity of entities) {
+          if (block[entity] !== undefined) changes[entity]!.push(...records(block[entity], `${what} ${entity}`, true));
+        }
+      }
+      return { time: body.time, changes };
+    },
+
+    async read(entity: string, id: string): Promise<QboRecord> {
+      const what = `read ${entity} ${id}`;
+      const body = await send(what, `/${entity.toLowerCase()}/${encodeURIComponent(id)}`, { method: 'GET' });
+      return parse(recordSchema, (body as Record<string, unknown> | null)?.[entity], `${what} ${entity}`) as QboRecord;
+    },
+
+    /** Creates a customer; `requestId` (at most 50 characters) makes a retried create idempotent. */
+    async createCustomer(customer: Record<string, unknown>, requestId: string): Promise<QboRecord> {
+      const what = 'create Customer';
+      const body = await send(what, `/customer?requestid=${encodeURIComponent(requestId.slice(0, 50))}`, {
+        method: 'POST',
+        body: JSON.stringify(customer),
+        contentType: 'application/json',
+      });
+      return parse(recordSchema, (body as Record<string, unknown> | null)?.['Customer'], what) as QboRecord;
+    },
+
+    /** A sparse update: only the fields given change. Needs the latest SyncToken (else QboStaleObject). */
+    async updateCustomer(
+      change: { readonly Id: string; readonly SyncToken: string } & Record<string, unknown>,
+      requestId: string,
+    ): Promise<QboRecord> {
+      const what = `update Customer ${change.Id}`;
+      const body = await send(what, `/customer?requestid=${encodeURIComponent(requestId.slice(0, 50))}`, {
+        method: 'POST',
+        body: JSON.stringify({ ...change, sparse: true }),
+        contentType: 'application/json',
+      });
+      return parse(recordSchema, (body as Record<string, unknown> | null)?.['Customer'], what) as QboRecord;
+    },
+  };
+}
