@@ -107,11 +107,15 @@ export class Fields {
     if (found === undefined || found === null) return null;
     if (!Array.isArray(found)) this.fail(key, `must be an array, got ${describeType(found)}`);
     if (found.length > maxItems) this.fail(key, `has more than ${maxItems} elements (${found.length})`);
-    return found.map((element: unknown, index) => {
+    const wrapped: Fields[] = [];
+    // An index loop, not map(): map() skips the holes of a sparse array.
+    for (let index = 0; index < found.length; index++) {
+      const element: unknown = found[index];
       const elementPath = `${key}[${index}]`;
       if (!isPlainObject(element)) this.fail(elementPath, `must be an object, got ${describeType(element)}`);
-      return new Fields(this.qboEntity, this.qboIdValue, element, this.path(elementPath));
-    });
+      wrapped.push(new Fields(this.qboEntity, this.qboIdValue, element, this.path(elementPath)));
+    }
+    return wrapped;
   }
 
   requiredObjects(key: string, maxItems = 10_000): Fields[] {
