@@ -7,7 +7,8 @@
  * Transaction bodies are built on first read from a per-record seed, so they cost nothing until used.
  */
 import { mixSeed, Prng } from './prng.js';
-import { Company, isObject, type Json, type Row } from './store.js';
+import type { Company } from './store.js';
+import { isObject, type Json, type Row } from './store.js';
 import { localDate } from './time.js';
 
 export interface GenerateOptions {
@@ -618,14 +619,18 @@ export function materializeTransaction(company: Company, row: Row): Json {
     ? { ...customerBody['CurrencyRef'] }
     : { value: 'CAD', name: 'Canadian Dollar' };
   if (rng.chance(0.2)) body['PrivateNote'] = rng.chance(0.5) ? 'Prix convenu au téléphone' : "Customer's PO to follow";
+  // Real invoices carry LinkedTxn even when empty; other sales forms only when linked.
   if (links) body['LinkedTxn'] = links.map((l) => ({ ...l }));
+  else if (row.entity === 'Invoice') body['LinkedTxn'] = [];
   body['Line'] = lines;
   body['TxnTaxDetail'] = { TotalTax: totalTax, TaxLine: taxLines };
   if (bill) body['BillAddr'] = { ...bill };
   const ship = isObject(customerBody['ShipAddr']) ? customerBody['ShipAddr'] : undefined;
-  if (ship) body['ShipAddr'] = { ...ship };
+  if (ship ?? bill) body['ShipAddr'] = { ...(ship ?? bill) };
   const email = isObject(customerBody['PrimaryEmailAddr']) ? customerBody['PrimaryEmailAddr']['Address'] : undefined;
   if (typeof email === 'string') body['BillEmail'] = { Address: email };
+  body['FreeFormAddress'] = rng.chance(0.3);
+  // ApplyTaxAfterDiscount is US-only (Intuit's Estimate reference); Canadian companies use GlobalTaxCalculation.
   body['GlobalTaxCalculation'] = 'TaxExcluded';
   body['TotalAmt'] = total;
   body['PrintStatus'] = rng.pick(['NotSet', 'NeedToPrint', 'PrintComplete']);
@@ -645,6 +650,8 @@ export function materializeTransaction(company: Company, row: Row): Json {
       body['DueDate'] = plusDays(30);
       body['SalesTermRef'] = { value: '3', name: 'Net 30' };
       body['Balance'] = rng.chance(0.6) ? 0 : total;
+      body['AllowIPNPayment'] = false;
+      body['AllowOnlinePayment'] = false;
       body['AllowOnlineCreditCardPayment'] = rng.chance(0.5);
       body['AllowOnlineACHPayment'] = rng.chance(0.5);
       break;
