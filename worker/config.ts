@@ -29,6 +29,15 @@ const tokenKey = nonEmpty.transform((value, context) => {
   }
 });
 
+const httpUrl = nonEmpty.refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an http(s) URL');
+
 const port = z.coerce.number().int('must be an integer').min(1, 'must be a port number').max(65535, 'must be a port');
 
 export const configSchema = z.object({
@@ -43,6 +52,15 @@ export const configSchema = z.object({
   QBSYNC_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** AES-256-GCM key for tenants' OAuth tokens at rest; only token-handling commands need it. */
   QBSYNC_TOKEN_KEY: tokenKey.optional(),
+  // QuickBooks Online OAuth app and endpoints (issue 6). Pointing at the simulator instead of Intuit
+  // is these variables only: QBO_API_BASE_URL and QBO_OAUTH_BASE_URL set to the simulator's base URL.
+  QBO_CLIENT_ID: nonEmpty.optional(),
+  QBO_CLIENT_SECRET: nonEmpty.optional(),
+  QBO_ENVIRONMENT: z.enum(['sandbox', 'production']).default('sandbox'),
+  QBO_REDIRECT_URI: httpUrl.optional(),
+  QBO_API_BASE_URL: httpUrl.optional(),
+  QBO_OAUTH_BASE_URL: httpUrl.optional(),
+  QBSYNC_SERVE_PORT: port.default(8080),
 });
 
 export type ConfigVariable = keyof typeof configSchema.shape;
@@ -65,6 +83,20 @@ export interface Config {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** QBSYNC_TOKEN_KEY decoded (32 bytes), or undefined when unset; see requireTokenKey. */
   readonly tokenKey: Uint8Array | undefined;
+  /** The QuickBooks OAuth app and endpoints; see requireQboApp for the parts that must be set. */
+  readonly qbo: {
+    readonly clientId: string | undefined;
+    readonly clientSecret: string | undefined;
+    readonly environment: 'sandbox' | 'production';
+    /** Unset: http://127.0.0.1:QBSYNC_SERVE_PORT/oauth/callback, the callback `qbsync serve` answers. */
+    readonly redirectUri: string | undefined;
+    /** Unset: Intuit's API for QBO_ENVIRONMENT. */
+    readonly apiBaseUrl: string | undefined;
+    /** Unset: Intuit's OAuth endpoints; set: {base}/connect/oauth2, {base}/oauth2/v1/tokens/bearer|revoke. */
+    readonly oauthBaseUrl: string | undefined;
+  };
+  /** Port of `qbsync serve` (onboarding page and OAuth callback). */
+  readonly servePort: number;
 }
 
 /** The token key, for commands that read or write tenants' tokens. */
@@ -75,6 +107,23 @@ export function requireTokenKey(config: Config): Uint8Array {
     );
   }
   return config.tokenKey;
+}
+
+/** The QuickBooks OAuth app, for commands that talk to QBO. */
+export function requireQboApp(config: Config): { clientId: string; clientSecret: string } {
+  const { clientId, clientSecret } = config.qbo;
+  if (clientId === undefined || clientSecret === undefined) {
+    const missing = [
+      clientId === undefined ? 'QBO_CLIENT_ID' : '',
+      clientSecret === undefined ? 'QBO_CLIENT_SECRET' : '',
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    throw new ConfigError(
+      `${missing} not set: the QuickBooks app's OAuth credentials (from developer.intuit.com, or printed by qbsync sandbox)`,
+    );
+  }
+  return { clientId, clientSecret };
 }
 
 export class ConfigError extends OperatorError {
@@ -124,11 +173,21 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     }),
     logLevel: values.QBSYNC_LOG_LEVEL,
     tokenKey: values.QBSYNC_TOKEN_KEY,
+    qbo: Object.freeze({
+      clientId: values.QBO_CLIENT_ID,
+      clientSecret: values.QBO_CLIENT_SECRET,
+      environment: values.QBO_ENVIRONMENT,
+      redirectUri: values.QBO_REDIRECT_URI,
+      apiBaseUrl: values.QBO_API_BASE_URL,
+      oauthBaseUrl: values.QBO_OAUTH_BASE_URL,
+    }),
+    servePort: values.QBSYNC_SERVE_PORT,
   });
 }
 
 function redact(variable: string, value: string): string {
-  if (variable === 'QBSYNC_TOKEN_KEY') return `<${value.length} characters, hidden>`;
+  if (variable === 'QBSYNC_TOKEN_KEY' || variable === 'QBO_CLIENT_SECRET')
+    return `<${value.length} characters, hidden>`;
   if (variable !== 'DATABASE_URL') return value;
   try {
     const url = new URL(value);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, knownVariables, loadConfig } from './config.js';
+import { ConfigError, knownVariables, loadConfig, requireQboApp } from './config.js';
 
 describe('configuration', () => {
   it('uses embedded defaults when nothing is set', () => {
@@ -62,5 +62,35 @@ describe('configuration', () => {
   it('lists its variables for the README and docker-compose checks', () => {
     expect(knownVariables).toContain('DATABASE_URL');
     expect(knownVariables).toContain('TEMPORAL_TASK_QUEUE');
+  });
+});
+
+describe('QuickBooks configuration (issue 6)', () => {
+  it('R1: reads the OAuth app and the simulator overrides, defaulting to the sandbox environment', () => {
+    const config = loadConfig({
+      QBO_CLIENT_ID: 'ABsim1',
+      QBO_CLIENT_SECRET: 'shh',
+      QBO_API_BASE_URL: 'http://127.0.0.1:8911',
+      QBO_OAUTH_BASE_URL: 'http://127.0.0.1:8911',
+      QBSYNC_SERVE_PORT: '3001',
+    });
+    expect(config.qbo).toMatchObject({
+      clientId: 'ABsim1',
+      clientSecret: 'shh',
+      environment: 'sandbox',
+      apiBaseUrl: 'http://127.0.0.1:8911',
+      oauthBaseUrl: 'http://127.0.0.1:8911',
+      redirectUri: undefined,
+    });
+    expect(config.servePort).toBe(3001);
+    expect(requireQboApp(config)).toEqual({ clientId: 'ABsim1', clientSecret: 'shh' });
+  });
+
+  it('R1: names missing OAuth credentials and refuses a bad environment or URL', () => {
+    expect(() => requireQboApp(loadConfig({ QBO_CLIENT_ID: 'x' }))).toThrow(/^QBO_CLIENT_SECRET not set/);
+    expect(() => loadConfig({ QBO_ENVIRONMENT: 'prod' })).toThrow(/QBO_ENVIRONMENT/);
+    expect(() => loadConfig({ QBO_REDIRECT_URI: 'ftp://x' })).toThrow(
+      /QBO_REDIRECT_URI="ftp:\/\/x" must be an http\(s\) URL/,
+    );
   });
 });
