@@ -20,6 +20,8 @@ export interface StackChecksTable {
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 /** NUMERIC money: a string both ways, never a float. */
 type Money = ColumnType<string, string | number, string | number>;
+/** NUMERIC money with a database default (0). */
+type MoneyWithDefault = ColumnType<string, string | number | undefined, string | number>;
 type Language = 'fr' | 'en';
 
 export interface CrmTables {
@@ -174,8 +176,8 @@ export interface OpportunitiesTable {
   stage: OpportunityStage;
   stage_label: string;
   probability: Money;
-  shipping: Money;
-  discount: Money;
+  shipping: MoneyWithDefault;
+  discount: MoneyWithDefault;
   discount_percent: ColumnType<string | null, string | number | null | undefined, string | number | null>;
   total_before_tax: Money;
   created_at: Timestamp;
