@@ -483,6 +483,15 @@ function orderedRows(
     return keys[0].desc ? table.sortedBy('Id desc', (rows) => rows.slice().reverse()) : table.byId;
   }
   const cacheKey = keys.map((k) => `${k.def.name} ${k.desc ? 'desc' : 'asc'}`).join(',');
+  const only = keys.length === 1 ? keys[0] : undefined;
+  if (only && (only.def.name === 'MetaData.LastUpdatedTime' || only.def.name === 'MetaData.CreateTime')) {
+    // The hot path for incremental reads: a plain numeric sort on the row field.
+    const field = only.def.name === 'MetaData.CreateTime' ? 'created' : 'updated';
+    const sign = only.desc ? -1 : 1;
+    return table.sortedBy(cacheKey, (rows) =>
+      rows.slice().sort((a, b) => sign * (a[field] - b[field]) || a.idNum - b.idNum),
+    );
+  }
   return table.sortedBy(cacheKey, (rows) => {
     // Decorate-sort-undecorate: each row's sort values are computed once, not per comparison.
     const decorated = rows.map((row) => ({ row, values: keys.map((k) => sortValue(k.def, row, company)) }));
