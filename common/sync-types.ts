@@ -50,4 +50,6 @@ export interface TenantStatus {
   readonly pendingRepairs: readonly RepairRequest[];
   /** Runs since the workflow began (continue-as-new starts a new run). */
   readonly run: number;
+  /** The last failure that stopped a pass short, if the next pass has not succeeded yet. */
+  readonly lastError: string | null;
 }

@@ -180,6 +180,8 @@ export interface OpportunitiesTable {
   discount: MoneyWithDefault;
   discount_percent: ColumnType<string | null, string | number | null | undefined, string | number | null>;
   total_before_tax: Money;
+  /** Set when the QBO transaction was hard-deleted (seen in CDC or by reconciliation). */
+  deleted_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

@@ -3,7 +3,11 @@ import path from 'node:path';
 import { NativeConnection, Runtime, Worker, DefaultLogger, type LogLevel } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import { OperatorError } from '../common/errors.js';
-import { createActivities } from '../activities/index.js';
+import { ApplicationFailure } from '@temporalio/common';
+import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { apiBaseUrlFor, createQboClientForTenant, oauthSettings } from '../activities/qbo/qbo-auth.js';
+import { createRealmLimiter } from '../activities/qbo/realm-limiter.js';
+import { FailureType } from '../common/failure-types.js';
 import type { Database } from '../db/schema.js';
 import { describe } from '../db/postgres.js';
 import { listMigrations } from '../db/migrate.js';
@@ -56,20 +60,70 @@ export async function assertMigrated(db: Kysely<Database>): Promise<void> {
   }
 }
 
+/**
+ * How activities reach QBO: the OAuth app and token key from configuration, the shared per-realm
+ * limiter in PostgreSQL. A worker without them still runs, and sync activities fail with a
+ * non-retryable failure that names the missing variables.
+ */
+export function qboClientsFromConfig(
+  config: Config,
+  db: Kysely<Database>,
+  now: () => Date,
+): ActivityDeps['qboClientFor'] {
+  const { clientId, clientSecret, environment } = config.qbo;
+  const tokenKey = config.tokenKey;
+  if (clientId === undefined || clientSecret === undefined || tokenKey === undefined) {
+    const missing = [
+      clientId === undefined ? 'QBO_CLIENT_ID' : '',
+      clientSecret === undefined ? 'QBO_CLIENT_SECRET' : '',
+      tokenKey === undefined ? 'QBSYNC_TOKEN_KEY' : '',
+    ].filter(Boolean);
+    return async () => {
+      throw ApplicationFailure.create({
+        type: FailureType.TenantNotConnected,
+        message: `this worker cannot reach QuickBooks: ${missing.join(', ')} not set`,
+        nonRetryable: true,
+      });
+    };
+  }
+  const deps = {
+    db,
+    oauth: oauthSettings({
+      clientId,
+      clientSecret,
+      environment,
+      redirectUri: config.qbo.redirectUri ?? `http://127.0.0.1:${config.servePort}/oauth/callback`,
+      oauthBaseUrl: config.qbo.oauthBaseUrl,
+    }),
+    tokenKey,
+    apiBaseUrl: apiBaseUrlFor(environment, config.qbo.apiBaseUrl),
+    limiter: createRealmLimiter(db as Kysely<unknown>),
+    now,
+  };
+  return (tenantId) => createQboClientForTenant(deps, tenantId);
+}
+
 /** The composition root: config and connections in, a running worker out. */
 export async function startWorker(options: {
   readonly config: Config;
   readonly db: Kysely<Database>;
   readonly connection?: NativeConnection;
+  /** Overrides how activities reach QBO (tests wire a simulator-specific factory here). */
+  readonly qboClientFor?: ActivityDeps['qboClientFor'];
 }): Promise<WorkerHandle> {
   installRuntime(options.config.logLevel);
+  const now = () => new Date();
   const connection = options.connection ?? (await connectToTemporal(options.config.temporal.address));
   const worker = await Worker.create({
     connection,
     namespace: options.config.temporal.namespace,
     taskQueue: options.config.temporal.taskQueue,
     workflowsPath,
-    activities: createActivities({ db: options.db, now: () => new Date() }),
+    activities: createActivities({
+      db: options.db,
+      now,
+      qboClientFor: options.qboClientFor ?? qboClientsFromConfig(options.config, options.db, now),
+    }),
     bundlerOptions: { ignoreModules: [] },
   });
   const running = worker.run();

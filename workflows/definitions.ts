@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { RepairRequest, SyncMode, TenantStatus } from '../common/sync-types.js';
+import type { PassSummary, RepairRequest, SyncMode, SyncPhase, TenantStatus } from '../common/sync-types.js';
 
 /**
  * The tenant sync workflow's public surface: its type name, id, input, signals and query. Clients
@@ -16,6 +16,25 @@ export interface TenantSyncInput {
   readonly tenantId: string;
   readonly realmId: string;
   readonly mode: SyncMode;
+  /** Seconds between incremental passes (webhooks and syncNow run one sooner). Default 300. */
+  readonly incrementalEverySeconds?: number;
+  /** State carried across continue-as-new; absent on the first run. */
+  readonly carried?: CarriedState;
+}
+
+/** What a run hands to the next one: counts and positions, never records. */
+export interface CarriedState {
+  readonly phase: SyncPhase;
+  readonly mode: SyncMode;
+  readonly paused: boolean;
+  readonly pausedReason: string | null;
+  readonly entities: TenantStatus['entities'];
+  readonly lastPass: PassSummary | null;
+  readonly openErrors: number;
+  readonly pendingRepairs: readonly RepairRequest[];
+  readonly run: number;
+  readonly syncNowRequested: boolean;
+  readonly lastError: string | null;
 }
 
 export const pauseSignal = defineSignal<[{ readonly reason: string }]>('pause');

@@ -1,1 +1,2 @@
 export { stackCheckWorkflow } from './stack-check.js';
+export { tenantSyncWorkflow } from './tenant-sync.js';

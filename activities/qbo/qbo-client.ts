@@ -178,6 +178,13 @@ export function createQboClient(options: QboClientOptions) {
     },
 
     async count(query: Omit<QboQuery, 'orderBy' | 'startPosition' | 'maxResults'>): Promise<number> {
+      return (await this.countAt(query)).total;
+    },
+
+    /** count(*) and QBO's server time of the answer, the clock that LastUpdatedTime values follow. */
+    async countAt(
+      query: Omit<QboQuery, 'orderBy' | 'startPosition' | 'maxResults'>,
+    ): Promise<{ total: number; time: string | undefined }> {
       const what = `count ${query.entity}`;
       const body = parse(
         queryEnvelope,
@@ -188,7 +195,7 @@ export function createQboClient(options: QboClientOptions) {
         }),
         what,
       );
-      return body.QueryResponse.totalCount ?? 0;
+      return { total: body.QueryResponse.totalCount ?? 0, time: body.time };
     },
 
     /** Change data capture: at most 30 days back, at most 1000 objects, silently cut (callers check). */

@@ -1,0 +1,271 @@
+import { sql, type Transaction } from 'kysely';
+import type { SyncedEntity } from '../../common/sync-types.js';
+import type { Database } from '../../db/schema.js';
+import { mapCustomer } from '../mapping/customer.js';
+import { isMappingError } from '../mapping/errors.js';
+import { mapItem } from '../mapping/item.js';
+import type { Language } from '../mapping/stages.js';
+import { mapSalesDocument, type OpportunityRecord } from '../mapping/sales-document.js';
+import type { QboRecord } from '../qbo/qbo-client.js';
+import {
+  markOpportunityDeleted,
+  writeAccount,
+  writeCategory,
+  writeOpportunity,
+  writeProduct,
+  writeSubCustomer,
+  type WriterContext,
+} from './crm-writer.js';
+
+export interface TenantSettings extends WriterContext {
+  readonly startDate: string;
+  readonly syncLanguage: Language;
+  readonly defaultLanguage: Language;
+}
+
+export interface PageCounts {
+  written: number;
+  unchanged: number;
+  /** Outside the tenant's start date: not synced (R2). */
+  skipped: number;
+  deleted: number;
+  failed: number;
+}
+
+export const emptyCounts = (): PageCounts => ({ written: 0, unchanged: 0, skipped: 0, deleted: 0, failed: 0 });
+
+/** Fetches records that a page refers to but the CRM does not hold yet (customers, parents, categories). */
+export type ReferenceFetcher = (entity: 'Customer' | 'Item', ids: readonly string[]) => Promise<QboRecord[]>;
+
+type Trx = Transaction<Database>;
+
+const maxReferenceDepth = 6;
+
+/**
+ * Maps and writes one batch of raw QBO records of one entity, in the caller's transaction. A record
+ * that fails to map or to write goes to the error table with its QBO id, inside its own savepoint,
+ * so the rest of the page lands. References are kept whole: a document's customer (or a
+ * sub-customer's parent, or a product's category) that the CRM lacks is fetched and written first,
+ * whatever its own LastUpdatedTime.
+ */
+export async function writeRecords(
+  trx: Trx,
+  settings: TenantSettings,
+  entity: SyncedEntity,
+  records: readonly QboRecord[],
+  fetchReferences: ReferenceFetcher,
+  now: Date,
+  counts: PageCounts = emptyCounts(),
+  depth = 0,
+): Promise<PageCounts> {
+  const live = records.filter((record) => record['status'] !== 'Deleted');
+  for (const stub of records.filter((record) => record['status'] === 'Deleted')) {
+    const outcome = await markOpportunityDeleted(trx, settings, entity, stub.Id, now);
+    if (outcome === 'written') counts.deleted += 1;
+    else counts.unchanged += 1;
+  }
+  if (entity === 'Item') {
+    // Categories before products, so a product finds its category in the same page.
+    const ordered = [...live].sort((a, b) => Number(b['Type'] === 'Category') - Number(a['Type'] === 'Category'));
+    const missingParents = new Set<string>();
+    for (const record of ordered) {
+      await guarded(trx, settings, entity, record, counts, now, async () => {
+        const mapped = mapItem(record);
+        if (mapped.kind === 'category') return writeCategory(trx, settings, mapped.category, now);
+        const parent = mapped.product.parentQboId;
+        if (parent && depth < maxReferenceDepth && !(await linked(trx, settings, 'Item', parent)))
+          missingParents.add(parent);
+        return writeProduct(trx, settings, mapped.product, now);
+      });
+    }
+    if (missingParents.size > 0) {
+      const parents = await fetchReferences('Item', [...missingParents]);
+      await writeRecords(trx, settings, 'Item', parents, fetchReferences, now, emptyCounts(), depth + 1);
+      // Write the products again now that their categories exist (their versions are equal: force by relinking).
+      for (const record of ordered.filter((r) =>
+        missingParents.has(String((r['ParentRef'] as { value?: unknown })?.['value'] ?? '')),
+      )) {
+        await guarded(trx, settings, entity, record, emptyCounts(), now, async () => {
+          const mapped = mapItem(record);
+          if (mapped.kind !== 'product') return 'unchanged';
+          await relinkProductCategory(trx, settings, mapped.product.qboId, mapped.product.parentQboId);
+          return 'unchanged';
+        });
+      }
+    }
+    return counts;
+  }
+  if (entity === 'Customer') {
+    const waiting: QboRecord[] = [];
+    for (const record of live) {
+      await guarded(trx, settings, entity, record, counts, now, async () => {
+        const mapped = mapCustomer(record, { defaultLanguage: settings.defaultLanguage });
+        if (mapped.kind === 'account') return writeAccount(trx, settings, mapped.account, now);
+        const outcome = await writeSubCustomer(trx, settings, mapped.subCustomer, now);
+        if (outcome === 'missing-parent') {
+          waiting.push(record);
+          return 'deferred';
+        }
+        return outcome;
+      });
+    }
+    if (waiting.length > 0 && depth < maxReferenceDepth) {
+      const parentIds = waiting.map((record) => String((record['ParentRef'] as { value?: unknown })?.['value'] ?? ''));
+      const parents = await fetchReferences(
+        'Customer',
+        [...new Set(parentIds)].filter((id) => id !== ''),
+      );
+      await writeRecords(trx, settings, 'Customer', parents, fetchReferences, now, emptyCounts(), depth + 1);
+      await writeRecords(trx, settings, 'Customer', waiting, fetchReferences, now, counts, depth + 1);
+    } else {
+      for (const record of waiting)
+        await recordFailure(
+          trx,
+          settings,
+          entity,
+          record.Id,
+          'ParentRef',
+          'parent customer not found in QuickBooks',
+          now,
+          counts,
+        );
+    }
+    return counts;
+  }
+  // Sales documents: estimates, invoices, credit notes, sales receipts (R9: QBO → CRM only).
+  const waiting: Array<{ record: QboRecord; opportunity: OpportunityRecord }> = [];
+  for (const record of live) {
+    await guarded(trx, settings, entity, record, counts, now, async () => {
+      const opportunity = mapSalesDocument(entity, record, { language: settings.syncLanguage });
+      if (opportunity.txnDate < settings.startDate) return 'skipped';
+      const outcome = await writeOpportunity(trx, settings, opportunity, now);
+      if (outcome === 'missing-customer') {
+        waiting.push({ record, opportunity });
+        return 'deferred';
+      }
+      return outcome;
+    });
+  }
+  if (waiting.length > 0) {
+    const customerIds = [...new Set(waiting.map(({ opportunity }) => opportunity.customerQboId))];
+    const customers = depth < maxReferenceDepth ? await fetchReferences('Customer', customerIds) : [];
+    await writeRecords(trx, settings, 'Customer', customers, fetchReferences, now, emptyCounts(), depth + 1);
+    for (const { record, opportunity } of waiting) {
+      await guarded(trx, settings, entity, record, counts, now, async () => {
+        const outcome = await writeOpportunity(trx, settings, opportunity, now);
+        if (outcome === 'missing-customer') {
+          await recordFailure(
+            trx,
+            settings,
+            entity,
+            record.Id,
+            'CustomerRef',
+            `customer ${opportunity.customerQboId} not found in QuickBooks`,
+            now,
+            counts,
+          );
+          return 'deferred';
+        }
+        return outcome;
+      });
+    }
+  }
+  return counts;
+}
+
+type Outcome = 'written' | 'unchanged' | 'skipped' | 'deferred';
+
+/** Runs one record's write in a savepoint; a failure is recorded against the record, not the page. */
+async function guarded(
+  trx: Trx,
+  settings: TenantSettings,
+  entity: SyncedEntity,
+  record: QboRecord,
+  counts: PageCounts,
+  now: Date,
+  write: () => Promise<Outcome>,
+): Promise<void> {
+  await sql`SAVEPOINT record_write`.execute(trx);
+  try {
+    const outcome = await write();
+    await sql`RELEASE SAVEPOINT record_write`.execute(trx);
+    if (outcome === 'written') counts.written += 1;
+    else if (outcome === 'unchanged') counts.unchanged += 1;
+    else if (outcome === 'skipped') counts.skipped += 1;
+    if (outcome === 'written' || outcome === 'unchanged') await resolveErrors(trx, settings, entity, record.Id, now);
+  } catch (error) {
+    await sql`ROLLBACK TO SAVEPOINT record_write`.execute(trx);
+    await sql`RELEASE SAVEPOINT record_write`.execute(trx);
+    if (isMappingError(error)) {
+      await recordFailure(trx, settings, entity, record.Id, error.field, error.problem, now, counts, 'MappingError');
+    } else {
+      const message = error instanceof Error ? error.message : String(error);
+      await recordFailure(trx, settings, entity, record.Id, null, message, now, counts, 'WriteError');
+    }
+  }
+}
+
+async function recordFailure(
+  trx: Trx,
+  settings: TenantSettings,
+  entity: SyncedEntity,
+  qboId: string,
+  field: string | null,
+  message: string,
+  now: Date,
+  counts: PageCounts,
+  errorType = 'MissingReference',
+): Promise<void> {
+  counts.failed += 1;
+  await sql`
+    INSERT INTO sync_errors (tenant_id, realm_id, entity_type, qbo_id, error_type, field, message, first_seen_at, last_seen_at)
+    VALUES (${settings.tenantId}, ${settings.realmId}, ${entity}, ${qboId}, ${errorType}, ${field}, ${message.slice(0, 2000)}, ${now}, ${now})
+    ON CONFLICT (tenant_id, realm_id, entity_type, qbo_id, error_type) WHERE resolved_at IS NULL
+    DO UPDATE SET occurrences = sync_errors.occurrences + 1, last_seen_at = EXCLUDED.last_seen_at,
+                  field = EXCLUDED.field, message = EXCLUDED.message`.execute(trx);
+}
+
+async function resolveErrors(trx: Trx, settings: TenantSettings, entity: SyncedEntity, qboId: string, now: Date) {
+  await trx
+    .updateTable('sync_errors')
+    .set({ resolved_at: now })
+    .where('tenant_id', '=', settings.tenantId)
+    .where('realm_id', '=', settings.realmId)
+    .where('entity_type', '=', entity)
+    .where('qbo_id', '=', qboId)
+    .where('resolved_at', 'is', null)
+    .execute();
+}
+
+async function linked(
+  trx: Trx,
+  settings: TenantSettings,
+  entity: 'Item' | 'Customer',
+  qboId: string,
+): Promise<boolean> {
+  const row = await trx
+    .selectFrom('qbo_links')
+    .select('qbo_id')
+    .where('tenant_id', '=', settings.tenantId)
+    .where('realm_id', '=', settings.realmId)
+    .where('entity_type', '=', entity)
+    .where('qbo_id', '=', qboId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+async function relinkProductCategory(
+  trx: Trx,
+  settings: TenantSettings,
+  productQboId: string,
+  categoryQboId: string | null,
+) {
+  if (categoryQboId === null) return;
+  await sql`
+    UPDATE products p SET revenue_category_id = c.revenue_category_id
+    FROM qbo_links pl, qbo_links c
+    WHERE pl.tenant_id = ${settings.tenantId} AND pl.realm_id = ${settings.realmId} AND pl.entity_type = 'Item'
+      AND pl.qbo_id = ${productQboId} AND p.id = pl.product_id
+      AND c.tenant_id = pl.tenant_id AND c.realm_id = pl.realm_id AND c.entity_type = 'Item'
+      AND c.qbo_id = ${categoryQboId} AND c.revenue_category_id IS NOT NULL`.execute(trx);
+}

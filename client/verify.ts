@@ -1,0 +1,297 @@
+import type { Kysely } from 'kysely';
+import { syncedEntities, type SyncedEntity } from '../common/sync-types.js';
+import { mapCustomer } from '../activities/mapping/customer.js';
+import { isMappingError } from '../activities/mapping/errors.js';
+import { mapItem } from '../activities/mapping/item.js';
+import { moneyText } from '../activities/mapping/money.js';
+import { mapSalesDocument } from '../activities/mapping/sales-document.js';
+import type { QboClient, QboRecord } from '../activities/qbo/qbo-client.js';
+import { maxPageSize, type QboCondition } from '../activities/qbo/qbo-query.js';
+import type { Database } from '../db/schema.js';
+
+/**
+ * `qbsync verify`: compares a tenant's QuickBooks company, read through the normal API, with what
+ * the CRM holds, on the fields that sync. Counts per entity first, then every record by id and
+ * content. Reads by offset (ORDERBY Id), so it is meant for a company that is not being edited at
+ * the same moment; a difference caused by an edit in flight shows up and clears on the next run.
+ */
+export interface VerifyDifference {
+  readonly entity: SyncedEntity;
+  readonly qboId: string;
+  readonly kind: 'missing' | 'extra' | 'different';
+  /** For `different`: the fields that differ (names only, never values: the output may be shared). */
+  readonly fields: readonly string[];
+}
+
+export interface VerifyReport {
+  readonly missing: number;
+  readonly extra: number;
+  readonly different: number;
+  readonly counts: Record<SyncedEntity, { readonly qbo: number; readonly crm: number }>;
+  readonly records: VerifyDifference[];
+}
+
+interface TenantScope {
+  readonly tenantId: string;
+  readonly realmId: string;
+  readonly startDate: string;
+  readonly language: 'fr' | 'en';
+}
+
+async function readAll(client: QboClient, entity: SyncedEntity, where: QboCondition[]): Promise<QboRecord[]> {
+  const all: QboRecord[] = [];
+  for (let start = 1; ; start += maxPageSize) {
+    const page = await client.query({
+      entity,
+      where,
+      orderBy: { field: 'Id', direction: 'ASC' },
+      startPosition: start,
+      maxResults: maxPageSize,
+    });
+    all.push(...page.records);
+    if (page.records.length < maxPageSize) return all;
+  }
+}
+
+const transactionEntities = ['Estimate', 'Invoice', 'CreditMemo', 'SalesReceipt'] as const;
+
+export async function verifyTenant(db: Kysely<Database>, client: QboClient, tenantId: string): Promise<VerifyReport> {
+  const tenant = await db
+    .selectFrom('tenants')
+    .innerJoin('qbo_connections', 'qbo_connections.tenant_id', 'tenants.id')
+    .select(['tenants.id', 'tenants.start_date', 'tenants.sync_language', 'qbo_connections.realm_id'])
+    .where('tenants.id', '=', tenantId)
+    .executeTakeFirstOrThrow();
+  const scope: TenantScope = {
+    tenantId,
+    realmId: tenant.realm_id,
+    startDate: new Date(tenant.start_date).toISOString().slice(0, 10),
+    language: tenant.sync_language,
+  };
+  const records: VerifyDifference[] = [];
+  const counts = Object.fromEntries(syncedEntities.map((e) => [e, { qbo: 0, crm: 0 }])) as VerifyReport['counts'];
+
+  // What QBO holds in scope: the whole catalogue, transactions from the start date (R2), customers
+  // changed since the start date plus every customer such a transaction refers to.
+  const qbo: Record<SyncedEntity, Map<string, QboRecord>> = Object.fromEntries(
+    syncedEntities.map((e) => [e, new Map()]),
+  ) as never;
+  for (const record of await readAll(client, 'Item', [{ field: 'Active', op: 'IN', value: [true, false] }]))
+    qbo.Item.set(record.Id, record);
+  for (const entity of transactionEntities) {
+    for (const record of await readAll(client, entity, [{ field: 'TxnDate', op: '>=', value: scope.startDate }]))
+      qbo[entity].set(record.Id, record);
+  }
+  const customers = new Map<string, QboRecord>();
+  for (const record of await readAll(client, 'Customer', [{ field: 'Active', op: 'IN', value: [true, false] }]))
+    customers.set(record.Id, record);
+  const wanted = new Set<string>();
+  for (const record of customers.values()) {
+    const updated = String((record['MetaData'] as { LastUpdatedTime?: string } | undefined)?.LastUpdatedTime ?? '');
+    if (Date.parse(updated) >= Date.parse(`${scope.startDate}T00:00:00Z`)) wanted.add(record.Id);
+  }
+  for (const entity of transactionEntities) {
+    for (const record of qbo[entity].values()) {
+      const ref = (record['CustomerRef'] as { value?: string } | undefined)?.value;
+      if (ref) wanted.add(ref);
+    }
+  }
+  // Parents of wanted sub-customers are wanted too.
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const id of [...wanted]) {
+      const parent = (customers.get(id)?.['ParentRef'] as { value?: string } | undefined)?.value;
+      if (parent && !wanted.has(parent)) {
+        wanted.add(parent);
+        grew = true;
+      }
+    }
+  }
+  for (const id of wanted) {
+    const record = customers.get(id);
+    if (record) qbo.Customer.set(id, record);
+  }
+
+  const links = await db
+    .selectFrom('qbo_links')
+    .select([
+      'entity_type',
+      'qbo_id',
+      'account_id',
+      'opportunity_id',
+      'product_id',
+      'revenue_category_id',
+      'parent_qbo_id',
+    ])
+    .where('tenant_id', '=', tenantId)
+    .where('realm_id', '=', scope.realmId)
+    .execute();
+  const linkOf = new Map(links.map((link) => [`${link.entity_type}:${link.qbo_id}`, link]));
+  const deletedOpportunities = new Set(
+    (
+      await db
+        .selectFrom('opportunities')
+        .select('id')
+        .where('tenant_id', '=', tenantId)
+        .where('deleted_at', 'is not', null)
+        .execute()
+    ).map((row) => row.id),
+  );
+
+  for (const entity of syncedEntities) {
+    const entityLinks = links.filter(
+      (link) =>
+        link.entity_type === entity && !(link.opportunity_id !== null && deletedOpportunities.has(link.opportunity_id)),
+    );
+    counts[entity] = { qbo: qbo[entity].size, crm: entityLinks.length };
+    for (const link of entityLinks) {
+      if (!qbo[entity].has(link.qbo_id)) records.push({ entity, qboId: link.qbo_id, kind: 'extra', fields: [] });
+    }
+    for (const [id, record] of qbo[entity]) {
+      const link = linkOf.get(`${entity}:${id}`);
+      if (!link || (link.opportunity_id !== null && deletedOpportunities.has(link.opportunity_id))) {
+        // Records QBO itself cannot map were reported to the error table, not lost.
+        if (!(await mapsCleanly(entity, record, scope))) continue;
+        records.push({ entity, qboId: id, kind: 'missing', fields: [] });
+        continue;
+      }
+      const fields = await compare(db, entity, record, link, scope);
+      if (fields.length > 0) records.push({ entity, qboId: id, kind: 'different', fields });
+    }
+  }
+  return {
+    missing: records.filter((r) => r.kind === 'missing').length,
+    extra: records.filter((r) => r.kind === 'extra').length,
+    different: records.filter((r) => r.kind === 'different').length,
+    counts,
+    records,
+  };
+}
+
+async function mapsCleanly(entity: SyncedEntity, record: QboRecord, scope: TenantScope): Promise<boolean> {
+  try {
+    if (entity === 'Customer') mapCustomer(record, { defaultLanguage: scope.language });
+    else if (entity === 'Item') mapItem(record);
+    else mapSalesDocument(entity, record, { language: scope.language });
+    return true;
+  } catch (error) {
+    if (isMappingError(error)) return false;
+    throw error;
+  }
+}
+
+type Link = {
+  account_id: number | null;
+  opportunity_id: number | null;
+  product_id: number | null;
+  revenue_category_id: number | null;
+  parent_qbo_id: string | null;
+};
+
+async function compare(
+  db: Kysely<Database>,
+  entity: SyncedEntity,
+  record: QboRecord,
+  link: Link,
+  scope: TenantScope,
+): Promise<string[]> {
+  const differs: string[] = [];
+  const check = (field: string, expected: unknown, actual: unknown) => {
+    if (JSON.stringify(expected ?? null) !== JSON.stringify(actual ?? null)) differs.push(field);
+  };
+  if (entity === 'Customer') {
+    const mapped = mapCustomer(record, { defaultLanguage: scope.language });
+    if (mapped.kind === 'subCustomer') {
+      check('parent', mapped.subCustomer.parentQboId, link.parent_qbo_id);
+      return differs;
+    }
+    const account = mapped.account;
+    const row = await db
+      .selectFrom('accounts')
+      .selectAll()
+      .where('id', '=', link.account_id!)
+      .executeTakeFirstOrThrow();
+    check('companyName', account.companyName, row.company_name);
+    check('website', account.website, row.website);
+    check('active', account.active, row.active);
+    check('address.lines', account.address.lines, row.address_lines);
+    check('address.city', account.address.city, row.city);
+    check('address.province', account.address.province, row.province);
+    check('address.postalCode', account.address.postalCode, row.postal_code);
+    check('address.country', account.address.country, row.country);
+    const contact = await db
+      .selectFrom('contacts')
+      .selectAll()
+      .where('account_id', '=', row.id)
+      .where('is_primary', '=', true)
+      .executeTakeFirst();
+    const expected = account.primaryContact;
+    if (expected || contact) {
+      check('primaryContact.title', expected?.title, contact?.title);
+      check('primaryContact.fullName', expected?.fullName, contact?.full_name);
+      check('primaryContact.phone1', expected?.phone1, contact?.phone1);
+      check('primaryContact.phone2', expected?.phone2, contact?.phone2);
+      check('primaryContact.fax', expected?.fax, contact?.fax);
+      check('primaryContact.mobile', expected?.mobile, contact?.mobile);
+      check('primaryContact.email', expected?.email, contact?.email);
+    }
+    return differs;
+  }
+  if (entity === 'Item') {
+    const mapped = mapItem(record);
+    if (mapped.kind === 'category') {
+      const row =
+        link.revenue_category_id === null
+          ? undefined
+          : await db
+              .selectFrom('revenue_categories')
+              .selectAll()
+              .where('id', '=', link.revenue_category_id)
+              .executeTakeFirst();
+      check('name', mapped.category.name, row?.name);
+      check('active', mapped.category.active, row?.active);
+    } else {
+      const row =
+        link.product_id === null
+          ? undefined
+          : await db.selectFrom('products').selectAll().where('id', '=', link.product_id).executeTakeFirst();
+      check('code', mapped.product.code, row?.code);
+      check('active', mapped.product.active, row?.active);
+    }
+    return differs;
+  }
+  const mapped = mapSalesDocument(entity, record, { language: scope.language });
+  const row = await db
+    .selectFrom('opportunities')
+    .selectAll()
+    .where('id', '=', link.opportunity_id!)
+    .executeTakeFirstOrThrow();
+  const customerLink = await db
+    .selectFrom('qbo_links')
+    .select('account_id')
+    .where('tenant_id', '=', scope.tenantId)
+    .where('realm_id', '=', scope.realmId)
+    .where('entity_type', '=', 'Customer')
+    .where('qbo_id', '=', mapped.customerQboId)
+    .executeTakeFirst();
+  check('customer', customerLink?.account_id, row.account_id);
+  check('title', mapped.title, row.title);
+  check('txnDate', mapped.txnDate, new Date(row.txn_date).toISOString().slice(0, 10));
+  check('stage', mapped.stage, row.stage);
+  check('probability', mapped.probability, Number(row.probability));
+  check('shipping', moneyText(mapped.shipping), Number(row.shipping).toFixed(2));
+  check('discount', moneyText(mapped.discount), Number(row.discount).toFixed(2));
+  check('totalBeforeTax', moneyText(mapped.totalBeforeTax), Number(row.total_before_tax).toFixed(2));
+  const lines = await db
+    .selectFrom('opportunity_lines')
+    .select(['line_number', 'product_code', 'amount'])
+    .where('opportunity_id', '=', row.id)
+    .orderBy('line_number')
+    .execute();
+  check(
+    'lines',
+    mapped.lines.map((line) => [line.lineNumber, line.productCode, moneyText(line.amount)]),
+    lines.map((line) => [line.line_number, line.product_code, Number(line.amount).toFixed(2)]),
+  );
+  return differs;
+}

@@ -1,0 +1,39 @@
+import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { nonRetryableFailureTypes } from '../common/failure-types.js';
+import type { SyncActivities } from '../activities/sync/sync.activities.js';
+
+/**
+ * Timeouts and retries of every activity, chosen in one place.
+ *
+ * - Temporal is the one retry owner: the QBO client never retries. Failures arrive classified
+ *   (common/failure-types.ts); the types that would fail the same way again are non-retryable.
+ *   A throttled call carries QBO's wait as nextRetryDelay, which overrides the backoff below.
+ * - Page activities read at most a few QBO requests and write one transaction: 5 minutes is ample
+ *   (QBO itself gives up on a request at 120 s). They heartbeat between requests, so a worker that
+ *   dies mid-page is noticed within a minute and the page is retried elsewhere; the page and its
+ *   cursor commit together, so the retry starts where the last commit left off.
+ * - Backoff 2 s doubling to 5 minutes, 20 attempts (about an hour and a half of a QBO outage).
+ *   After that the failure reaches the workflow, which records it and tries again next pass.
+ * - Bookkeeping activities touch only PostgreSQL (plus one count(*) to read QBO's clock).
+ */
+const retry: ActivityOptions['retry'] = {
+  initialInterval: '2 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '5 minutes',
+  maximumAttempts: 20,
+  nonRetryableErrorTypes: [...nonRetryableFailureTypes],
+};
+
+export const pageActivityOptions: ActivityOptions = {
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '1 minute',
+  retry,
+};
+
+export const bookkeepingActivityOptions: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry,
+};
+
+export const pageActivities = proxyActivities<SyncActivities>(pageActivityOptions);
+export const bookkeeping = proxyActivities<SyncActivities>(bookkeepingActivityOptions);
