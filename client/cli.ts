@@ -5,6 +5,11 @@ import { reportFailure } from './cli-errors.js';
 import { registerSandboxCommand } from './commands/sandbox.js';
 import { registerMapCommand } from './commands/map.js';
 import { registerReportCommand } from './commands/report.js';
+import { registerServeCommand } from './commands/serve.js';
+import { registerConnectCommand } from './commands/connect.js';
+import { registerPreviewCommand } from './commands/preview.js';
+import { registerOnboardCommand } from './commands/onboard.js';
+import { registerDisconnectCommand } from './commands/disconnect.js';
 
 // Commands import their heavy modules (Temporal, pg, the simulator) inside their actions, so that
 // `qbsync --help` and argument errors answer at once.
@@ -114,6 +119,11 @@ export function buildProgram(): Command {
   registerMapCommand(program);
   registerReportCommand(program);
   registerSandboxCommand(program);
+  registerServeCommand(program);
+  registerConnectCommand(program);
+  registerPreviewCommand(program);
+  registerOnboardCommand(program);
+  registerDisconnectCommand(program);
 
   return program;
 }

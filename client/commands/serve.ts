@@ -1,0 +1,48 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { loadConfig } from '../../worker/config.js';
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('--port must be an integer from 0 to 65535');
+  return n;
+}
+
+/** `qbsync serve`: the onboarding page and the OAuth callback. */
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the onboarding page (connect, settings, preview, start, status) and the OAuth callback')
+    .option('--port <n>', 'TCP port (default QBSYNC_SERVE_PORT, 8080)', port)
+    .option('--host <address>', 'interface to listen on', '127.0.0.1')
+    .action(async (options: { port?: number; host: string }) => {
+      const config = loadConfig(process.env);
+      const { openOnboarding, redirectUriOf } = await import('../onboarding/deps.js');
+      const { startOnboardingServer } = await import('../onboarding/server.js');
+      const opened = await openOnboarding(config, log);
+      let server;
+      try {
+        server = await startOnboardingServer(opened.deps, {
+          port: options.port ?? config.servePort,
+          host: options.host,
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+      } catch (error) {
+        await opened.close();
+        if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          throw new InvalidArgumentError(
+            `port ${options.port ?? config.servePort} is in use; pick another with --port`,
+          );
+        }
+        throw error;
+      }
+      log(`Onboarding page: ${server.url}/ (OAuth callback ${redirectUriOf(config)})`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await server.close();
+      await opened.close();
+    });
+}

@@ -1,0 +1,440 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { Kysely } from 'kysely';
+import {
+  connectTenant,
+  createQboClientForTenant,
+  disconnectTenant,
+  readConnection,
+  type ConnectionInfo,
+  type QboAuthDeps,
+} from '../../activities/qbo/qbo-auth.js';
+import type { QboCondition } from '../../activities/qbo/qbo-query.js';
+import { OperatorError } from '../../common/errors.js';
+import { syncedEntities, type SyncedEntity, type SyncMode, type TenantStatus } from '../../common/sync-types.js';
+import type { Database } from '../../db/schema.js';
+import {
+  statusQuery,
+  tenantSyncWorkflowType,
+  tenantWorkflowId,
+  type TenantSyncInput,
+} from '../../workflows/definitions.js';
+
+/**
+ * What the onboarding page and the CLI do (R1–R6), in one place: connect, choose the settings,
+ * preview, start, show the status, disconnect. Inputs are checked here, so both faces give the same
+ * one-line errors.
+ */
+
+export type Language = 'fr' | 'en';
+
+export interface OnboardingDeps extends QboAuthDeps {
+  readonly temporal: Client;
+  readonly taskQueue: string;
+}
+
+export class OnboardingInputError extends OperatorError {
+  override readonly name = 'OnboardingInputError';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+
+const tenantIdPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export function parseTenantId(value: string): string {
+  const id = value.trim();
+  if (!tenantIdPattern.test(id)) {
+    throw new OnboardingInputError(
+      `tenant id ${JSON.stringify(value)} must be 1 to 63 lowercase letters, digits, - or _, starting with a letter or digit`,
+    );
+  }
+  return id;
+}
+
+/** Today's date, YYYY-MM-DD, in UTC. */
+export function isoDay(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+/** R2: a real calendar date, YYYY-MM-DD, from 2000 on and not in the future. */
+export function parseStartDate(value: string, now: Date): string {
+  const text = value.trim();
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  const date = match ? new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]))) : undefined;
+  if (!date || Number.isNaN(date.getTime()) || isoDay(date) !== text) {
+    throw new OnboardingInputError(`start date ${JSON.stringify(value)} is not a date written YYYY-MM-DD`);
+  }
+  if (text > isoDay(now)) {
+    throw new OnboardingInputError(
+      `start date ${text} is in the future; pick today (${isoDay(now)}) or an earlier day`,
+    );
+  }
+  if (text < '2000-01-01') throw new OnboardingInputError(`start date ${text} is before 2000-01-01`);
+  return text;
+}
+
+export function parseLanguage(value: string, what: string): Language {
+  if (value === 'fr' || value === 'en') return value;
+  throw new OnboardingInputError(`${what} ${JSON.stringify(value)} must be fr or en`);
+}
+
+export function parseMode(value: string): SyncMode {
+  if (value === 'two_way' || value === 'one_way') return value;
+  throw new OnboardingInputError(`mode ${JSON.stringify(value)} must be two_way or one_way`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// OAuth state: the tenant id, signed, so the callback knows whose tokens arrive and that we sent it
+
+const stateTtlMs = 15 * 60_000;
+
+function stateMac(key: Uint8Array, payload: string): string {
+  return createHmac('sha256', key).update(`qbsync-oauth-state:${payload}`).digest('base64url');
+}
+
+export function signState(key: Uint8Array, tenantId: string, now: Date, extra = ''): string {
+  const payload = [tenantId, now.getTime().toString(36), randomBytes(6).toString('base64url'), extra].join('.');
+  return `${payload}.${stateMac(key, payload)}`;
+}
+
+export function verifyState(key: Uint8Array, state: string, now: Date): { tenantId: string; extra: string } {
+  const parts = state.split('.');
+  const mac = parts.pop() ?? '';
+  const payload = parts.join('.');
+  const expected = Buffer.from(stateMac(key, payload));
+  const given = Buffer.from(mac);
+  const [tenantId = '', issued = '', , extra = ''] = parts;
+  if (parts.length !== 4 || expected.length !== given.length || !timingSafeEqual(expected, given)) {
+    throw new OnboardingInputError('the OAuth state does not match: start the connection again');
+  }
+  if (now.getTime() - parseInt(issued, 36) > stateTtlMs) {
+    throw new OnboardingInputError('the OAuth state has expired (15 minutes): start the connection again');
+  }
+  return { tenantId: parseTenantId(tenantId), extra };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tenants and settings
+
+export interface TenantSettings {
+  readonly tenantId: string;
+  readonly name: string;
+  readonly startDate: string;
+  readonly syncLanguage: Language;
+  readonly defaultCustomerLanguage: Language;
+  readonly mode: SyncMode;
+}
+
+/** Creates the tenant if it does not exist yet; its start date is today until the tenant chooses one. */
+export async function ensureTenant(db: Kysely<Database>, tenantId: string, now: Date, name?: string): Promise<void> {
+  await db
+    .insertInto('tenants')
+    .values({ id: tenantId, name: name?.trim() || tenantId, start_date: isoDay(now) })
+    .onConflict((conflict) => conflict.column('id').doNothing())
+    .execute();
+}
+
+export async function readTenant(db: Kysely<Database>, tenantId: string): Promise<TenantSettings | undefined> {
+  const row = await db.selectFrom('tenants').selectAll().where('id', '=', tenantId).executeTakeFirst();
+  return row
+    ? {
+        tenantId: row.id,
+        name: row.name,
+        startDate: typeof row.start_date === 'string' ? row.start_date : localDay(row.start_date),
+        syncLanguage: row.sync_language,
+        defaultCustomerLanguage: row.default_customer_language,
+        mode: row.sync_mode,
+      }
+    : undefined;
+}
+
+/** pg returns a date column as a local-midnight Date. */
+function localDay(date: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}
+
+/** R2, R3, R4 (and R7/R8's mode): stores the tenant's choices. */
+export async function saveSettings(
+  db: Kysely<Database>,
+  tenantId: string,
+  settings: { startDate: string; syncLanguage: Language; defaultCustomerLanguage: Language; mode?: SyncMode },
+): Promise<void> {
+  const result = await db
+    .updateTable('tenants')
+    .set({
+      start_date: settings.startDate,
+      sync_language: settings.syncLanguage,
+      default_customer_language: settings.defaultCustomerLanguage,
+      ...(settings.mode ? { sync_mode: settings.mode } : {}),
+    })
+    .where('id', '=', tenantId)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) throw new OnboardingInputError(`no tenant ${tenantId}`);
+}
+
+export async function requireConnection(db: Kysely<Database>, tenantId: string): Promise<ConnectionInfo> {
+  const connection = await readConnection(db, tenantId);
+  if (!connection)
+    throw new OnboardingInputError(`tenant ${tenantId} is not connected to QuickBooks: run qbsync connect ${tenantId}`);
+  if (connection.needsReauth) {
+    throw new OnboardingInputError(`tenant ${tenantId} must reconnect to QuickBooks: run qbsync connect ${tenantId}`);
+  }
+  return connection;
+}
+
+/** Stores the tokens of an OAuth callback for the tenant its (verified) state names. */
+export async function completeCallback(
+  deps: QboAuthDeps,
+  callbackUrl: string,
+): Promise<{ tenantId: string; realmId: string; extra: string }> {
+  const url = new URL(callbackUrl, 'http://callback.invalid');
+  const { tenantId, extra } = verifyState(deps.tokenKey, url.searchParams.get('state') ?? '', deps.now());
+  const error = url.searchParams.get('error');
+  if (error) throw new OnboardingInputError(`QuickBooks did not connect tenant ${tenantId}: ${error}`);
+  const { realmId } = await connectTenant(deps, tenantId, callbackUrl);
+  return { tenantId, realmId, extra };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preview (R6)
+
+export interface DuplicateGroup {
+  readonly reason: 'name' | 'email';
+  readonly key: string;
+  readonly customers: readonly { readonly id: string; readonly displayName: string; readonly email: string | null }[];
+}
+
+export interface Preview {
+  readonly startDate: string;
+  readonly counts: Readonly<Record<SyncedEntity, number>>;
+  readonly duplicates: readonly DuplicateGroup[];
+  /** True when more customers exist than the duplicate scan read. */
+  readonly duplicateScanTruncated: boolean;
+}
+
+const transactionEntities: readonly SyncedEntity[] = ['Estimate', 'Invoice', 'CreditMemo', 'SalesReceipt'];
+const legalSuffixes = new Set([
+  'inc',
+  'incorporated',
+  'ltd',
+  'ltee',
+  'limitee',
+  'llc',
+  'corp',
+  'corporation',
+  'cie',
+  'enr',
+  'senc',
+  'co',
+]);
+
+/** Lowercase, accents off, punctuation off, legal suffixes off: "Plomberie Roy Inc." → "plomberie roy". */
+export function normaliseName(name: string): string {
+  const words = name
+    .normalize('NFD')
+    .replace(/\p{Diacritic}/gu, '')
+    .toLowerCase()
+    .replace(/&/g, ' et ')
+    .replace(/[^a-z0-9]+/g, ' ')
+    .trim()
+    .split(' ')
+    .filter(Boolean);
+  while (words.length > 1 && legalSuffixes.has(words[words.length - 1]!)) words.pop();
+  return words.join(' ');
+}
+
+/** The first of QBO's comma-separated emails (R18), lowercased. */
+export function normaliseEmail(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  const first = value.split(/[,;]/)[0]?.trim().toLowerCase() ?? '';
+  return first.includes('@') ? first : null;
+}
+
+export function findDuplicates(
+  customers: readonly { id: string; displayName: string; companyName?: string | undefined; email: string | null }[],
+): DuplicateGroup[] {
+  const groups: DuplicateGroup[] = [];
+  for (const reason of ['name', 'email'] as const) {
+    const byKey = new Map<string, (typeof customers)[number][]>();
+    for (const customer of customers) {
+      const key = reason === 'name' ? normaliseName(customer.companyName || customer.displayName) : customer.email;
+      if (!key) continue;
+      byKey.set(key, [...(byKey.get(key) ?? []), customer]);
+    }
+    for (const [key, members] of byKey) {
+      if (members.length > 1) {
+        groups.push({
+          reason,
+          key,
+          customers: members.map((c) => ({ id: c.id, displayName: c.displayName, email: c.email })),
+        });
+      }
+    }
+  }
+  return groups;
+}
+
+/** Customers updated since the start date (active or not), and documents dated from it: what the backfill reads. */
+function previewConditions(entity: SyncedEntity, startDate: string): QboCondition[] {
+  if (entity === 'Item') return [{ field: 'Active', op: 'IN', value: [true, false] }];
+  const since: QboCondition = { field: 'MetaData.LastUpdatedTime', op: '>=', value: `${startDate}T00:00:00+00:00` };
+  if (entity === 'Customer') return [since, { field: 'Active', op: 'IN', value: [true, false] }];
+  if (transactionEntities.includes(entity)) return [since, { field: 'TxnDate', op: '>=', value: startDate }];
+  return [since];
+}
+
+/** R6: counts per entity with count(*), and likely duplicate customers by normalised name or email. */
+export async function previewTenant(
+  deps: QboAuthDeps,
+  tenantId: string,
+  startDate: string,
+  options: { maxCustomersScanned?: number } = {},
+): Promise<Preview> {
+  const client = await createQboClientForTenant(deps, tenantId);
+  const counts = {} as Record<SyncedEntity, number>;
+  for (const entity of syncedEntities) {
+    counts[entity] = await client.count({ entity, where: previewConditions(entity, startDate) });
+  }
+  // Active customers only: inactive ones are already out of the tenant's way in QBO.
+  const limit = options.maxCustomersScanned ?? 10_000;
+  const customers: { id: string; displayName: string; companyName?: string; email: string | null }[] = [];
+  for (let start = 1; start <= limit; start += 1000) {
+    const page = await client.query({
+      entity: 'Customer',
+      where: [{ field: 'MetaData.LastUpdatedTime', op: '>=', value: `${startDate}T00:00:00+00:00` }],
+      orderBy: { field: 'Id', direction: 'ASC' },
+      startPosition: start,
+      maxResults: Math.min(1000, limit - start + 1),
+    });
+    for (const record of page.records) {
+      const email = (record['PrimaryEmailAddr'] as { Address?: unknown } | undefined)?.Address;
+      customers.push({
+        id: record.Id,
+        displayName: String(record['DisplayName'] ?? ''),
+        ...(typeof record['CompanyName'] === 'string' ? { companyName: record['CompanyName'] } : {}),
+        email: normaliseEmail(email),
+      });
+    }
+    if (page.records.length < 1000) break;
+  }
+  return {
+    startDate,
+    counts,
+    duplicates: findDuplicates(customers),
+    duplicateScanTruncated: customers.length >= limit,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Starting, status, disconnecting (R5)
+
+export const searchAttributeKeys = {
+  tenantId: defineSearchAttributeKey('QbsyncTenantId', SearchAttributeType.KEYWORD),
+  realmId: defineSearchAttributeKey('QbsyncRealmId', SearchAttributeType.KEYWORD),
+  phase: defineSearchAttributeKey('QbsyncPhase', SearchAttributeType.KEYWORD),
+  mode: defineSearchAttributeKey('QbsyncMode', SearchAttributeType.KEYWORD),
+  paused: defineSearchAttributeKey('QbsyncPaused', SearchAttributeType.BOOL),
+};
+
+/**
+ * R5: starts the tenant's workflow. Idempotent: the id comes from the tenant and a running
+ * workflow with it is reused (USE_EXISTING), so a second start never makes a second workflow.
+ * Its input holds ids and the mode only: no token, no personal data.
+ */
+export async function startTenantSync(
+  deps: Pick<OnboardingDeps, 'db' | 'temporal' | 'taskQueue'>,
+  tenantId: string,
+): Promise<{ workflowId: string; runId: string; alreadyRunning: boolean }> {
+  const tenant = await readTenant(deps.db, tenantId);
+  if (!tenant) throw new OnboardingInputError(`no tenant ${tenantId}`);
+  const connection = await requireConnection(deps.db, tenantId);
+  const workflowId = tenantWorkflowId(tenantId);
+  const running = await describeRun(deps.temporal, workflowId);
+  const input: TenantSyncInput = { tenantId, realmId: connection.realmId, mode: tenant.mode };
+  const handle = await deps.temporal.workflow.start(tenantSyncWorkflowType, {
+    taskQueue: deps.taskQueue,
+    workflowId,
+    args: [input],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    typedSearchAttributes: [
+      { key: searchAttributeKeys.tenantId, value: tenantId },
+      { key: searchAttributeKeys.realmId, value: connection.realmId },
+      { key: searchAttributeKeys.phase, value: 'backfill' },
+      { key: searchAttributeKeys.mode, value: tenant.mode },
+      { key: searchAttributeKeys.paused, value: false },
+    ],
+    staticSummary: `Sync of tenant ${tenantId} with QuickBooks company ${connection.realmId}`,
+  });
+  return { workflowId, runId: handle.firstExecutionRunId, alreadyRunning: running?.status === 'RUNNING' };
+}
+
+async function describeRun(temporal: Client, workflowId: string) {
+  try {
+    const description = await temporal.workflow.getHandle(workflowId).describe();
+    return { status: description.status.name, runId: description.runId, description };
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return undefined;
+    throw error;
+  }
+}
+
+export interface SyncStatusView {
+  readonly workflowId: string;
+  /** RUNNING, COMPLETED, CANCELLED…, or NOT_STARTED. */
+  readonly execution: string;
+  /** The workflow's own status query, when it answered in time. */
+  readonly status: TenantStatus | undefined;
+  readonly queryError: string | undefined;
+}
+
+/** The tenant's sync status, by its workflow's status query (with a deadline: no worker, no answer). */
+export async function tenantSyncStatus(temporal: Client, tenantId: string, timeoutMs = 3_000): Promise<SyncStatusView> {
+  const workflowId = tenantWorkflowId(tenantId);
+  const run = await describeRun(temporal, workflowId);
+  if (!run) return { workflowId, execution: 'NOT_STARTED', status: undefined, queryError: undefined };
+  if (run.status !== 'RUNNING' || timeoutMs <= 0)
+    return { workflowId, execution: run.status, status: undefined, queryError: undefined };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const status = await Promise.race([
+      temporal.workflow.getHandle(workflowId).query(statusQuery),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms (is a worker running?)`)), timeoutMs);
+      }),
+    ]);
+    return { workflowId, execution: run.status, status, queryError: undefined };
+  } catch (error) {
+    return {
+      workflowId,
+      execution: run.status,
+      status: undefined,
+      queryError: error instanceof Error ? error.message.split('\n')[0] : String(error),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Revokes the tenant's tokens and cancels its workflow (which treats cancellation as a clean stop).
+ * Returns what it did.
+ */
+export async function disconnectAndStop(
+  deps: OnboardingDeps,
+  tenantId: string,
+  options: { force?: boolean } = {},
+): Promise<{ revoked: boolean; hadConnection: boolean; cancelled: boolean }> {
+  const disconnected = await disconnectTenant(deps, tenantId, options);
+  const workflowId = tenantWorkflowId(tenantId);
+  const run = await describeRun(deps.temporal, workflowId);
+  let cancelled = false;
+  if (run?.status === 'RUNNING') {
+    await deps.temporal.workflow.getHandle(workflowId).cancel();
+    cancelled = true;
+  }
+  return { revoked: disconnected?.revoked ?? false, hadConnection: disconnected !== undefined, cancelled };
+}
