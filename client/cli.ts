@@ -10,6 +10,7 @@ import { registerConnectCommand } from './commands/connect.js';
 import { registerPreviewCommand } from './commands/preview.js';
 import { registerOnboardCommand } from './commands/onboard.js';
 import { registerDisconnectCommand } from './commands/disconnect.js';
+import { registerTenantCommands } from './commands/tenant.js';
 
 // Commands import their heavy modules (Temporal, pg, the simulator) inside their actions, so that
 // `qbsync --help` and argument errors answer at once.
@@ -124,6 +125,7 @@ export function buildProgram(): Command {
   registerPreviewCommand(program);
   registerOnboardCommand(program);
   registerDisconnectCommand(program);
+  registerTenantCommands(program);
 
   return program;
 }

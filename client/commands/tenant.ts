@@ -1,0 +1,360 @@
+import type { Command } from 'commander';
+import { OperatorError } from '../../common/errors.js';
+import type { SyncMode, TenantStatus } from '../../common/sync-types.js';
+import { loadConfig } from '../../worker/config.js';
+import { UsageError } from '../cli-errors.js';
+import { tenantArg } from './args.js';
+import {
+  formatDuration,
+  formatStatus,
+  formatStatusLine,
+  formatVerifyReport,
+  modeArg,
+  modeLabel,
+  qboIdArg,
+  renderBackfillProgress,
+  verifyJson,
+} from '../tenant-status.js';
+import type { RunningWorkflow, TenantContext } from '../tenant-control.js';
+
+// `qbsync status|pause|resume|mode|sync-now|repair|watch|verify`: the support and engineer commands
+// of the tenant sync workflow (issue 7). Temporal, pg and the QBO client load inside the actions.
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+export class VerifyDifferencesError extends OperatorError {
+  override readonly name = 'VerifyDifferencesError';
+}
+
+async function withContext<T>(run: (context: TenantContext) => Promise<T>): Promise<T> {
+  const config = loadConfig(process.env);
+  const { openTenantContext } = await import('../tenant-control.js');
+  const context = await openTenantContext(config);
+  try {
+    return await run(context);
+  } finally {
+    await context.close();
+  }
+}
+
+async function runningWorkflow(context: TenantContext, tenantId: string): Promise<RunningWorkflow> {
+  const { requireRunningWorkflow } = await import('../tenant-control.js');
+  return requireRunningWorkflow(context, tenantId);
+}
+
+function operator(): string {
+  const user = process.env['USER'] ?? process.env['LOGNAME'];
+  return `qbsync CLI${user ? ` (${user})` : ''}`;
+}
+
+/**
+ * After a signal: waits (briefly) for the status to show it. A workflow whose worker is down keeps
+ * the signal in its history and applies it when a worker returns; say so instead of failing.
+ */
+async function confirm(
+  workflow: RunningWorkflow,
+  done: (status: TenantStatus) => boolean,
+  timeoutMs = 10_000,
+): Promise<TenantStatus | undefined> {
+  const { waitForStatus, WorkflowUnresponsiveError } = await import('../tenant-control.js');
+  try {
+    return await waitForStatus(workflow, done, timeoutMs);
+  } catch (error) {
+    if (error instanceof WorkflowUnresponsiveError) return undefined;
+    throw error;
+  }
+}
+
+function notYetApplied(workflow: RunningWorkflow): string {
+  return `The signal is recorded in ${workflow.workflowId}'s history; no worker has applied it yet (is a worker polling task queue "${workflow.taskQueue}"?).`;
+}
+
+export function registerTenantCommands(program: Command): void {
+  program
+    .command('status')
+    .description("a tenant's sync status (phase, mode, pause, progress per entity, last pass, errors)")
+    .argument('[tenant]', 'tenant id', tenantArg)
+    .option('--all', 'one line per tenant in the database')
+    .option('--json', "print the workflow's status query result as JSON")
+    .action(async (tenantId: string | undefined, options: { all?: boolean; json?: boolean }) => {
+      if (options.all && tenantId !== undefined) throw new UsageError('give either a tenant or --all, not both');
+      if (!options.all && tenantId === undefined) throw new UsageError('give a tenant id, or --all for every tenant');
+      await withContext(async (context) => {
+        const control = await import('../tenant-control.js');
+        if (tenantId !== undefined) {
+          const workflow = await runningWorkflow(context, tenantId);
+          const status = await control.queryStatus(workflow);
+          log(options.json ? JSON.stringify(status, null, 2) : formatStatus(status, workflow.workflowId, new Date()));
+          return;
+        }
+        const tenants = await control.listTenants(context);
+        const client = await context.temporal();
+        const views = await Promise.all(
+          tenants.map(async (id) => {
+            const found = await control.findRunningWorkflow(client, id);
+            if ('notRunning' in found) return { tenantId: id, notRunning: found.notRunning };
+            try {
+              return { tenantId: id, status: await control.queryStatus(found, 5_000) };
+            } catch (error) {
+              if (error instanceof control.WorkflowUnresponsiveError) {
+                return { tenantId: id, notRunning: 'running, but no worker answered the status query' };
+              }
+              throw error;
+            }
+          }),
+        );
+        if (options.json) {
+          log(
+            JSON.stringify(
+              views.map((v) =>
+                'status' in v ? { tenantId: v.tenantId, running: true, status: v.status } : { ...v, running: false },
+              ),
+              null,
+              2,
+            ),
+          );
+          return;
+        }
+        if (views.length === 0) log('No tenants in the database.');
+        const now = new Date();
+        for (const view of views) log(formatStatusLine(view.tenantId, view, now));
+      });
+    });
+
+  program
+    .command('pause')
+    .description('pause a tenant: its workflow makes no QuickBooks calls until resumed')
+    .argument('<tenant>', 'tenant id', tenantArg)
+    .option('--reason <text>', 'why, shown by qbsync status', 'paused by support')
+    .action(async (tenantId: string, options: { reason: string }) => {
+      const { pauseSignal } = await import('../../workflows/definitions.js');
+      await withContext(async (context) => {
+        const workflow = await runningWorkflow(context, tenantId);
+        await workflow.handle.signal(pauseSignal, { reason: options.reason });
+        const status = await confirm(workflow, (s) => s.paused);
+        log(
+          status
+            ? `Tenant ${tenantId} is paused (${status.pausedReason}): no QuickBooks calls until "qbsync resume ${tenantId}".`
+            : notYetApplied(workflow),
+        );
+      });
+    });
+
+  program
+    .command('resume')
+    .description('resume a paused tenant: it catches up from its cursors')
+    .argument('<tenant>', 'tenant id', tenantArg)
+    .action(async (tenantId: string) => {
+      const { resumeSignal } = await import('../../workflows/definitions.js');
+      await withContext(async (context) => {
+        const workflow = await runningWorkflow(context, tenantId);
+        await workflow.handle.signal(resumeSignal);
+        const status = await confirm(workflow, (s) => !s.paused);
+        log(status ? `Tenant ${tenantId} is running: it catches up from its cursors.` : notYetApplied(workflow));
+      });
+    });
+
+  program
+    .command('mode')
+    .description("switch a tenant's sync mode; the CRM's one-way lock follows at once, the sync at its next pass")
+    .argument('<tenant>', 'tenant id', tenantArg)
+    .argument('<mode>', 'one-way or two-way', modeArg)
+    .action(async (tenantId: string, mode: SyncMode) => {
+      const { setModeSignal } = await import('../../workflows/definitions.js');
+      await withContext(async (context) => {
+        const workflow = await runningWorkflow(context, tenantId);
+        await workflow.handle.signal(setModeSignal, { mode });
+        const status = await confirm(workflow, (s) => s.mode === mode, 15_000);
+        if (!status) {
+          log(notYetApplied(workflow));
+          return;
+        }
+        const { requireTenant } = await import('../tenant-control.js');
+        const row = await requireTenant(context, tenantId);
+        log(
+          `Tenant ${tenantId} is ${modeLabel(mode)}: the tenants table says ${row.syncMode}${
+            mode === 'one_way' ? ' (CRM edits to QuickBooks data are locked, R8)' : ''
+          }; the sync follows at its next pass.`,
+        );
+      });
+    });
+
+  program
+    .command('sync-now')
+    .description('ask the tenant for an incremental pass now')
+    .argument('<tenant>', 'tenant id', tenantArg)
+    .option('--wait', 'wait for the pass to finish and print it')
+    .option('--timeout <seconds>', 'with --wait, give up after this many seconds', '300')
+    .action(async (tenantId: string, options: { wait?: boolean; timeout: string }) => {
+      const timeoutSeconds = Number(options.timeout);
+      if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
+        throw new UsageError('--timeout must be a positive number of seconds');
+      }
+      const { syncNowSignal } = await import('../../workflows/definitions.js');
+      const { queryStatus } = await import('../tenant-control.js');
+      await withContext(async (context) => {
+        const workflow = await runningWorkflow(context, tenantId);
+        const before = await queryStatus(workflow);
+        await workflow.handle.signal(syncNowSignal, { reason: `sync-now from ${operator()}` });
+        if (before.paused) {
+          log(
+            `Tenant ${tenantId} is paused (${before.pausedReason}): the pass runs after "qbsync resume ${tenantId}".`,
+          );
+          return;
+        }
+        if (!options.wait) {
+          log(`Pass requested for tenant ${tenantId}; "qbsync status ${tenantId}" shows when it has run.`);
+          return;
+        }
+        const finished = before.lastPass?.finishedAt ?? '';
+        const status = await confirm(workflow, (s) => (s.lastPass?.finishedAt ?? '') > finished, timeoutSeconds * 1000);
+        if (!status?.lastPass) {
+          throw new OperatorError(`tenant ${tenantId}: no pass finished within ${timeoutSeconds} s`);
+        }
+        const pass = status.lastPass;
+        log(
+          `Pass done for tenant ${tenantId}: ${pass.kind}, ${pass.records} records${pass.failed ? `, ${pass.failed} failed` : ''} in ${(pass.durationMs / 1000).toFixed(1)} s.`,
+        );
+        if (status.lastError) log(`Last error: ${status.lastError}`);
+      });
+    });
+
+  program
+    .command('repair')
+    .description('record a repair request for the tenant (for example after a QuickBooks customer merge)')
+    .argument('<tenant>', 'tenant id', tenantArg)
+    .option('--survivor <id>', 'the QuickBooks customer that survived the merge', qboIdArg)
+    .option('--merged <id>', 'the QuickBooks customer merged into it', qboIdArg)
+    .action(async (tenantId: string, options: { survivor?: string; merged?: string }) => {
+      const { repairSignal } = await import('../../workflows/definitions.js');
+      const { queryStatus } = await import('../tenant-control.js');
+      await withContext(async (context) => {
+        const workflow = await runningWorkflow(context, tenantId);
+        const before = (await queryStatus(workflow)).pendingRepairs.length;
+        await workflow.handle.signal(repairSignal, {
+          requestedBy: operator(),
+          survivorQboId: options.survivor ?? null,
+          mergedQboId: options.merged ?? null,
+        });
+        const status = await confirm(workflow, (s) => s.pendingRepairs.length > before);
+        log(
+          status
+            ? `Repair request recorded for tenant ${tenantId} (${status.pendingRepairs.length} pending).`
+            : notYetApplied(workflow),
+        );
+      });
+    });
+
+  program
+    .command('watch')
+    .description('follow a backfill: a progress bar per entity with counts and an ETA (Ctrl-C stops watching)')
+    .argument('<tenant>', 'tenant id', tenantArg)
+    .option('--every <seconds>', 'refresh interval', '1')
+    .action(async (tenantId: string, options: { every: string }) => {
+      const everyMs = Number(options.every) * 1000;
+      if (!Number.isFinite(everyMs) || everyMs < 100) throw new UsageError('--every must be at least 0.1 seconds');
+      await withContext(async (context) => {
+        const workflow = await runningWorkflow(context, tenantId);
+        await watchBackfill(context, workflow, everyMs);
+      });
+    });
+
+  program
+    .command('verify')
+    .description('compare QuickBooks (through its API) with the CRM; exits 1 when they differ')
+    .argument('<tenant>', 'tenant id', tenantArg)
+    .option('--json', 'print {"missing", "extra", "different", "records"} as JSON')
+    .action(async (tenantId: string, options: { json?: boolean }) => {
+      await withContext(async (context) => {
+        const { requireQboApp, requireTokenKey } = await import('../../worker/config.js');
+        const { requireTenant } = await import('../tenant-control.js');
+        await requireTenant(context, tenantId);
+        requireQboApp(context.config);
+        requireTokenKey(context.config);
+        const connection = await context.database.db
+          .selectFrom('qbo_connections')
+          .select('tenant_id')
+          .where('tenant_id', '=', tenantId)
+          .executeTakeFirst();
+        if (!connection) throw new OperatorError(`tenant "${tenantId}" is not connected to QuickBooks`);
+        const { qboClientsFromConfig } = await import('../../worker/main.js');
+        const { verifyTenant } = await import('../verify.js');
+        const db = context.database.db;
+        const qbo = await qboClientsFromConfig(context.config, db, () => new Date())(tenantId);
+        const report = await verifyTenant(db, qbo, tenantId);
+        log(options.json ? verifyJson(report) : formatVerifyReport(report));
+        if (report.missing + report.extra + report.different > 0) {
+          throw new VerifyDifferencesError(
+            `QuickBooks and the CRM differ for tenant ${tenantId}: ${report.missing} missing, ${report.extra} extra, ${report.different} different`,
+          );
+        }
+      });
+    });
+}
+
+async function watchBackfill(context: TenantContext, workflow: RunningWorkflow, everyMs: number): Promise<void> {
+  const { queryStatus } = await import('../tenant-control.js');
+  const tty = process.stdout.isTTY === true;
+  const first = await queryStatus(workflow);
+  // The rate is measured from the backfill's first pass when the database knows it, else from now.
+  const firstPass = await context.database.db
+    .selectFrom('sync_passes')
+    .select((eb) => eb.fn.min('started_at').as('started'))
+    .where('tenant_id', '=', first.tenantId)
+    .where('kind', '=', 'backfill')
+    .executeTakeFirst();
+  const started = firstPass?.started ? new Date(firstPass.started as unknown as string).getTime() : undefined;
+  const baseline =
+    started !== undefined
+      ? { sinceMs: started, doneAtStart: 0 }
+      : { sinceMs: Date.now(), doneAtStart: Object.values(first.entities).reduce((sum, p) => sum + p.done, 0) };
+  if (first.phase !== 'backfill') {
+    for (const line of renderBackfillProgress(first, baseline, Date.now())) log(line);
+    log(
+      `The backfill of tenant ${first.tenantId} has finished; it is in incremental passes${first.lastPass ? ` (last ${first.lastPass.records} records, ${formatDuration(first.lastPass.durationMs)})` : ''}.`,
+    );
+    return;
+  }
+
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const onSignal = () => {
+    stopped = true;
+    wake?.();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let shown = 0;
+  let lastBlock = '';
+  try {
+    for (let status = first; ;) {
+      const lines = renderBackfillProgress(status, baseline, Date.now());
+      const block = lines.join('\n');
+      if (tty) {
+        // Redraw in place: up to the first line of the previous block, clear to the end of the screen.
+        process.stdout.write(`${shown > 0 ? `\x1b[${shown}F\x1b[J` : ''}${block}\n`);
+        shown = lines.length;
+      } else if (block.replace(/elapsed .*$/m, '') !== lastBlock.replace(/elapsed .*$/m, '')) {
+        log(block);
+        log('');
+      }
+      lastBlock = block;
+      if (status.phase !== 'backfill') {
+        log(`Backfill of tenant ${status.tenantId} finished.`);
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, everyMs);
+      });
+      if (stopped) {
+        log('Stopped watching; the backfill goes on.');
+        return;
+      }
+      status = await queryStatus(workflow);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,134 @@
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { OperatorError } from '../common/errors.js';
+import type { TenantStatus } from '../common/sync-types.js';
+import type { Config } from '../worker/config.js';
+import { statusQuery, tenantWorkflowId } from '../workflows/definitions.js';
+import { connectClient, openDatabase, type OpenedDatabase } from './stack.js';
+
+/**
+ * What the tenant commands share: the database (to know the tenant exists), the Temporal client,
+ * and the tenant's running workflow. Loaded only inside the commands' actions.
+ */
+export class UnknownTenantError extends OperatorError {
+  override readonly name = 'UnknownTenantError';
+}
+
+export class WorkflowNotRunningError extends OperatorError {
+  override readonly name = 'WorkflowNotRunningError';
+}
+
+export class WorkflowUnresponsiveError extends OperatorError {
+  override readonly name = 'WorkflowUnresponsiveError';
+}
+
+export interface TenantContext {
+  readonly config: Config;
+  readonly database: OpenedDatabase;
+  temporal(): Promise<Client>;
+  close(): Promise<void>;
+}
+
+/** Opens the database now and Temporal on first use; close() closes what was opened. */
+export async function openTenantContext(config: Config): Promise<TenantContext> {
+  const database = await openDatabase(config, () => undefined);
+  let client: Promise<Client> | undefined;
+  return {
+    config,
+    database,
+    temporal: () => (client ??= connectClient(config)),
+    async close() {
+      if (client) await (await client.catch(() => undefined))?.connection.close();
+      await database.close();
+    },
+  };
+}
+
+export interface TenantRow {
+  readonly id: string;
+  readonly name: string;
+  readonly syncMode: 'two_way' | 'one_way';
+}
+
+export async function requireTenant(context: TenantContext, tenantId: string): Promise<TenantRow> {
+  const row = await context.database.db
+    .selectFrom('tenants')
+    .select(['id', 'name', 'sync_mode'])
+    .where('id', '=', tenantId)
+    .executeTakeFirst();
+  if (!row) throw new UnknownTenantError(`unknown tenant "${tenantId}": there is no such tenant in the database`);
+  return { id: row.id, name: row.name, syncMode: row.sync_mode };
+}
+
+export async function listTenants(context: TenantContext): Promise<string[]> {
+  const rows = await context.database.db.selectFrom('tenants').select('id').orderBy('id').execute();
+  return rows.map((row) => row.id);
+}
+
+export interface RunningWorkflow {
+  readonly handle: WorkflowHandle;
+  readonly workflowId: string;
+  readonly taskQueue: string;
+}
+
+/** The tenant's workflow if it runs, or why not ("never started", "CANCELLED", …). */
+export async function findRunningWorkflow(
+  client: Client,
+  tenantId: string,
+): Promise<RunningWorkflow | { readonly notRunning: string }> {
+  const workflowId = tenantWorkflowId(tenantId);
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    const description = await handle.describe();
+    if (description.status.name !== 'RUNNING') return { notRunning: `${workflowId} is ${description.status.name}` };
+    return { handle, workflowId, taskQueue: description.taskQueue };
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return { notRunning: `${workflowId} was never started` };
+    throw error;
+  }
+}
+
+export async function requireRunningWorkflow(context: TenantContext, tenantId: string): Promise<RunningWorkflow> {
+  await requireTenant(context, tenantId);
+  const found = await findRunningWorkflow(await context.temporal(), tenantId);
+  if ('notRunning' in found) {
+    throw new WorkflowNotRunningError(`tenant "${tenantId}" has no running sync workflow (${found.notRunning})`);
+  }
+  return found;
+}
+
+/** The status query, with a deadline: a workflow whose worker is down cannot answer. */
+export async function queryStatus(workflow: RunningWorkflow, timeoutMs = 10_000): Promise<TenantStatus> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new WorkflowUnresponsiveError(
+            `${workflow.workflowId} did not answer the status query within ${timeoutMs / 1000} s: is a worker polling task queue "${workflow.taskQueue}"?`,
+          ),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([workflow.handle.query(statusQuery), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls the status until `done` holds; false when the deadline passes first. */
+export async function waitForStatus(
+  workflow: RunningWorkflow,
+  done: (status: TenantStatus) => boolean,
+  timeoutMs: number,
+  everyMs = 250,
+): Promise<TenantStatus | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await queryStatus(workflow, Math.max(1_000, deadline - Date.now()));
+    if (done(status)) return status;
+    if (Date.now() > deadline) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

@@ -1,0 +1,177 @@
+import { InvalidArgumentError } from 'commander';
+import { syncedEntities, type SyncMode, type TenantStatus } from '../common/sync-types.js';
+import type { VerifyReport } from './verify.js';
+
+/**
+ * Pure formatting and argument parsing for the tenant commands (`qbsync status|pause|resume|mode|
+ * sync-now|repair|watch|verify`): no I/O, so they are unit-tested and `qbsync --help` stays fast.
+ */
+
+/** `one-way` | `two-way` on the command line; the workflow's `one_way` | `two_way`. */
+export function modeArg(value: string): SyncMode {
+  if (value === 'one-way') return 'one_way';
+  if (value === 'two-way') return 'two_way';
+  throw new InvalidArgumentError(`mode must be one-way or two-way, not ${JSON.stringify(value)}`);
+}
+
+/** A QBO id as given to `qbsync repair --survivor/--merged`: digits only. */
+export function qboIdArg(value: string): string {
+  if (!/^\d{1,20}$/.test(value))
+    throw new InvalidArgumentError(`must be a QuickBooks id (digits), not ${JSON.stringify(value)}`);
+  return value;
+}
+
+export function modeLabel(mode: SyncMode): string {
+  return mode === 'two_way' ? 'two-way' : 'one-way';
+}
+
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '?';
+  const seconds = Math.round(ms / 1000);
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (seconds < 120) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 120) return `${minutes} min ${seconds % 60} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+function ago(iso: string, now: Date): string {
+  return `${formatDuration(now.getTime() - Date.parse(iso))} ago`;
+}
+
+function pad(text: string, width: number): string {
+  return text.length >= width ? text : text + ' '.repeat(width - text.length);
+}
+
+function padStart(text: string, width: number): string {
+  return text.length >= width ? text : ' '.repeat(width - text.length) + text;
+}
+
+/** `qbsync status <tenant>`: the status query's result, for a person. */
+export function formatStatus(status: TenantStatus, workflowId: string, now: Date): string {
+  const lines = [
+    `Tenant ${status.tenantId} (QuickBooks company ${status.realmId}), workflow ${workflowId}, run ${status.run}`,
+    `  Phase            ${status.phase}`,
+    `  Mode             ${modeLabel(status.mode)}`,
+    `  Paused           ${status.paused ? `yes: ${status.pausedReason ?? 'no reason given'}` : 'no'}`,
+    '',
+    `  ${pad('Entity', 14)}${pad('Cursor', 26)}${padStart('Done', 9)}${padStart('Total', 9)}${padStart('Failed', 8)}`,
+    ...syncedEntities.map((entity) => {
+      const p = status.entities[entity];
+      const total = p.total === null || status.phase !== 'backfill' ? '-' : String(p.total);
+      return `  ${pad(entity, 14)}${pad(p.cursor ?? 'start', 26)}${padStart(String(p.done), 9)}${padStart(total, 9)}${padStart(String(p.failed), 8)}`;
+    }),
+    '',
+    `  Last pass        ${
+      status.lastPass
+        ? `${status.lastPass.kind}, finished ${status.lastPass.finishedAt} (${ago(status.lastPass.finishedAt, now)}), took ${formatDuration(status.lastPass.durationMs)}, ${status.lastPass.records} records${status.lastPass.failed ? `, ${status.lastPass.failed} failed` : ''}`
+        : 'none finished yet'
+    }`,
+    `  Open errors      ${status.openErrors}`,
+    `  Last error       ${status.lastError ?? 'none'}`,
+    `  Pending repairs  ${status.pendingRepairs.length === 0 ? 'none' : status.pendingRepairs.length}`,
+    ...status.pendingRepairs.map(
+      (r) =>
+        `    requested ${r.requestedAt} by ${r.requestedBy}, survivor ${r.survivorQboId ?? '?'}, merged ${r.mergedQboId ?? '?'}`,
+    ),
+  ];
+  return lines.join('\n');
+}
+
+/** One line of `qbsync status --all`. */
+export function formatStatusLine(
+  tenantId: string,
+  view: { readonly status: TenantStatus } | { readonly notRunning: string },
+  now: Date,
+): string {
+  if ('notRunning' in view) return `${pad(tenantId, 20)}  not running (${view.notRunning})`;
+  const s = view.status;
+  const done = syncedEntities.reduce((sum, e) => sum + s.entities[e].done, 0);
+  const parts = [
+    pad(tenantId, 20),
+    pad(s.phase, 12),
+    pad(modeLabel(s.mode), 8),
+    s.paused ? `paused (${s.pausedReason ?? 'no reason given'})` : 'running',
+    `${done} records`,
+    s.lastPass ? `last pass ${ago(s.lastPass.finishedAt, now)}` : 'no pass yet',
+    `${s.openErrors} open errors`,
+  ];
+  if (s.lastError) parts.push(`last error: ${s.lastError.slice(0, 80)}`);
+  return parts.join('  ');
+}
+
+/** Where a backfill stood when `watch` began, so the ETA uses the rate seen since then. */
+export interface WatchBaseline {
+  /** When the rate is measured from (ms): the backfill's first pass, or the first sample. */
+  readonly sinceMs: number;
+  /** Records done at that moment (0 when measured from the backfill's start). */
+  readonly doneAtStart: number;
+}
+
+/**
+ * `qbsync watch`: one progress bar per entity with counts and an ETA. Entities run one after the
+ * other, so an entity's ETA is the time to finish it and every one before it at the overall rate
+ * (records done since the baseline over the time elapsed since it).
+ */
+export function renderBackfillProgress(
+  status: TenantStatus,
+  baseline: WatchBaseline,
+  nowMs: number,
+  barWidth = 30,
+): string[] {
+  const done = syncedEntities.reduce((sum, e) => sum + status.entities[e].done, 0);
+  const elapsedMs = nowMs - baseline.sinceMs;
+  const rate = elapsedMs > 0 ? (done - baseline.doneAtStart) / elapsedMs : 0; // records per ms
+  let remainingSoFar = 0;
+  let knownTotal = 0;
+  const lines = syncedEntities.map((entity) => {
+    const p = status.entities[entity];
+    const total = p.total === null ? null : Math.max(p.total, p.done);
+    const fraction = total === null ? 0 : total === 0 ? 1 : Math.min(1, p.done / total);
+    const filled = Math.round(fraction * barWidth);
+    const bar = `[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}]`;
+    const counts = total === null ? `${p.done} of ?` : `${p.done}/${total}`;
+    let eta: string;
+    if (total === null) eta = 'waiting';
+    else if (p.done >= total) eta = 'done';
+    else {
+      remainingSoFar += total - p.done;
+      eta = rate > 0 ? `ETA ${formatDuration(remainingSoFar / rate)}` : 'ETA ?';
+    }
+    if (total !== null) knownTotal += total;
+    const failed = p.failed ? `, ${p.failed} failed` : '';
+    return `${pad(entity, 13)}${bar} ${padStart(String(Math.floor(fraction * 100)), 3)}%  ${counts}${failed}  ${eta}`;
+  });
+  const rateText = rate > 0 ? `${(rate * 1000).toFixed(1)} records/s` : 'rate ?';
+  const pausedText = status.paused ? `  PAUSED: ${status.pausedReason ?? 'no reason given'}` : '';
+  const errorText = status.lastError ? `  last error: ${status.lastError.slice(0, 100)}` : '';
+  lines.push(
+    `${status.phase === 'backfill' ? 'Backfill' : 'Backfill finished'}: ${done}/${knownTotal || '?'} records, ${rateText}, elapsed ${formatDuration(elapsedMs)}${pausedText}${errorText}`,
+  );
+  return lines;
+}
+
+/** `qbsync verify`: counts per entity, the three totals, then each differing record (field names only). */
+export function formatVerifyReport(report: VerifyReport): string {
+  const lines = syncedEntities.map(
+    (entity) =>
+      `  ${pad(entity, 14)}QuickBooks ${padStart(String(report.counts[entity].qbo), 7)}   CRM ${padStart(String(report.counts[entity].crm), 7)}`,
+  );
+  lines.push(`missing ${report.missing}, extra ${report.extra}, different ${report.different}`);
+  for (const record of report.records) {
+    lines.push(
+      `  ${pad(record.kind, 10)}${record.entity} ${record.qboId}${record.fields.length ? `: ${record.fields.join(', ')}` : ''}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** `qbsync verify --json`: the totals and the records, field names only. */
+export function verifyJson(report: VerifyReport): string {
+  return JSON.stringify({
+    missing: report.missing,
+    extra: report.extra,
+    different: report.different,
+    records: report.records.map((r) => ({ entity: r.entity, qboId: r.qboId, kind: r.kind, fields: r.fields })),
+  });
+}

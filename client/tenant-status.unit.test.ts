@@ -1,0 +1,162 @@
+import { InvalidArgumentError } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { syncedEntities, type EntityProgress, type SyncedEntity, type TenantStatus } from '../common/sync-types.js';
+import {
+  formatDuration,
+  formatStatus,
+  formatStatusLine,
+  formatVerifyReport,
+  modeArg,
+  renderBackfillProgress,
+  verifyJson,
+} from './tenant-status.js';
+import type { VerifyReport } from './verify.js';
+
+function status(entities: Partial<Record<SyncedEntity, Partial<EntityProgress>>>, more: Partial<TenantStatus> = {}) {
+  return {
+    tenantId: 'acme',
+    realmId: '9130355',
+    phase: 'backfill',
+    mode: 'two_way',
+    paused: false,
+    pausedReason: null,
+    entities: Object.fromEntries(
+      syncedEntities.map((e) => [e, { cursor: null, done: 0, total: null, failed: 0, ...entities[e] }]),
+    ) as TenantStatus['entities'],
+    lastPass: null,
+    openErrors: 0,
+    pendingRepairs: [],
+    run: 1,
+    lastError: null,
+    ...more,
+  } satisfies TenantStatus;
+}
+
+describe('qbsync watch rendering (R24)', () => {
+  const start = Date.parse('2025-01-01T00:00:00Z');
+
+  it('draws a bar per entity with counts, and ETAs from the rate since the backfill began', () => {
+    const s = status({
+      Item: { done: 100, total: 100 },
+      Customer: { done: 300, total: 1000, failed: 2 },
+      Estimate: { done: 0, total: 600 },
+    });
+    // 400 records in 40 s: 10 records/s.
+    const lines = renderBackfillProgress(s, { sinceMs: start, doneAtStart: 0 }, start + 40_000, 10);
+    expect(lines).toEqual([
+      'Item         [##########] 100%  100/100  done',
+      'Customer     [###.......]  30%  300/1000, 2 failed  ETA 70 s',
+      'Estimate     [..........]   0%  0/600  ETA 2 min 10 s',
+      'Invoice      [..........]   0%  0 of ?  waiting',
+      'CreditMemo   [..........]   0%  0 of ?  waiting',
+      'SalesReceipt [..........]   0%  0 of ?  waiting',
+      'Backfill: 400/1700 records, 10.0 records/s, elapsed 40 s',
+    ]);
+  });
+
+  it('measures the rate from a baseline taken when watching began', () => {
+    const s = status({ Item: { done: 50, total: 100 } }, { paused: true, pausedReason: 'support' });
+    const lines = renderBackfillProgress(s, { sinceMs: start, doneAtStart: 40 }, start + 5_000, 10);
+    expect(lines[0]).toBe('Item         [#####.....]  50%  50/100  ETA 25 s');
+    expect(lines.at(-1)).toBe('Backfill: 50/100 records, 2.0 records/s, elapsed 5.0 s  PAUSED: support');
+  });
+
+  it('shows an unknown ETA before any progress, and an empty entity as done', () => {
+    const s = status({ Item: { done: 0, total: 0 }, Customer: { done: 0, total: 10 } });
+    const lines = renderBackfillProgress(s, { sinceMs: start, doneAtStart: 0 }, start, 4);
+    expect(lines[0]).toBe('Item         [####] 100%  0/0  done');
+    expect(lines[1]).toBe('Customer     [....]   0%  0/10  ETA ?');
+    expect(lines.at(-1)).toContain('rate ?');
+  });
+
+  it('formats durations for people', () => {
+    expect([formatDuration(1_234), formatDuration(65_000), formatDuration(3_725_000), formatDuration(9e6)]).toEqual([
+      '1.2 s',
+      '65 s',
+      '62 min 5 s',
+      '2 h 30 min',
+    ]);
+  });
+});
+
+describe('qbsync status formatting (R24)', () => {
+  const now = new Date('2025-01-01T00:10:00Z');
+  const s = status(
+    { Item: { done: 25, total: 25, cursor: '2024-12-31T23:00:00Z' } },
+    {
+      phase: 'incremental',
+      mode: 'one_way',
+      paused: true,
+      pausedReason: 'support',
+      lastPass: {
+        kind: 'incremental',
+        startedAt: '2025-01-01T00:04:58Z',
+        finishedAt: '2025-01-01T00:05:00Z',
+        durationMs: 2_000,
+        records: 12,
+        failed: 1,
+      },
+      openErrors: 3,
+      lastError: 'QboThrottled: 429',
+      pendingRepairs: [
+        { requestedAt: '2025-01-01T00:01:00Z', requestedBy: 'cli', survivorQboId: '1', mergedQboId: '2' },
+      ],
+    },
+  );
+
+  it('summarises phase, mode, pause, entities, last pass, errors and repairs', () => {
+    const text = formatStatus(s, 'tenant-sync-acme', now);
+    expect(text).toContain('Phase            incremental');
+    expect(text).toContain('Mode             one-way');
+    expect(text).toContain('Paused           yes: support');
+    expect(text).toContain('  Item          2024-12-31T23:00:00Z             25        -       0');
+    expect(text).toContain('took 2.0 s, 12 records, 1 failed');
+    expect(text).toContain('finished 2025-01-01T00:05:00Z (5 min 0 s ago)');
+    expect(text).toContain('Open errors      3');
+    expect(text).toContain('Last error       QboThrottled: 429');
+    expect(text).toContain('survivor 1, merged 2');
+  });
+
+  it('gives one line per tenant for --all', () => {
+    expect(formatStatusLine('acme', { status: s }, now)).toBe(
+      'acme                  incremental   one-way   paused (support)  25 records  last pass 5 min 0 s ago  3 open errors  last error: QboThrottled: 429',
+    );
+    expect(formatStatusLine('idle', { notRunning: 'tenant-sync-idle was never started' }, now)).toBe(
+      'idle                  not running (tenant-sync-idle was never started)',
+    );
+  });
+});
+
+describe('qbsync verify output', () => {
+  const report: VerifyReport = {
+    missing: 1,
+    extra: 0,
+    different: 1,
+    counts: Object.fromEntries(syncedEntities.map((e) => [e, { qbo: 2, crm: 1 }])) as VerifyReport['counts'],
+    records: [
+      { entity: 'Invoice', qboId: '7', kind: 'missing', fields: [] },
+      { entity: 'Customer', qboId: '3', kind: 'different', fields: ['companyName', 'website'] },
+    ],
+  };
+
+  it('prints totals and records with field names only', () => {
+    const text = formatVerifyReport(report);
+    expect(text).toContain('missing 1, extra 0, different 1');
+    expect(text).toContain('different Customer 3: companyName, website');
+    expect(text).toContain('missing   Invoice 7');
+  });
+
+  it('--json has exactly missing, extra, different and records', () => {
+    const json = JSON.parse(verifyJson(report)) as Record<string, unknown>;
+    expect(Object.keys(json)).toEqual(['missing', 'extra', 'different', 'records']);
+    expect(json['records']).toEqual(report.records);
+  });
+});
+
+describe('tenant command arguments', () => {
+  it('maps one-way/two-way and refuses anything else as a usage error', () => {
+    expect(modeArg('one-way')).toBe('one_way');
+    expect(modeArg('two-way')).toBe('two_way');
+    expect(() => modeArg('one_way')).toThrow(InvalidArgumentError);
+  });
+});
