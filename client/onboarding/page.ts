@@ -10,6 +10,7 @@ import type { Language, Preview, SyncStatusView, TenantSettings } from './servic
 const labels = {
   fr: {
     title: 'Synchronisation QuickBooks',
+    colon: '\u00a0: ',
     otherLanguage: 'English',
     tenant: 'Compte',
     chooseTenant: 'Identifiant du compte',
@@ -47,6 +48,7 @@ const labels = {
       'Ces clients semblent en double. Fusionner dans QuickBooks après la synchronisation crée des doublons dans le CRM : désactivez ou corrigez-les dans QuickBooks avant de commencer.',
     byName: 'Même nom',
     byEmail: 'Même courriel',
+    quoted: (what: string, key: string) => `${what} « ${key} » :`,
     truncated: 'Seule une partie des clients a été examinée.',
     changeSettings: 'Modifier les réglages',
     startSync: 'Commencer la synchronisation',
@@ -70,6 +72,7 @@ const labels = {
   },
   en: {
     title: 'QuickBooks sync',
+    colon: ': ',
     otherLanguage: 'Français',
     tenant: 'Account',
     chooseTenant: 'Account id',
@@ -107,6 +110,7 @@ const labels = {
       'These customers look like duplicates. Merging them in QuickBooks after the sync creates duplicates in the CRM: make them inactive or fix them in QuickBooks before you start.',
     byName: 'Same name',
     byEmail: 'Same email',
+    quoted: (what: string, key: string) => `${what} "${key}":`,
     truncated: 'Only part of the customers were examined.',
     changeSettings: 'Change the settings',
     startSync: 'Start the sync',
@@ -239,15 +243,15 @@ export function previewPage(language: Language, tenant: TenantSettings, preview:
       : `<p class="note">${escapeHtml(t.duplicatesNote)}</p><ul id="duplicates">${preview.duplicates
           .map(
             (group) =>
-              `<li>${escapeHtml(group.reason === 'name' ? t.byName : t.byEmail)} « ${escapeHtml(group.key)} » : ${group.customers
+              `<li>${escapeHtml(t.quoted(group.reason === 'name' ? t.byName : t.byEmail, group.key))}<ul>${group.customers
                 .map(
                   (c) =>
-                    `${escapeHtml(c.displayName)} (#${escapeHtml(c.id)}${c.email ? `, ${escapeHtml(c.email)}` : ''})`,
+                    `<li>${escapeHtml(c.displayName)} (#${escapeHtml(c.id)}${c.email ? `, ${escapeHtml(c.email)}` : ''})</li>`,
                 )
-                .join(' ; ')}</li>`,
+                .join('')}</ul></li>`,
           )
           .join('')}</ul>`;
-  const settings = `<p>${escapeHtml(t.syncLanguage)} : <strong>${escapeHtml(tenant.syncLanguage === 'fr' ? t.french : t.english)}</strong><br>${escapeHtml(t.defaultLanguage)} : <strong>${escapeHtml(tenant.defaultCustomerLanguage === 'fr' ? t.french : t.english)}</strong></p>`;
+  const settings = `<p>${escapeHtml(t.syncLanguage)}${t.colon}<strong>${escapeHtml(tenant.syncLanguage === 'fr' ? t.french : t.english)}</strong><br>${escapeHtml(t.defaultLanguage)}${t.colon}<strong>${escapeHtml(tenant.defaultCustomerLanguage === 'fr' ? t.french : t.english)}</strong></p>`;
   return layout(
     language,
     `${t.title} · ${tenant.name}`,
@@ -272,7 +276,7 @@ export function statusFragment(language: Language, view: SyncStatusView): string
     const progress = syncedEntities
       .map((entity) => {
         const p = status.entities[entity];
-        return p ? `${t.entities[entity]} : ${p.done}${p.total !== null ? ` / ${p.total}` : ''}` : '';
+        return p ? `${t.entities[entity]}${t.colon}${p.done}${p.total !== null ? ` / ${p.total}` : ''}` : '';
       })
       .filter(Boolean)
       .join(' · ');
@@ -308,6 +312,6 @@ export function errorPage(language: Language, message: string, backHref: string)
   return layout(
     language,
     t.title,
-    `<p role="alert">${escapeHtml(t.error)} : ${escapeHtml(message)}</p><p><a href="${escapeHtml(backHref)}">${escapeHtml(t.back)}</a></p>`,
+    `<p role="alert">${escapeHtml(t.error)}${t.colon}${escapeHtml(message)}</p><p><a href="${escapeHtml(backHref)}">${escapeHtml(t.back)}</a></p>`,
   );
 }

@@ -1,6 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import {
   connectTenant,
@@ -12,6 +11,7 @@ import {
 } from '../../activities/qbo/qbo-auth.js';
 import type { QboCondition } from '../../activities/qbo/qbo-query.js';
 import { OperatorError } from '../../common/errors.js';
+import { modeKey, pausedKey, phaseKey, realmIdKey, tenantIdKey } from '../../common/search-attribute-keys.js';
 import { syncedEntities, type SyncedEntity, type SyncMode, type TenantStatus } from '../../common/sync-types.js';
 import type { Database } from '../../db/schema.js';
 import {
@@ -331,14 +331,6 @@ export async function previewTenant(
 // ---------------------------------------------------------------------------------------------
 // Starting, status, disconnecting (R5)
 
-export const searchAttributeKeys = {
-  tenantId: defineSearchAttributeKey('QbsyncTenantId', SearchAttributeType.KEYWORD),
-  realmId: defineSearchAttributeKey('QbsyncRealmId', SearchAttributeType.KEYWORD),
-  phase: defineSearchAttributeKey('QbsyncPhase', SearchAttributeType.KEYWORD),
-  mode: defineSearchAttributeKey('QbsyncMode', SearchAttributeType.KEYWORD),
-  paused: defineSearchAttributeKey('QbsyncPaused', SearchAttributeType.BOOL),
-};
-
 /**
  * R5: starts the tenant's workflow. Idempotent: the id comes from the tenant and a running
  * workflow with it is reused (USE_EXISTING), so a second start never makes a second workflow.
@@ -361,11 +353,11 @@ export async function startTenantSync(
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     typedSearchAttributes: [
-      { key: searchAttributeKeys.tenantId, value: tenantId },
-      { key: searchAttributeKeys.realmId, value: connection.realmId },
-      { key: searchAttributeKeys.phase, value: 'backfill' },
-      { key: searchAttributeKeys.mode, value: tenant.mode },
-      { key: searchAttributeKeys.paused, value: false },
+      { key: tenantIdKey, value: tenantId },
+      { key: realmIdKey, value: connection.realmId },
+      { key: phaseKey, value: 'backfill' },
+      { key: modeKey, value: tenant.mode },
+      { key: pausedKey, value: false },
     ],
     staticSummary: `Sync of tenant ${tenantId} with QuickBooks company ${connection.realmId}`,
   });
