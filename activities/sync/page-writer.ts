@@ -1,7 +1,9 @@
+import { log } from '@temporalio/activity';
 import { sql, type Transaction } from 'kysely';
 import type { SyncedEntity } from '../../common/sync-types.js';
 import type { Database } from '../../db/schema.js';
-import { mapCustomer } from '../mapping/customer.js';
+import { mapCustomer, type AccountRecord } from '../mapping/customer.js';
+import { writeAccountsBulk, writeOpportunitiesBulk } from './bulk-writer.js';
 import { isMappingError } from '../mapping/errors.js';
 import { mapItem } from '../mapping/item.js';
 import type { Language } from '../mapping/stages.js';
@@ -97,10 +99,38 @@ export async function writeRecords(
   }
   if (entity === 'Customer') {
     const waiting: QboRecord[] = [];
+    const accounts: Array<{ record: QboRecord; account: AccountRecord }> = [];
+    const subCustomers: QboRecord[] = [];
     for (const record of live) {
+      const mapped = await mapOrRecordFailure(trx, settings, entity, record, counts, now, () =>
+        mapCustomer(record, { defaultLanguage: settings.defaultLanguage }),
+      );
+      if (!mapped) continue;
+      if (mapped.kind === 'account') accounts.push({ record, account: mapped.account });
+      else subCustomers.push(record);
+    }
+    const bulk = await inSavepoint(trx, () =>
+      writeAccountsBulk(
+        trx,
+        settings,
+        accounts.map((a) => a.account),
+        now,
+      ),
+    );
+    if (bulk) {
+      counts.written += bulk.written.length;
+      counts.unchanged += bulk.unchanged.length;
+      await resolveErrorsFor(trx, settings, entity, [...bulk.written, ...bulk.unchanged], now);
+    } else {
+      // Something in the batch broke a constraint: write one by one to find and isolate it.
+      for (const { record, account } of accounts) {
+        await guarded(trx, settings, entity, record, counts, now, () => writeAccount(trx, settings, account, now));
+      }
+    }
+    for (const record of subCustomers) {
       await guarded(trx, settings, entity, record, counts, now, async () => {
         const mapped = mapCustomer(record, { defaultLanguage: settings.defaultLanguage });
-        if (mapped.kind === 'account') return writeAccount(trx, settings, mapped.account, now);
+        if (mapped.kind !== 'subCustomer') return 'unchanged';
         const outcome = await writeSubCustomer(trx, settings, mapped.subCustomer, now);
         if (outcome === 'missing-parent') {
           waiting.push(record);
@@ -118,7 +148,7 @@ export async function writeRecords(
       await writeRecords(trx, settings, 'Customer', parents, fetchReferences, now, emptyCounts(), depth + 1);
       await writeRecords(trx, settings, 'Customer', waiting, fetchReferences, now, counts, depth + 1);
     } else {
-      for (const record of waiting)
+      for (const record of waiting) {
         await recordFailure(
           trx,
           settings,
@@ -129,48 +159,133 @@ export async function writeRecords(
           now,
           counts,
         );
+      }
     }
     return counts;
   }
   // Sales documents: estimates, invoices, credit notes, sales receipts (R9: QBO → CRM only).
-  const waiting: Array<{ record: QboRecord; opportunity: OpportunityRecord }> = [];
+  const documents: Array<{ record: QboRecord; opportunity: OpportunityRecord }> = [];
   for (const record of live) {
-    await guarded(trx, settings, entity, record, counts, now, async () => {
-      const opportunity = mapSalesDocument(entity, record, { language: settings.syncLanguage });
-      if (opportunity.txnDate < settings.startDate) return 'skipped';
-      const outcome = await writeOpportunity(trx, settings, opportunity, now);
-      if (outcome === 'missing-customer') {
-        waiting.push({ record, opportunity });
-        return 'deferred';
-      }
-      return outcome;
-    });
+    const opportunity = await mapOrRecordFailure(trx, settings, entity, record, counts, now, () =>
+      mapSalesDocument(entity, record, { language: settings.syncLanguage }),
+    );
+    if (!opportunity) continue;
+    if (opportunity.txnDate < settings.startDate) counts.skipped += 1;
+    else documents.push({ record, opportunity });
   }
-  if (waiting.length > 0) {
-    const customerIds = [...new Set(waiting.map(({ opportunity }) => opportunity.customerQboId))];
-    const customers = depth < maxReferenceDepth ? await fetchReferences('Customer', customerIds) : [];
-    await writeRecords(trx, settings, 'Customer', customers, fetchReferences, now, emptyCounts(), depth + 1);
-    for (const { record, opportunity } of waiting) {
-      await guarded(trx, settings, entity, record, counts, now, async () => {
-        const outcome = await writeOpportunity(trx, settings, opportunity, now);
-        if (outcome === 'missing-customer') {
-          await recordFailure(
-            trx,
-            settings,
-            entity,
-            record.Id,
-            'CustomerRef',
-            `customer ${opportunity.customerQboId} not found in QuickBooks`,
-            now,
-            counts,
-          );
-          return 'deferred';
-        }
-        return outcome;
-      });
+  await writeDocuments(documents, true);
+  return counts;
+
+  async function writeDocuments(
+    batch: Array<{ record: QboRecord; opportunity: OpportunityRecord }>,
+    fetchMissing: boolean,
+  ) {
+    if (batch.length === 0) return;
+    const bulk = await inSavepoint(trx, () =>
+      writeOpportunitiesBulk(
+        trx,
+        settings,
+        batch.map((d) => d.opportunity),
+        now,
+      ),
+    );
+    if (!bulk) {
+      for (const { record, opportunity } of batch) {
+        await guarded(trx, settings, entity, record, counts, now, async () => {
+          const outcome = await writeOpportunity(trx, settings, opportunity, now);
+          if (outcome === 'missing-customer') {
+            await recordFailure(
+              trx,
+              settings,
+              entity,
+              record.Id,
+              'CustomerRef',
+              `customer ${opportunity.customerQboId} not found in QuickBooks`,
+              now,
+              counts,
+            );
+            return 'deferred';
+          }
+          return outcome;
+        });
+      }
+      return;
+    }
+    counts.written += bulk.written.length;
+    counts.unchanged += bulk.unchanged.length;
+    await resolveErrorsFor(trx, settings, entity, [...bulk.written, ...bulk.unchanged], now);
+    if (bulk.missingCustomer.length === 0) return;
+    const missing = new Set(bulk.missingCustomer.map((o) => o.qboId));
+    const retry = batch.filter((d) => missing.has(d.opportunity.qboId));
+    if (fetchMissing && depth < maxReferenceDepth) {
+      // A customer that a synced document refers to is synced whatever its own LastUpdatedTime.
+      const customerIds = [...new Set(retry.map(({ opportunity }) => opportunity.customerQboId))];
+      const customers = await fetchReferences('Customer', customerIds);
+      await writeRecords(trx, settings, 'Customer', customers, fetchReferences, now, emptyCounts(), depth + 1);
+      await writeDocuments(retry, false);
+      return;
+    }
+    for (const { record, opportunity } of retry) {
+      await recordFailure(
+        trx,
+        settings,
+        entity,
+        record.Id,
+        'CustomerRef',
+        `customer ${opportunity.customerQboId} not found in QuickBooks`,
+        now,
+        counts,
+      );
     }
   }
-  return counts;
+}
+
+/** Maps one record; a mapping failure is recorded against the record and yields undefined. */
+async function mapOrRecordFailure<T>(
+  trx: Trx,
+  settings: TenantSettings,
+  entity: SyncedEntity,
+  record: QboRecord,
+  counts: PageCounts,
+  now: Date,
+  map: () => T,
+): Promise<T | undefined> {
+  try {
+    return map();
+  } catch (error) {
+    if (!isMappingError(error)) throw error;
+    await recordFailure(trx, settings, entity, record.Id, error.field, error.problem, now, counts, 'MappingError');
+    return undefined;
+  }
+}
+
+/** Runs a set-based write in a savepoint; undefined when it failed (the caller goes record by record). */
+async function inSavepoint<T>(trx: Trx, write: () => Promise<T>): Promise<T | undefined> {
+  await sql`SAVEPOINT bulk_write`.execute(trx);
+  try {
+    const result = await write();
+    await sql`RELEASE SAVEPOINT bulk_write`.execute(trx);
+    return result;
+  } catch (error) {
+    log.warn('set-based page write failed; writing record by record', { error: String(error).slice(0, 300) });
+    await sql`ROLLBACK TO SAVEPOINT bulk_write`.execute(trx);
+    await sql`RELEASE SAVEPOINT bulk_write`.execute(trx);
+    return undefined;
+  }
+}
+
+async function resolveErrorsFor(
+  trx: Trx,
+  settings: TenantSettings,
+  entity: SyncedEntity,
+  qboIds: readonly string[],
+  now: Date,
+) {
+  if (qboIds.length === 0) return;
+  await sql`
+    UPDATE sync_errors SET resolved_at = ${now}
+    WHERE tenant_id = ${settings.tenantId} AND realm_id = ${settings.realmId} AND entity_type = ${entity}
+      AND qbo_id = ANY(${qboIds as string[]}::text[]) AND resolved_at IS NULL`.execute(trx);
 }
 
 type Outcome = 'written' | 'unchanged' | 'skipped' | 'deferred';

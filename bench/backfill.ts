@@ -1,0 +1,89 @@
+/**
+ * Backfill benchmark: a simulated company, a connected tenant, a real worker, Temporal dev server
+ * and PostgreSQL. Prints records per second, history bytes per 1,000 records, events per run and
+ * the largest payload in the history, then verifies the CRM against the company.
+ *
+ *   npx tsx bench/backfill.ts [--customers N] [--transactions N]
+ */
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { connectTenant, createQboClientForTenant } from '../activities/qbo/qbo-auth.js';
+import { verifyTenant } from '../client/verify.js';
+import type { TenantStatus } from '../common/sync-types.js';
+import { loadConfig } from '../worker/config.js';
+import { startWorker } from '../worker/main.js';
+import { findTemporal, startDevServer } from '../worker/temporal-server.js';
+import { statusQuery, tenantSyncWorkflowType, tenantWorkflowId } from '../workflows/definitions.js';
+import { freePort } from '../test/global-setup.js';
+import { consent, createTenant, startQboFixture } from '../test/onboarding-helpers.js';
+import { historyFigures } from '../test/history.js';
+
+const { values } = parseArgs({
+  options: {
+    customers: { type: 'string', default: '2000' },
+    transactions: { type: 'string', default: '8000' },
+    'start-date': { type: 'string', default: '2015-01-01' },
+  },
+});
+const customers = Number(values.customers);
+const transactions = Number(values.transactions);
+
+const binary = findTemporal({
+  cliPath: process.env['TEMPORAL_CLI_PATH'],
+  pathVariable: process.env['PATH'],
+  dataDir: '.data',
+});
+if (!binary) throw new Error('no Temporal CLI: run npm run setup');
+const server = await startDevServer({
+  binary: binary.path,
+  port: await freePort(),
+  uiPort: undefined,
+  dbFile: undefined,
+  namespace: 'default',
+});
+const fixture = await startQboFixture({ customers, transactions, items: 60, seed: 11 });
+const tenantId = 'bench';
+await createTenant(fixture, tenantId, values['start-date']);
+const { realmId } = await connectTenant(fixture.deps, tenantId, await consent(fixture));
+const taskQueue = 'bench';
+const config = loadConfig({ TEMPORAL_ADDRESS: server.address, TEMPORAL_TASK_QUEUE: taskQueue });
+const worker = await startWorker({
+  config,
+  db: fixture.database.db,
+  qboClientFor: (id) => createQboClientForTenant(fixture.deps, id),
+});
+const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+try {
+  const started = Date.now();
+  const handle = await client.workflow.start(tenantSyncWorkflowType, {
+    taskQueue,
+    workflowId: tenantWorkflowId(tenantId),
+    args: [{ tenantId, realmId, mode: 'two_way', incrementalEverySeconds: 3600 }],
+  });
+  let status: TenantStatus;
+  for (;;) {
+    status = await handle.query(statusQuery);
+    if (status.phase === 'incremental' && status.lastPass) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const records = status.lastPass.records;
+  const figures = await historyFigures(client, handle.workflowId);
+  const report = await verifyTenant(
+    fixture.database.db,
+    await createQboClientForTenant(fixture.deps, tenantId),
+    tenantId,
+  );
+  console.log(`company: ${customers} customers, ${transactions} transactions`);
+  console.log(`backfill: ${records} records in ${seconds.toFixed(1)} s = ${(records / seconds).toFixed(0)} records/s`);
+  console.log(
+    `history: ${figures.runs} run(s), at most ${figures.maxEventsPerRun} events in a run, ${figures.totalBytes} bytes = ${((figures.totalBytes / records) * 1000).toFixed(0)} bytes per 1,000 records; largest payload ${figures.largestPayloadBytes} bytes`,
+  );
+  console.log(`verify: ${report.missing} missing, ${report.extra} extra, ${report.different} different`);
+  await handle.cancel();
+} finally {
+  await worker.stop();
+  await client.connection.close();
+  await fixture.stop();
+  await server.stop();
+}
