@@ -3,7 +3,9 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { decryptToken } from '../../db/token-crypto.js';
 import { startSimulator, type RunningSimulator } from '../../sandbox/index.js';
-import { runCli } from '../../test/cli.js';
+import { runCli, startCli } from '../../test/cli.js';
+import { freePort } from '../../test/global-setup.js';
+import { consentOnSimulator } from '../onboarding/connect-flow.js';
 import { createTestDatabase, type TestDatabase } from '../../test/database.js';
 import { tenantWorkflowId } from '../../workflows/definitions.js';
 
@@ -173,5 +175,44 @@ describe('qbsync onboard / preview / disconnect against the simulator', () => {
     ).toBe(400);
     const history = await temporal.workflow.getHandle(tenantWorkflowId(tenant)).fetchHistory();
     expect(history.events?.some((event) => event.workflowExecutionCancelRequestedEventAttributes)).toBe(true);
+  });
+
+  it('R1: qbsync serve answers the page and the callback; qbsync connect prints the URL and sees the tokens it stored', async () => {
+    const port = await freePort();
+    const serveEnv = {
+      ...env(),
+      QBSYNC_SERVE_PORT: String(port),
+      QBO_REDIRECT_URI: `http://127.0.0.1:${port}/oauth/callback`,
+    };
+    const serve = await startCli(['serve'], serveEnv, /Onboarding page: http/);
+    try {
+      const home = await fetch(`http://127.0.0.1:${port}/?lang=en`);
+      expect(await home.text()).toContain('Account id');
+      const other = `${tenant}-2`;
+      const connect = await startCli(
+        ['connect', other, '--name', 'Second tenant'],
+        serveEnv,
+        /Waiting for the callback/,
+      );
+      const exited = new Promise<number | null>((resolve) => connect.child.once('exit', resolve));
+      const authorize = /^(http\S+\/connect\/oauth2\?\S+)$/m.exec(connect.output())?.[1];
+      expect(authorize).toBeDefined();
+      // The person consents; Intuit (the simulator) redirects the browser to the callback qbsync serve answers.
+      const callback = await fetch(await consentOnSimulator(authorize!), { redirect: 'manual' });
+      expect(callback.status).toBe(303);
+      expect(callback.headers.get('location')).toBe(`/onboarding/${other}?lang=fr`);
+      expect(await exited).toBe(0);
+      expect(connect.output()).toMatch(
+        new RegExp(`Tenant ${other} is connected to QuickBooks company ${sim.realmIds[0]}`),
+      );
+      const row = await database.db
+        .selectFrom('tenants')
+        .select('name')
+        .where('id', '=', other)
+        .executeTakeFirstOrThrow();
+      expect(row.name).toBe('Second tenant');
+    } finally {
+      serve.child.kill('SIGTERM');
+    }
   });
 });
