@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { OperatorError } from '../../common/errors.js';
 import type { SyncMode, TenantStatus } from '../../common/sync-types.js';
-import { loadConfig } from '../../worker/config.js';
+import type { Kysely } from 'kysely';
+import type { QboClient } from '../../activities/qbo/qbo-client.js';
+import type { Database } from '../../db/schema.js';
+import { loadConfig, type Config } from '../../worker/config.js';
 import { UsageError } from '../cli-errors.js';
 import { tenantArg } from './args.js';
 import {
@@ -277,10 +280,9 @@ export function registerTenantCommands(program: Command): void {
           .where('tenant_id', '=', tenantId)
           .executeTakeFirst();
         if (!connection) throw new OperatorError(`tenant "${tenantId}" is not connected to QuickBooks`);
-        const { qboClientsFromConfig } = await import('../../worker/main.js');
         const { verifyTenant } = await import('../verify.js');
         const db = context.database.db;
-        const qbo = await qboClientsFromConfig(context.config, db, () => new Date())(tenantId);
+        const qbo = await qboClientFromConfig(context.config, db, tenantId);
         const report = await verifyTenant(db, qbo, tenantId);
         log(options.json ? verifyJson(report) : formatVerifyReport(report));
         if (report.missing + report.extra + report.different > 0) {
@@ -290,6 +292,32 @@ export function registerTenantCommands(program: Command): void {
         }
       });
     });
+}
+
+/**
+ * The tenant's QBO client as a worker builds it (worker/main.ts qboClientsFromConfig: OAuth app,
+ * token key, API base URL, the shared per-realm limiter), without loading the worker itself.
+ */
+async function qboClientFromConfig(config: Config, db: Kysely<Database>, tenantId: string): Promise<QboClient> {
+  const { requireQboApp, requireTokenKey } = await import('../../worker/config.js');
+  const { apiBaseUrlFor, createQboClientForTenant, oauthSettings } = await import('../../activities/qbo/qbo-auth.js');
+  const { createRealmLimiter } = await import('../../activities/qbo/realm-limiter.js');
+  const { clientId, clientSecret } = requireQboApp(config);
+  const deps = {
+    db,
+    oauth: oauthSettings({
+      clientId,
+      clientSecret,
+      environment: config.qbo.environment,
+      redirectUri: config.qbo.redirectUri ?? `http://127.0.0.1:${config.servePort}/oauth/callback`,
+      oauthBaseUrl: config.qbo.oauthBaseUrl,
+    }),
+    tokenKey: requireTokenKey(config),
+    apiBaseUrl: apiBaseUrlFor(config.qbo.environment, config.qbo.apiBaseUrl),
+    limiter: createRealmLimiter(db as Kysely<unknown>),
+    now: () => new Date(),
+  };
+  return createQboClientForTenant(deps, tenantId);
 }
 
 async function watchBackfill(context: TenantContext, workflow: RunningWorkflow, everyMs: number): Promise<void> {

@@ -1,0 +1,206 @@
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createQboClientForTenant } from '../../activities/qbo/qbo-auth.js';
+import type { TenantStatus } from '../../common/sync-types.js';
+import { asSync } from '../../db/crm-rules.js';
+import { loadConfig } from '../../worker/config.js';
+import { startWorker, type WorkerHandle } from '../../worker/main.js';
+import {
+  statusQuery,
+  tenantSyncWorkflowType,
+  tenantWorkflowId,
+  type TenantSyncInput,
+} from '../../workflows/definitions.js';
+import { runCli, type CliResult } from '../../test/cli.js';
+import { connectedTenant, createTenant, startQboFixture, type QboFixture } from '../../test/onboarding-helpers.js';
+
+// The tenant commands of issue 7, spawned as the real CLI against a running tenant workflow: a
+// worker in this process (its own task queue), the simulator, a throw-away database, the shared
+// Temporal dev server.
+
+function oneLineError(result: CliResult, code: number, pattern: RegExp) {
+  expect(result.code, result.stderr).toBe(code);
+  expect(result.stderr.trim()).toMatch(pattern);
+  expect(
+    result.stderr
+      .trim()
+      .split('\n')
+      .filter((line) => !line.startsWith('(run qbsync')),
+  ).toHaveLength(1);
+}
+
+describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 CLI)', () => {
+  let fixture: QboFixture;
+  let worker: WorkerHandle;
+  let client: Client;
+  let handle: WorkflowHandle;
+  let env: Record<string, string>;
+  let watching: Promise<CliResult>;
+  const tenantId = 'acme';
+  const taskQueue = `tenant-cli-${Date.now()}`;
+  const cli = (...args: string[]) => runCli(args, env);
+  const status = () => handle.query(statusQuery) as Promise<TenantStatus>;
+
+  beforeAll(async () => {
+    fixture = await startQboFixture({ customers: 150, transactions: 600, items: 15, seed: 11 });
+    const { realmId } = await connectedTenant(fixture, tenantId);
+    await createTenant(fixture, 'idle'); // in the database, with no workflow
+    env = {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      DATABASE_URL: fixture.database.url,
+      QBO_CLIENT_ID: fixture.sim.clientId,
+      QBO_CLIENT_SECRET: fixture.sim.clientSecret,
+      QBO_API_BASE_URL: fixture.sim.baseUrl,
+      QBO_OAUTH_BASE_URL: fixture.sim.baseUrl,
+      QBSYNC_TOKEN_KEY: Buffer.from(fixture.deps.tokenKey).toString('base64'),
+    };
+    worker = await startWorker({
+      config: loadConfig({ TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_TASK_QUEUE: taskQueue }),
+      db: fixture.database.db,
+      qboClientFor: (id) => createQboClientForTenant(fixture.deps, id),
+    });
+    client = new Client({ connection: await Connection.connect({ address: inject('temporalAddress') }) });
+    const input: TenantSyncInput = { tenantId, realmId, mode: 'two_way', incrementalEverySeconds: 3600 };
+    handle = await client.workflow.start(tenantSyncWorkflowType, {
+      taskQueue,
+      workflowId: tenantWorkflowId(tenantId),
+      args: [input],
+    });
+    // Spawned at once, so that it sees the backfill under way.
+    watching = cli('watch', tenantId, '--every', '0.5');
+  });
+
+  afterAll(async () => {
+    await handle?.cancel().catch(() => undefined);
+    await worker?.stop();
+    await client?.connection.close();
+    await fixture?.stop();
+  });
+
+  it('R24: watch follows the backfill with a bar per entity and ends when it is done', async () => {
+    const watched = await watching;
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(watched.stdout).toMatch(/^Customer +\[[#.]+\] +\d+% +\d+\/\d+/m);
+    expect(watched.stdout).toMatch(/[Bb]ackfill of tenant acme (has )?finished/);
+    expect((await status()).phase).toBe('incremental');
+  });
+
+  it('R24: status prints a summary, --json the status query, --all one line per tenant', async () => {
+    const [text, json, all] = await Promise.all([
+      cli('status', tenantId),
+      cli('status', tenantId, '--json'),
+      cli('status', '--all'),
+    ]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain('workflow tenant-sync-acme');
+    expect(text.stdout).toMatch(/Phase +incremental/);
+    expect(text.stdout).toMatch(/Mode +two-way/);
+    expect(text.stdout).toMatch(/Paused +no/);
+    expect(text.stdout).toMatch(/^ {2}Customer +\S+ +\d+ +- +0$/m);
+    expect(text.stdout).toMatch(/Last pass +backfill, finished .* records/);
+    expect(text.stdout).toMatch(/Open errors +\d+/);
+    expect(text.stdout).toMatch(/Pending repairs +none/);
+    expect(json.code, json.stderr).toBe(0);
+    const parsed = JSON.parse(json.stdout) as TenantStatus;
+    expect(parsed).toEqual({ ...(await status()), lastPass: parsed.lastPass });
+    expect(parsed.entities.Customer.done).toBeGreaterThan(0);
+    expect(all.code, all.stderr).toBe(0);
+    const lines = all.stdout.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^acme +incremental +two-way +running +\d+ records +last pass/);
+    expect(lines[1]).toMatch(/^idle +not running \(tenant-sync-idle was never started\)$/);
+  });
+
+  it('R25: verify --json prints 0 missing, 0 extra, 0 different after the backfill and exits 0', async () => {
+    const json = await cli('verify', tenantId, '--json');
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ missing: 0, extra: 0, different: 0, records: [] });
+  });
+
+  it('R24: pause (with a reason) and resume show in status', async () => {
+    const paused = await cli('pause', tenantId, '--reason', 'support ticket 42');
+    expect(paused.code, paused.stderr).toBe(0);
+    expect(paused.stdout).toContain('Tenant acme is paused (support ticket 42)');
+    expect(await status()).toMatchObject({ paused: true, pausedReason: 'support ticket 42' });
+    const resumed = await cli('resume', tenantId);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('Tenant acme is running');
+    expect(await status()).toMatchObject({ paused: false, pausedReason: null });
+  });
+
+  it('R8/R24: mode one-way is in the tenants table as soon as the command returns', async () => {
+    const switched = await cli('mode', tenantId, 'one-way');
+    expect(switched.code, switched.stderr).toBe(0);
+    expect(switched.stdout).toContain('Tenant acme is one-way: the tenants table says one_way');
+    const row = await fixture.database.db
+      .selectFrom('tenants')
+      .select('sync_mode')
+      .where('id', '=', tenantId)
+      .executeTakeFirstOrThrow();
+    expect(row.sync_mode).toBe('one_way');
+    expect((await status()).mode).toBe('one_way');
+  });
+
+  it('R24: sync-now --wait runs a pass; repair records the request', async () => {
+    const before = (await status()).lastPass!.finishedAt;
+    const synced = await cli('sync-now', tenantId, '--wait', '--timeout', '30');
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(synced.stdout).toMatch(/^Pass done for tenant acme: incremental, \d+ records in [\d.]+ s\.$/m);
+    expect((await status()).lastPass!.finishedAt > before).toBe(true);
+    const repaired = await cli('repair', tenantId, '--survivor', '12', '--merged', '13');
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(repaired.stdout).toContain('Repair request recorded for tenant acme (1 pending)');
+    expect((await status()).pendingRepairs).toEqual([
+      expect.objectContaining({
+        survivorQboId: '12',
+        mergedQboId: '13',
+        requestedBy: expect.stringMatching(/^qbsync CLI/),
+      }),
+    ]);
+  });
+
+  it('R25: verify exits 1 and names the differing field (never its value) after a CRM row changes behind the sync', async () => {
+    const link = await fixture.database.db
+      .selectFrom('qbo_links')
+      .innerJoin('accounts', 'accounts.id', 'qbo_links.account_id')
+      .select(['qbo_links.qbo_id', 'accounts.id'])
+      .where('qbo_links.tenant_id', '=', tenantId)
+      .where('qbo_links.entity_type', '=', 'Customer')
+      .orderBy('accounts.id')
+      .executeTakeFirstOrThrow();
+    await asSync(fixture.database.db, (trx) =>
+      trx.updateTable('accounts').set({ company_name: 'Secret Changed Name Inc.' }).where('id', '=', link.id).execute(),
+    );
+    const [text, json] = await Promise.all([cli('verify', tenantId), cli('verify', tenantId, '--json')]);
+    oneLineError(text, 1, /^qbsync: QuickBooks and the CRM differ for tenant acme: 0 missing, 0 extra, 1 different$/m);
+    expect(text.stdout).toContain('missing 0, extra 0, different 1');
+    expect(text.stdout).toMatch(/Customer +QuickBooks +\d+ +CRM +\d+/);
+    expect(text.stdout).toContain(`different Customer ${link.qbo_id}: companyName`);
+    expect(text.stdout + text.stderr).not.toContain('Secret Changed Name');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual({
+      missing: 0,
+      extra: 0,
+      different: 1,
+      records: [{ entity: 'Customer', qboId: link.qbo_id, kind: 'different', fields: ['companyName'] }],
+    });
+  });
+
+  it('R24: unknown tenants, a workflow that is not running, and bad arguments give one-line errors', async () => {
+    const [unknown, notRunning, badMode, noTenant] = await Promise.all([
+      cli('status', 'ghost'),
+      cli('pause', 'idle'),
+      cli('mode', tenantId, 'sideways'),
+      cli('status'),
+    ]);
+    oneLineError(unknown, 1, /^qbsync: unknown tenant "ghost": there is no such tenant in the database$/);
+    oneLineError(
+      notRunning,
+      1,
+      /^qbsync: tenant "idle" has no running sync workflow \(tenant-sync-idle was never started\)$/,
+    );
+    oneLineError(badMode, 2, /mode must be one-way or two-way, not "sideways"/);
+    oneLineError(noTenant, 2, /^qbsync: give a tenant id, or --all for every tenant$/);
+  });
+});
