@@ -373,6 +373,7 @@ function generateItems(company: Company, rng: Prng, timeline: Timeline, wanted: 
 function generateCustomers(company: Company, rng: Prng, timeline: Timeline, count: number): void {
   let addressId = 1;
   let lastParent: Row | undefined;
+  const nameCounters = new Map<string, number>();
   for (let i = 0; i < count; i++) {
     const id = company.allocateId('Customer');
     const created = timeline.created();
@@ -418,7 +419,7 @@ function generateCustomers(company: Company, rng: Prng, timeline: Timeline, coun
     } else if (!job) {
       display = `${given} ${family}`;
     }
-    display = uniqueName(company, display, city.city);
+    display = uniqueName(company, display, city.city, nameCounters);
     body['PrintOnCheckName'] = isCompany ? display : `${given} ${family}`;
     body['V4IDPseudonym'] =
       `00${(mixSeed(company.seed, i) >>> 0).toString(16).padStart(8, '0')}${(mixSeed(i, 7) >>> 0).toString(16).padStart(8, '0')}`;
@@ -459,14 +460,22 @@ function generateCustomers(company: Company, rng: Prng, timeline: Timeline, coun
   }
 }
 
-function uniqueName(company: Company, base: string, city: string): string {
+/**
+ * The name itself, else `Name (City)`, else the first free `Name (City n)` from 2 up. `counters`
+ * remembers where the search for each name and city last stopped: names are only added while
+ * generating, so every number below it is still taken and the result is the same as searching from 2.
+ */
+function uniqueName(company: Company, base: string, city: string, counters: Map<string, number>): string {
   const clean = base.replace(/[:\t\n]/g, ' ');
   if (!company.isNameTaken(clean)) return clean;
   const withCity = `${clean} (${city})`;
   if (!company.isNameTaken(withCity)) return withCity;
-  for (let n = 2; ; n++) {
+  for (let n = counters.get(withCity) ?? 2; ; n++) {
     const candidate = `${clean} (${city} ${n})`;
-    if (!company.isNameTaken(candidate)) return candidate;
+    if (!company.isNameTaken(candidate)) {
+      counters.set(withCity, n + 1);
+      return candidate;
+    }
   }
 }
 

@@ -354,6 +354,8 @@ type Predicate = (row: Row) => boolean;
 
 function buildPredicate(entity: EntityName, condition: Condition, company: Company): Predicate {
   const def = findField(entity, condition.field);
+  const fast = fastPredicate(def, condition, company);
+  if (fast) return fast;
   const read = (row: Row): Comparable | undefined => {
     const raw = def.get(row, company);
     if (raw === undefined) return undefined;
@@ -390,6 +392,32 @@ function buildPredicate(entity: EntityName, condition: Condition, company: Compa
     const v = read(row);
     return v !== undefined && test(compareValues(def.kind, v, wanted));
   };
+}
+
+/** Direct comparisons for Active and the two times, the filters a sync uses on every page. */
+function fastPredicate(def: FieldDef, condition: Condition, company: Company): Predicate | undefined {
+  if (def.name === 'Active' && (condition.op === '=' || condition.op === 'IN')) {
+    const wanted = new Set(condition.values.map((v) => coerce(def, v, company)));
+    if (wanted.has(true) && wanted.has(false)) return ALWAYS;
+    return wanted.has(true) ? (row) => row.active : (row) => !row.active;
+  }
+  if (def.kind === 'time' && condition.op !== 'IN' && condition.op !== 'LIKE') {
+    const value = coerce(def, condition.values[0] as Literal, company) as number;
+    const field = def.name === 'MetaData.CreateTime' ? 'created' : 'updated';
+    switch (condition.op) {
+      case '=':
+        return (row) => row[field] === value;
+      case '<':
+        return (row) => row[field] < value;
+      case '<=':
+        return (row) => row[field] <= value;
+      case '>':
+        return (row) => row[field] > value;
+      case '>=':
+        return (row) => row[field] >= value;
+    }
+  }
+  return undefined;
 }
 
 function escapeRegex(text: string): string {
@@ -433,29 +461,60 @@ export function runQuery(company: Company, text: string, options: QueryOptions):
   if (maxResults < 1) throw faults.queryValidation(`value ${maxResults} is too small. Min allowed value is 1`);
   if (maxResults > 1000) throw faults.queryValidation(`value ${maxResults} is too large. Max allowed value is 1000`);
 
-  const predicates = parsed.where.map((c) => buildPredicate(entity, c, company));
-  if (NAME_LISTS.has(entity) && !parsed.where.some((c) => c.field.toLowerCase() === 'active')) {
-    predicates.push((row) => row.active);
-  }
-  const matches = (row: Row) => predicates.every((p) => p(row));
+  // Every condition is checked (and compiled) before the ordering, as before the planner existed.
+  const compiled = parsed.where.map((c) => ({
+    condition: c,
+    def: findField(entity, c.field),
+    predicate: buildPredicate(entity, c, company),
+  }));
+  const predicates: Predicate[] = [];
   const table = company.tables[entity];
+  const ordered = parsed.count
+    ? { rows: table.byId, keyField: 'Id' as const }
+    : orderedRows(company, entity, parsed.orderBy, options.defaultOrder);
+  // Narrow to the slice of the ordering that range conditions on its own key allow (binary search).
+  let lo = 0;
+  let hi = ordered.rows.length;
+  for (const { condition, def, predicate } of compiled) {
+    const range = ordered.keyField === def.name ? rangeOf(def, condition, company, table) : undefined;
+    if (range && ordered.keyField) {
+      const key = keyReader(ordered.keyField);
+      lo = Math.max(lo, boundary(ordered.rows, key, range.from, !range.fromInclusive));
+      hi = Math.min(hi, boundary(ordered.rows, key, range.to, range.toInclusive));
+    } else if (predicate !== ALWAYS) predicates.push(predicate);
+  }
+  if (NAME_LISTS.has(entity) && !parsed.where.some((c) => c.field.toLowerCase() === 'active')) {
+    predicates.push(isActive);
+  }
+  const matches = combine(predicates);
+  const rows: Row[] = [];
+  if (lo >= hi) {
+    if (parsed.count) return { entity, count: true, totalCount: 0, rows: [], startPosition };
+    return { entity, count: false, totalCount: options.includeTotalCount ? 0 : undefined, rows, startPosition };
+  }
 
   if (parsed.count) {
     let total = 0;
-    for (const row of table.byId) if (matches(row)) total++;
+    if (!matches) total = hi - lo;
+    else for (let i = lo; i < hi; i++) if (matches(ordered.rows[i] as Row)) total++;
     return { entity, count: true, totalCount: total, rows: [], startPosition };
   }
 
-  const ordered = orderedRows(company, entity, parsed.orderBy, options.defaultOrder);
-  const rows: Row[] = [];
-  let seen = 0;
   let total = 0;
-  for (const row of ordered) {
-    if (!matches(row)) continue;
-    seen++;
-    if (seen >= startPosition && rows.length < maxResults) rows.push(row);
-    if (rows.length >= maxResults && !options.includeTotalCount) break;
-    total++;
+  if (!matches) {
+    const first = lo + startPosition - 1;
+    for (let i = first; i < hi && rows.length < maxResults; i++) rows.push(ordered.rows[i] as Row);
+    total = hi - lo;
+  } else {
+    let seen = 0;
+    for (let i = lo; i < hi; i++) {
+      const row = ordered.rows[i] as Row;
+      if (!matches(row)) continue;
+      seen++;
+      if (seen >= startPosition && rows.length < maxResults) rows.push(row);
+      if (rows.length >= maxResults && !options.includeTotalCount) break;
+      total++;
+    }
   }
   return {
     entity,
@@ -466,49 +525,144 @@ export function runQuery(company: Company, text: string, options: QueryOptions):
   };
 }
 
+const isActive: Predicate = (row) => row.active;
+const ALWAYS: Predicate = () => true;
+
+function combine(predicates: Predicate[]): Predicate | undefined {
+  if (predicates.length === 0) return undefined;
+  if (predicates.length === 1) return predicates[0];
+  if (predicates.length === 2) {
+    const [a, b] = predicates as [Predicate, Predicate];
+    return (row) => a(row) && b(row);
+  }
+  return (row) => {
+    for (const p of predicates) if (!p(row)) return false;
+    return true;
+  };
+}
+
+type KeyField = 'Id' | 'MetaData.LastUpdatedTime' | 'MetaData.CreateTime';
+
+function keyReader(field: KeyField): (row: Row) => number {
+  if (field === 'Id') return (r) => r.idNum;
+  if (field === 'MetaData.CreateTime') return (r) => r.created;
+  return (r) => r.updated;
+}
+
+/** First index whose key is >= value (or > value when `after`). */
+function boundary(rows: readonly Row[], key: (row: Row) => number, value: number, after: boolean): number {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const k = key(rows[mid] as Row);
+    if (k < value || (after && k === value)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The numeric range a condition allows on an ordering key, when it is a plain comparison. */
+function rangeOf(
+  def: FieldDef,
+  condition: Condition,
+  company: Company,
+  table: Company['tables'][EntityName],
+): { from: number; fromInclusive: boolean; to: number; toInclusive: boolean } | undefined {
+  if (condition.op === 'IN' || condition.op === 'LIKE') return undefined;
+  let value: number;
+  if (def.kind === 'time') value = coerce(def, condition.values[0] as Literal, company) as number;
+  else if (def.kind === 'id') {
+    const text = (condition.values[0] as Literal).text;
+    value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value) || table.nonNumericIds > 0) return undefined;
+  } else return undefined;
+  switch (condition.op) {
+    case '=':
+      return { from: value, fromInclusive: true, to: value, toInclusive: true };
+    case '<':
+      return { from: -Infinity, fromInclusive: true, to: value, toInclusive: false };
+    case '<=':
+      return { from: -Infinity, fromInclusive: true, to: value, toInclusive: true };
+    case '>':
+      return { from: value, fromInclusive: false, to: Infinity, toInclusive: true };
+    case '>=':
+      return { from: value, fromInclusive: true, to: Infinity, toInclusive: true };
+  }
+}
+
+interface Ordered {
+  readonly rows: readonly Row[];
+  /** The numeric field the rows ascend by (then by Id), when range conditions on it can narrow them. */
+  readonly keyField?: KeyField;
+}
+
+const lowerName = (r: Row): string => r.name.toLowerCase();
+
 function orderedRows(
   company: Company,
   entity: EntityName,
   orderBy: ParsedQuery['orderBy'],
   defaultOrder: QueryOptions['defaultOrder'],
-): readonly Row[] {
+): Ordered {
   const table = company.tables[entity];
   let keys = orderBy.map((o) => ({ def: findField(entity, o.field), desc: o.desc }));
   if (keys.length === 0) {
-    if (defaultOrder === 'id') return table.byId;
+    if (defaultOrder === 'id') return { rows: table.byId, keyField: 'Id' };
     const field = NAME_LISTS.has(entity) ? (entity === 'Customer' ? 'DisplayName' : 'Name') : 'TxnDate';
     keys = [{ def: findField(entity, field), desc: false }];
   }
   if (keys.length === 1 && keys[0]?.def.name === 'Id') {
-    return keys[0].desc ? table.sortedBy('Id desc', (rows) => rows.slice().reverse()) : table.byId;
+    return keys[0].desc
+      ? { rows: table.sortedBy('Id desc', (rows) => rows.slice().reverse()) }
+      : { rows: table.byId, keyField: 'Id' };
+  }
+  const only = keys.length === 1 ? keys[0] : undefined;
+  if (only && !only.desc) {
+    // The orderings a sync reads: kept up to date incrementally, never re-sorted per request.
+    switch (only.def.name) {
+      case 'MetaData.LastUpdatedTime':
+        return { rows: table.view('updated', (r) => r.updated, ['updated']).rows, keyField: only.def.name };
+      case 'MetaData.CreateTime':
+        return { rows: table.view('created', (r) => r.created, ['created']).rows, keyField: only.def.name };
+      case 'DisplayName':
+      case 'Name':
+        return { rows: table.view('name', lowerName, ['name']).rows };
+      case 'TxnDate':
+        return { rows: table.view('txnDate', (r) => r.txnDate, ['txnDate']).rows };
+      default:
+        break;
+    }
   }
   const cacheKey = keys.map((k) => `${k.def.name} ${k.desc ? 'desc' : 'asc'}`).join(',');
-  const only = keys.length === 1 ? keys[0] : undefined;
   if (only && (only.def.name === 'MetaData.LastUpdatedTime' || only.def.name === 'MetaData.CreateTime')) {
-    // The hot path for incremental reads: a plain numeric sort on the row field.
     const field = only.def.name === 'MetaData.CreateTime' ? 'created' : 'updated';
     const sign = only.desc ? -1 : 1;
-    return table.sortedBy(cacheKey, (rows) =>
-      rows.slice().sort((a, b) => sign * (a[field] - b[field]) || a.idNum - b.idNum),
-    );
+    return {
+      rows: table.sortedBy(cacheKey, (rows) =>
+        rows.slice().sort((a, b) => sign * (a[field] - b[field]) || a.idNum - b.idNum),
+      ),
+    };
   }
-  return table.sortedBy(cacheKey, (rows) => {
-    // Decorate-sort-undecorate: each row's sort values are computed once, not per comparison.
-    const decorated = rows.map((row) => ({ row, values: keys.map((k) => sortValue(k.def, row, company)) }));
-    decorated.sort((a, b) => {
-      for (let i = 0; i < keys.length; i++) {
-        const key = keys[i] as (typeof keys)[number];
-        const va = a.values[i];
-        const vb = b.values[i];
-        let c: number;
-        if (va === undefined || vb === undefined) c = va === vb ? 0 : va === undefined ? -1 : 1;
-        else c = compareValues(key.def.kind, va, vb);
-        if (c !== 0) return key.desc ? -c : c;
-      }
-      return a.row.idNum - b.row.idNum;
-    });
-    return decorated.map((d) => d.row);
-  });
+  return {
+    rows: table.sortedBy(cacheKey, (rows) => {
+      // Decorate-sort-undecorate: each row's sort values are computed once, not per comparison.
+      const decorated = rows.map((row) => ({ row, values: keys.map((k) => sortValue(k.def, row, company)) }));
+      decorated.sort((a, b) => {
+        for (let i = 0; i < keys.length; i++) {
+          const key = keys[i] as (typeof keys)[number];
+          const va = a.values[i];
+          const vb = b.values[i];
+          let c: number;
+          if (va === undefined || vb === undefined) c = va === vb ? 0 : va === undefined ? -1 : 1;
+          else c = compareValues(key.def.kind, va, vb);
+          if (c !== 0) return key.desc ? -c : c;
+        }
+        return a.row.idNum - b.row.idNum;
+      });
+      return decorated.map((d) => d.row);
+    }),
+  };
 }
 
 /** Builds the sorted views a sync reads most (default order, LastUpdatedTime) ahead of time. */

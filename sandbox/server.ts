@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { faults, QboFault } from './faults.js';
-import { AdminError, type ForcedFault, type FaultRates, type Simulator } from './simulator.js';
+import { AdminError, type ApiRequestKind, type ForcedFault, type FaultRates, type Simulator } from './simulator.js';
 import { entityFromName, isObject, type Json } from './store.js';
 import type { WebhookFormat } from './webhooks.js';
 
@@ -46,6 +46,23 @@ const json = (status: number, body: unknown, headers?: Record<string, string>): 
   contentType: 'application/json;charset=UTF-8',
   ...(headers ? { headers } : {}),
 });
+
+/** A JSON reply whose body is already JSON text. */
+const jsonText = (status: number, body: string): Reply => ({
+  status,
+  body,
+  contentType: 'application/json;charset=UTF-8',
+});
+
+/** What an API path does, for the per-realm request counter. */
+function requestKind(method: string, rest: string): ApiRequestKind {
+  const segments = rest.split('/').filter(Boolean);
+  if (segments[0] === 'query' && segments.length === 1) return 'query';
+  if (segments[0] === 'cdc' && segments.length === 1) return 'cdc';
+  if (method === 'GET' && segments.length === 2) return 'read';
+  if (method === 'POST' && segments.length === 1) return 'write';
+  return 'other';
+}
 
 /** Creates the request handler for a simulator; `baseUrl()` is known once listening. */
 export function createHandler(sim: Simulator, baseUrl: () => string): http.RequestListener {
@@ -90,8 +107,14 @@ async function handle(
       return send(await revokeEndpoint(sim, method, req));
     const api = /^\/v3\/company\/([^/]+)(\/.*)?$/.exec(path);
     if (api) {
-      const realmId = decodeURIComponent(api[1] as string);
       const rest = api[2] ?? '/';
+      let realmId = api[1] as string;
+      try {
+        realmId = decodeURIComponent(realmId);
+      } catch {
+        // counted and answered below under the raw segment
+      }
+      sim.countApiRequest(realmId, requestKind(method, rest));
       try {
         sim.company(realmId);
         sim.oauth.authenticate(req.headers.authorization, realmId);
@@ -165,13 +188,14 @@ async function apiRoute(
     } else if (method !== 'GET') throw faults.routeNotFound(`${method} query`);
     if (!statement || !statement.trim())
       throw faults.parse('Encountered "<EOF>" at line 1, column 1.\nWas expecting: "SELECT"');
-    return json(200, sim.query(realmId, statement));
+    return jsonText(200, sim.queryText(realmId, statement));
   }
   if (first === 'cdc' && segments.length === 1) {
     if (method !== 'GET') throw faults.routeNotFound(`${method} cdc`);
-    return json(200, sim.cdc(realmId, url.searchParams.get('entities'), url.searchParams.get('changedSince')));
+    return jsonText(200, sim.cdcText(realmId, url.searchParams.get('entities'), url.searchParams.get('changedSince')));
   }
-  if (first && segments.length === 2 && method === 'GET' && second) return json(200, sim.read(realmId, first, second));
+  if (first && segments.length === 2 && method === 'GET' && second)
+    return jsonText(200, sim.readText(realmId, first, second));
   if (first && segments.length === 1 && method === 'POST') {
     const entity = entityFromName(first);
     if (!entity) throw faults.routeNotFound(`POST /${first}`);
@@ -358,6 +382,18 @@ async function admin(
         const b = need();
         return json(200, sim.adminBulkEdit(realmId, b['count'], b['entity']));
       }
+      case 'GET requests':
+        return json(200, sim.apiRequestCounts());
+      case 'DELETE requests':
+        sim.resetApiRequestCounts();
+        return json(200, sim.apiRequestCounts());
+      case 'GET companies/:/requests':
+      case 'DELETE companies/:/requests': {
+        sim.adminCompany(realmId);
+        if (method === 'DELETE') sim.resetApiRequestCounts(realmId);
+        const counts = sim.apiRequestCounts()[realmId] ?? { total: 0, query: 0, cdc: 0, read: 0, write: 0, other: 0 };
+        return json(200, { realmId, ...counts });
+      }
       case 'GET faults':
         return json(200, sim.faultState);
       case 'PUT faults': {
@@ -454,6 +490,12 @@ async function admin(
       const action = segments[4];
       if (segments.length === 5 && method === 'POST' && (action === 'deactivate' || action === 'activate'))
         return json(200, sim.adminSetActive(realmId, entity, id, action === 'activate'));
+      if (segments.length === 5 && method === 'POST' && action === 'corrupt') {
+        const b = need();
+        return json(200, sim.adminCorrupt(realmId, entity, id, b['kind'], { field: b['field'], length: b['length'] }));
+      }
+      if (segments.length === 5 && method === 'POST' && action === 'repair')
+        return json(200, sim.adminRepair(realmId, entity, id));
       if (segments.length === 4 && method === 'DELETE') {
         sim.adminDelete(realmId, entity, id);
         return json(200, { deleted: { entity, id } });

@@ -13,15 +13,18 @@ import { prewarmIndexes, runQuery, type QueryOptions } from './query.js';
 import { RateLimiter } from './rate-limiter.js';
 import {
   Company,
+  DAMAGE_KINDS,
   ENTITIES,
   entityFromName,
   isObject,
   NAME_LISTS,
   TRANSACTIONS,
   type ChangeEvent,
+  type DamageKind,
   type EntityName,
   type Json,
   type Row,
+  wholeSecond,
 } from './store.js';
 import { checkTimeZone, formatLocal, parseQboDateTime } from './time.js';
 import { INTUIT_RETRY_DELAYS_MS, WebhookSender, type WebhookFormat } from './webhooks.js';
@@ -73,7 +76,15 @@ export interface SimulatorOptions {
   };
   /** Share of throttling (429) bodies sent as XML rather than JSON. Default 0.5. */
   readonly throttleXmlRate?: number;
+  /**
+   * Characters of rendered record JSON kept per company so pages are joined from cached text
+   * (dropped on every write to the record; oldest evicted first). Default 256 M; 0 turns it off.
+   */
+  readonly renderCacheChars?: number;
 }
+
+/** What kind of API request was counted (see Simulator.apiRequestCount). */
+export type ApiRequestKind = 'query' | 'cdc' | 'read' | 'write' | 'other';
 
 export interface CdcOptions {
   readonly lookbackDays: number;
@@ -148,6 +159,8 @@ export class Simulator {
   private forced: ForcedFault[] = [];
   private readonly faultRng: Prng;
   private readonly editRng: Prng;
+  /** API requests (`/v3/company/{realm}/…`) received per realm, by kind. */
+  private readonly apiRequests = new Map<string, Record<ApiRequestKind, number>>();
   /** `requestid` → reply, per realm (idempotent writes). */
   private readonly requestIds = new Map<string, Map<string, { status: number; body: Json }>>();
 
@@ -216,6 +229,7 @@ export class Simulator {
         now: this.now,
         materialize: materializeTransaction,
         onChange: (event) => this.onChange(event),
+        ...(options.renderCacheChars !== undefined ? { renderCacheChars: options.renderCacheChars } : {}),
       });
       if (loadedHere) applyLoaded(company, loadedHere);
       else
@@ -258,24 +272,35 @@ export class Simulator {
 
   // ---- API operations -------------------------------------------------------------------------
 
-  /** Runs a query and shapes the QueryResponse. */
+  /** Runs a query and shapes the QueryResponse (the parsed form of `queryText`). */
   query(realmId: string, statement: string): Json {
+    return JSON.parse(this.queryText(realmId, statement)) as Json;
+  }
+
+  /**
+   * The QueryResponse as JSON text, as the HTTP API sends it: the same bytes as JSON.stringify of
+   * `{QueryResponse: {Entity: [...records], startPosition, maxResults[, totalCount]}, time}`, with
+   * each record's text taken from its cache rather than rendered and stringified again.
+   */
+  queryText(realmId: string, statement: string): string {
     const company = this.company(realmId);
     const result = runQuery(company, statement, this.queryOptions);
-    const time = this.time(company);
-    if (result.count) return { QueryResponse: { totalCount: result.totalCount }, time };
-    if (result.rows.length === 0) return { QueryResponse: {}, time };
-    const response: Json = {
-      [result.entity]: result.rows.map((r) => company.render(r)),
-      startPosition: result.startPosition,
-      maxResults: result.rows.length,
-    };
-    if (result.totalCount !== undefined) response['totalCount'] = result.totalCount;
-    return { QueryResponse: response, time };
+    const time = JSON.stringify(this.time(company));
+    if (result.count) return `{"QueryResponse":{"totalCount":${result.totalCount ?? 0}},"time":${time}}`;
+    if (result.rows.length === 0) return `{"QueryResponse":{},"time":${time}}`;
+    const parts: string[] = new Array<string>(result.rows.length);
+    for (let i = 0; i < result.rows.length; i++) parts[i] = company.renderText(result.rows[i] as Row);
+    const total = result.totalCount !== undefined ? `,"totalCount":${result.totalCount}` : '';
+    return `{"QueryResponse":{${JSON.stringify(result.entity)}:[${parts.join(',')}],"startPosition":${result.startPosition},"maxResults":${result.rows.length}${total}},"time":${time}}`;
   }
 
   /** GET /cdc: changes since a time, grouped by entity, deleted stubs last, capped silently. */
   cdc(realmId: string, entitiesParam: string | null, changedSinceParam: string | null): Json {
+    return JSON.parse(this.cdcText(realmId, entitiesParam, changedSinceParam)) as Json;
+  }
+
+  /** The CDC response as JSON text (records from their cached text). */
+  cdcText(realmId: string, entitiesParam: string | null, changedSinceParam: string | null): string {
     const company = this.company(realmId);
     if (!entitiesParam) throw faults.required('entities');
     if (!changedSinceParam) throw faults.required('changedSince');
@@ -306,13 +331,10 @@ export class Simulator {
       since = oldest;
     }
     let budget = this.cdcOptions.maxObjects;
-    const blocks: Json[] = [];
+    const blocks: string[] = [];
     for (const entity of entities) {
       if (this.cdcOptions.capScope === 'entity') budget = this.cdcOptions.maxObjects;
-      const table = company.tables[entity];
-      const byUpdated = table.sortedBy('MetaData.LastUpdatedTime asc', (rows) =>
-        rows.slice().sort((a, b) => a.updated - b.updated || a.idNum - b.idNum),
-      );
+      const byUpdated = company.tables[entity].view('updated', (r) => r.updated, ['updated']).rows;
       let lo = 0;
       let hi = byUpdated.length;
       while (lo < hi) {
@@ -320,33 +342,79 @@ export class Simulator {
         if ((byUpdated[mid] as Row).updated < since) lo = mid + 1;
         else hi = mid;
       }
-      const objects: Json[] = [];
+      const objects: string[] = [];
       for (let i = lo; i < byUpdated.length && budget > 0; i++, budget--)
-        objects.push(company.render(byUpdated[i] as Row));
+        objects.push(company.renderText(byUpdated[i] as Row));
       const deleted = company.deleted.filter((d) => d.entity === entity && d.at >= since!).sort((a, b) => a.at - b.at);
       for (const d of deleted) {
         if (budget <= 0) break;
         budget--;
-        objects.push({
-          status: 'Deleted',
-          domain: 'QBO',
-          Id: d.id,
-          MetaData: { LastUpdatedTime: formatLocal(d.at, company.timeZone) },
-        });
+        objects.push(
+          JSON.stringify({
+            status: 'Deleted',
+            domain: 'QBO',
+            Id: d.id,
+            MetaData: { LastUpdatedTime: formatLocal(d.at, company.timeZone) },
+          }),
+        );
       }
-      blocks.push(objects.length ? { [entity]: objects, startPosition: 1, maxResults: objects.length } : {});
+      blocks.push(
+        objects.length
+          ? `{${JSON.stringify(entity)}:[${objects.join(',')}],"startPosition":1,"maxResults":${objects.length}}`
+          : '{}',
+      );
     }
-    return { CDCResponse: [{ QueryResponse: blocks }], time: this.time(company) };
+    return `{"CDCResponse":[{"QueryResponse":[${blocks.join(',')}]}],"time":${JSON.stringify(this.time(company))}}`;
+  }
+
+  /** Counts an API request to a realm (the HTTP server calls this for every `/v3/company/{realm}/…`). */
+  countApiRequest(realmId: string, kind: ApiRequestKind): void {
+    let counts = this.apiRequests.get(realmId);
+    if (!counts) {
+      counts = { query: 0, cdc: 0, read: 0, write: 0, other: 0 };
+      this.apiRequests.set(realmId, counts);
+    }
+    counts[kind]++;
+  }
+
+  /**
+   * API requests received for a realm since start (or the last reset), whatever their outcome
+   * (401, 429 and injected faults included); OAuth and `/__sim/` calls are not counted.
+   */
+  apiRequestCount(realmId: string, kind?: ApiRequestKind): number {
+    const counts = this.apiRequests.get(realmId);
+    if (!counts) return 0;
+    if (kind) return counts[kind];
+    return counts.query + counts.cdc + counts.read + counts.write + counts.other;
+  }
+
+  /** Every realm's counts: `{realmId: {total, query, cdc, read, write, other}}`. */
+  apiRequestCounts(): Record<string, Record<ApiRequestKind | 'total', number>> {
+    const out: Record<string, Record<ApiRequestKind | 'total', number>> = {};
+    for (const [realmId, counts] of this.apiRequests)
+      out[realmId] = { total: this.apiRequestCount(realmId), ...counts };
+    return out;
+  }
+
+  /** Sets a realm's counts (or every realm's) back to 0. */
+  resetApiRequestCounts(realmId?: string): void {
+    if (realmId === undefined) this.apiRequests.clear();
+    else this.apiRequests.delete(realmId);
   }
 
   /** GET /{entity}/{id}. */
   read(realmId: string, entityName: string, id: string): Json {
+    return JSON.parse(this.readText(realmId, entityName, id)) as Json;
+  }
+
+  /** GET /{entity}/{id} as JSON text. */
+  readText(realmId: string, entityName: string, id: string): string {
     const company = this.company(realmId);
     const entity = entityFromName(entityName);
     if (!entity) throw faults.routeNotFound(`GET /${entityName}`);
     const row = company.get(entity, id);
     if (!row) throw faults.notFound(entity, id);
-    return { [entity]: company.render(row), time: this.time(company) };
+    return `{${JSON.stringify(entity)}:${company.renderText(row)},"time":${JSON.stringify(this.time(company))}}`;
   }
 
   /** Remembers or replays the reply to a write carrying `requestid`. */
@@ -627,29 +695,34 @@ export class Simulator {
     });
     if (hasChildren) throw new AdminError(409, `customer ${fromId} has sub-customers; QBO cannot merge it`);
     const moved: Record<string, string[]> = {};
+    const at = this.now();
     for (const entity of TRANSACTIONS) {
       for (const row of company.tables[entity].byId) {
         if (row.customerId !== fromId) continue;
         if (row.body && isObject(row.body['CustomerRef'])) delete row.body['CustomerRef'];
         row.customerId = intoId;
-        company.touch(row);
+        company.touch(row, 'Update', undefined, at);
         (moved[entity] ??= []).push(row.id);
       }
     }
     from.active = false;
     from.syncToken++;
-    from.updated = Math.max(this.now(), from.updated);
-    company.tables.Customer.version++;
-    company.touch(into, 'Merge', fromId);
+    from.updated = Math.max(wholeSecond(at), from.updated);
+    company.changed(from, ['updated']);
+    company.touch(into, 'Merge', fromId, at);
     return { survivor: company.render(into), moved };
   }
 
-  /** Edits N random records (customers and transactions, or one entity) as a bulk import would. */
+  /**
+   * Edits N random records (customers and transactions, or one entity) as a bulk import would. All
+   * of them get the same LastUpdatedTime, the second the call started (`at` in the reply), however
+   * long the edit takes: a burst of N records in one second.
+   */
   adminBulkEdit(
     realmId: string,
     count: unknown,
     entityName?: unknown,
-  ): { edited: { entity: EntityName; id: string }[] } {
+  ): { edited: { entity: EntityName; id: string }[]; at: string } {
     const company = this.adminCompany(realmId);
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 1_000_000)
       throw new AdminError(400, 'count must be an integer between 1 and 1000000');
@@ -666,15 +739,77 @@ export class Simulator {
     const wanted = Math.min(count, pool.length);
     while (chosen.size < wanted) chosen.add(pool[this.editRng.int(0, pool.length - 1)] as Row);
     const edited: { entity: EntityName; id: string }[] = [];
+    const at = wholeSecond(this.now());
     for (const row of chosen) {
       const body = company.body(row);
       if (row.entity === 'Customer') body['Notes'] = `Mis à jour en lot / bulk update ${this.editRng.int(1, 1e6)}`;
       else if (row.entity === 'Item') body['Description'] = `${row.name} (révisé ${this.editRng.int(1, 1e6)})`;
       else body['PrivateNote'] = `Import en lot / bulk import ${this.editRng.int(1, 1e6)}`;
-      company.touch(row);
+      company.touch(row, 'Update', undefined, at);
       edited.push({ entity: row.entity, id: row.id });
     }
-    return { edited };
+    return { edited, at: formatLocal(at, company.timeZone) };
+  }
+
+  /**
+   * Damages a record so that it no longer maps, as if QBO had stored bad data: `missing` removes a
+   * required field, `wrongType` gives it the wrong JSON type, `oversized` makes it a string longer
+   * than QBO allows. Like an edit, the SyncToken and LastUpdatedTime move on (and a webhook goes
+   * out). The damage shows in every read, query, CDC and state until `adminRepair`.
+   * Default fields: Customer `DisplayName` (with `CompanyName` when missing, so no name is left),
+   * Item `Name`, transactions `CustomerRef` (`DocNumber` when oversized).
+   */
+  adminCorrupt(
+    realmId: string,
+    entityName: string,
+    id: string,
+    kind: unknown,
+    options: { field?: unknown; length?: unknown } = {},
+  ): Json {
+    const company = this.adminCompany(realmId);
+    const entity = entityFromName(entityName) ?? entityFromName(entityName.replace(/s$/i, ''));
+    if (!entity) throw new AdminError(400, `unknown entity ${entityName}; known: ${ENTITIES.join(', ')}`);
+    if (typeof kind !== 'string' || !(DAMAGE_KINDS as readonly string[]).includes(kind))
+      throw new AdminError(400, `kind must be one of ${DAMAGE_KINDS.join(', ')}`);
+    const damageKind = kind as DamageKind;
+    const row = company.get(entity, id);
+    if (!row) throw new AdminError(404, `${entity} ${id} not found in realm ${realmId}`);
+    let fields: string[];
+    if (options.field !== undefined) {
+      if (typeof options.field !== 'string' || !/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)?$/.test(options.field))
+        throw new AdminError(400, 'field must be a property name, or Parent.child (e.g. "CustomerRef.value")');
+      fields = [options.field];
+    } else if (entity === 'Customer')
+      fields = damageKind === 'missing' ? ['DisplayName', 'CompanyName'] : ['DisplayName'];
+    else if (entity === 'Item') fields = ['Name'];
+    else fields = damageKind === 'oversized' ? ['DocNumber'] : ['CustomerRef'];
+    let length = 5000;
+    if (options.length !== undefined) {
+      if (
+        typeof options.length !== 'number' ||
+        !Number.isInteger(options.length) ||
+        options.length < 1 ||
+        options.length > 10_000_000
+      )
+        throw new AdminError(400, 'length must be an integer between 1 and 10000000');
+      length = options.length;
+    }
+    row.damage = { kind: damageKind, fields, length };
+    company.touch(row);
+    return company.render(row);
+  }
+
+  /** Removes the damage `adminCorrupt` made; SyncToken and LastUpdatedTime move on like an edit. */
+  adminRepair(realmId: string, entityName: string, id: string): Json {
+    const company = this.adminCompany(realmId);
+    const entity = entityFromName(entityName) ?? entityFromName(entityName.replace(/s$/i, ''));
+    if (!entity) throw new AdminError(400, `unknown entity ${entityName}; known: ${ENTITIES.join(', ')}`);
+    const row = company.get(entity, id);
+    if (!row) throw new AdminError(404, `${entity} ${id} not found in realm ${realmId}`);
+    if (!row.damage) throw new AdminError(409, `${entity} ${id} is not damaged`);
+    row.damage = undefined;
+    company.touch(row);
+    return company.render(row);
   }
 
   /** The company's full state: every record (inactive ones included) and every deleted stub. */

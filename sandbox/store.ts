@@ -43,6 +43,34 @@ export interface Row {
   body: Json | null;
   /** For generated transactions: the seed their body is built from, and their links. */
   gen?: { seed: number; status?: string; links?: LinkedTxn[] };
+  /** Damage applied on top of the rendered record (admin `corrupt`), until repaired. */
+  damage?: Damage | undefined;
+  /** The record's rendered JSON text, with what it was rendered from (see Company.renderText). */
+  rendered?: RenderedText | undefined;
+}
+
+export const DAMAGE_KINDS = ['missing', 'wrongType', 'oversized'] as const;
+export type DamageKind = (typeof DAMAGE_KINDS)[number];
+
+/** A field of the rendered record made unmappable: removed, of the wrong JSON type, or too long. */
+export interface Damage {
+  readonly kind: DamageKind;
+  /** Top-level field, or `Parent.child` for one level down (e.g. `CustomerRef.value`). */
+  readonly fields: readonly string[];
+  /** Length of the oversized string. */
+  readonly length: number;
+}
+
+export interface RenderedText {
+  readonly text: string;
+  readonly syncToken: number;
+  readonly updated: number;
+  readonly active: boolean;
+  readonly name: string;
+  readonly customerId: string | undefined;
+  /** The customer name a transaction's CustomerRef carried, or the company's reference epoch. */
+  readonly dependency: string | number | undefined;
+  readonly damage: Damage | undefined;
 }
 
 /** A hard-deleted transaction, kept so CDC can report it. */
@@ -64,31 +92,137 @@ export interface ChangeEvent {
 
 export type Materializer = (company: Company, row: Row) => Json;
 
-/** The rows of one entity, with an Id-ordered array and cached sorted views. */
+/** A row field a sorted view depends on; a change to it re-places the row in the view. */
+export type ViewField = 'updated' | 'created' | 'name' | 'txnDate';
+export type SortKey = number | string | undefined;
+
+/**
+ * A view of a table's rows in ascending order of one key (undefined first), then numeric Id. It is
+ * kept up to date incrementally: a write marks its row dirty, and the next read takes the dirty rows
+ * out, sorts just them and merges them back in (O(n + k log k)), so an edit never costs a full sort.
+ */
+interface View {
+  readonly key: (row: Row) => SortKey;
+  readonly fields: readonly ViewField[];
+  rows: Row[];
+  keys: SortKey[];
+  dirty: Set<Row> | 'all' | undefined;
+}
+
+function compareKeyed(ka: SortKey, a: Row, kb: SortKey, b: Row): number {
+  if (ka !== kb) {
+    if (ka === undefined) return -1;
+    if (kb === undefined) return 1;
+    if (typeof ka === 'number' && typeof kb === 'number') return ka - kb;
+    const sa = String(ka);
+    const sb = String(kb);
+    if (sa !== sb) return sa < sb ? -1 : 1;
+  }
+  return compareIds(a, b);
+}
+
+function sortKeyed(rows: readonly Row[], key: (row: Row) => SortKey): { rows: Row[]; keys: SortKey[] } {
+  const order = rows.map((row) => ({ row, key: key(row) }));
+  order.sort((a, b) => compareKeyed(a.key, a.row, b.key, b.row));
+  return { rows: order.map((o) => o.row), keys: order.map((o) => o.key) };
+}
+
+/** The rows of one entity, with an Id-ordered array, incrementally kept views and cached sorted views. */
 export class Table {
   readonly rows = new Map<string, Row>();
   /** Rows in ascending numeric Id order. */
   readonly byId: Row[] = [];
+  /** Bumped on every change to any row; the generic sorted views are rebuilt when it moves. */
   version = 0;
+  /** Rows whose Id is not a number (loaded data only); Id ranges are then filtered, not searched. */
+  nonNumericIds = 0;
   private readonly sorted = new Map<string, { version: number; rows: Row[] }>();
+  private readonly views = new Map<string, View>();
 
   insert(row: Row): void {
     if (this.rows.has(row.id)) throw new Error(`${row.entity} ${row.id} already exists`);
     this.rows.set(row.id, row);
+    if (!Number.isFinite(row.idNum)) this.nonNumericIds++;
     const last = this.byId[this.byId.length - 1];
     if (!last || compareIds(last, row) < 0) this.byId.push(row);
     else this.byId.splice(lowerBound(this.byId, row), 0, row);
-    this.version++;
+    this.markAll(row);
   }
 
   remove(id: string): Row | undefined {
     const row = this.rows.get(id);
     if (!row) return undefined;
     this.rows.delete(id);
+    if (!Number.isFinite(row.idNum)) this.nonNumericIds--;
     const at = lowerBound(this.byId, row);
     if (this.byId[at] === row) this.byId.splice(at, 1);
-    this.version++;
+    this.markAll(row);
     return row;
+  }
+
+  /** Records that some of a row's fields changed (after the change is made). */
+  changed(row: Row, fields: readonly ViewField[] = []): void {
+    this.version++;
+    for (const view of this.views.values()) {
+      if (fields.some((f) => view.fields.includes(f))) this.markDirty(view, row);
+    }
+  }
+
+  private markAll(row: Row): void {
+    this.version++;
+    for (const view of this.views.values()) this.markDirty(view, row);
+  }
+
+  private markDirty(view: View, row: Row): void {
+    if (view.dirty === 'all') return;
+    view.dirty ??= new Set();
+    view.dirty.add(row);
+    // Past a point one full sort is cheaper than taking many rows out and merging them back.
+    if (view.dirty.size > 64 && view.dirty.size * 8 > view.rows.length) view.dirty = 'all';
+  }
+
+  /**
+   * The rows in ascending order of `key` (then numeric Id), with the key of each. `fields` names
+   * the row fields the key reads, so writes to other fields leave the view alone.
+   */
+  view(name: string, key: (row: Row) => SortKey, fields: readonly ViewField[]): { rows: Row[]; keys: SortKey[] } {
+    let view = this.views.get(name);
+    if (!view) {
+      view = { key, fields, ...sortKeyed(this.byId, key), dirty: undefined };
+      this.views.set(name, view);
+      return view;
+    }
+    if (view.dirty === 'all') Object.assign(view, sortKeyed(this.byId, view.key), { dirty: undefined });
+    else if (view.dirty) {
+      const dirty = view.dirty;
+      view.dirty = undefined;
+      const add = sortKeyed(
+        [...dirty].filter((r) => this.rows.get(r.id) === r),
+        view.key,
+      );
+      const rows: Row[] = [];
+      const keys: SortKey[] = [];
+      let j = 0;
+      for (let i = 0; i < view.rows.length; i++) {
+        const row = view.rows[i] as Row;
+        if (dirty.has(row)) continue;
+        const k = view.keys[i];
+        while (j < add.rows.length && compareKeyed(add.keys[j], add.rows[j] as Row, k, row) < 0) {
+          rows.push(add.rows[j] as Row);
+          keys.push(add.keys[j]);
+          j++;
+        }
+        rows.push(row);
+        keys.push(k);
+      }
+      for (; j < add.rows.length; j++) {
+        rows.push(add.rows[j] as Row);
+        keys.push(add.keys[j]);
+      }
+      view.rows = rows;
+      view.keys = keys;
+    }
+    return view;
   }
 
   /** A sorted view of the rows (built by `sort` from the Id-ordered rows), cached until the table changes. */
@@ -124,6 +258,8 @@ export interface CompanyOptions {
   readonly now: () => number;
   readonly materialize: Materializer;
   readonly onChange: (event: ChangeEvent) => void;
+  /** Budget for cached rendered records, in characters (0: no cache). Default 256 M. */
+  readonly renderCacheChars?: number;
 }
 
 /** One company (realm). All mutations go through its methods so indexes and events stay right. */
@@ -142,6 +278,13 @@ export class Company {
   readonly now: () => number;
   private readonly materializer: Materializer;
   private readonly onChange: (event: ChangeEvent) => void;
+  /** Bumped when a name that other records' FullyQualifiedName is made from changes. */
+  private referenceEpoch = 0;
+  private readonly renderCacheChars: number;
+  /** Rendered texts in the order they were made, oldest evicted first past the budget. */
+  private renderQueue: { row: Row; rendered: RenderedText }[] = [];
+  private renderQueueHead = 0;
+  private renderCacheUsed = 0;
 
   constructor(options: CompanyOptions) {
     this.realmId = options.realmId;
@@ -151,6 +294,7 @@ export class Company {
     this.now = options.now;
     this.materializer = options.materialize;
     this.onChange = options.onChange;
+    this.renderCacheChars = options.renderCacheChars ?? 256 * 1024 * 1024;
     this.tables = {
       Customer: new Table(),
       Item: new Table(),
@@ -220,7 +364,65 @@ export class Company {
         else out['CustomerRef'] = customer ? { value: row.customerId, name: customer.name } : { value: row.customerId };
       }
     }
+    if (row.damage) applyDamage(out, row.damage);
     return out;
+  }
+
+  /**
+   * `JSON.stringify(render(row))`, cached on the row. The cache is checked against everything the
+   * text is made from (SyncToken, LastUpdatedTime, Active, name, CustomerRef and its customer's
+   * name, parent names, damage); every write also drops it. Oldest texts are evicted past the budget.
+   */
+  renderText(row: Row): string {
+    const cached = row.rendered;
+    const dependency = this.dependencyOf(row);
+    if (
+      cached &&
+      cached.syncToken === row.syncToken &&
+      cached.updated === row.updated &&
+      cached.active === row.active &&
+      cached.name === row.name &&
+      cached.customerId === row.customerId &&
+      cached.dependency === dependency &&
+      cached.damage === row.damage
+    )
+      return cached.text;
+    const text = JSON.stringify(this.render(row));
+    if (this.renderCacheChars <= 0) return text;
+    const rendered: RenderedText = {
+      text,
+      syncToken: row.syncToken,
+      updated: row.updated,
+      active: row.active,
+      name: row.name,
+      customerId: row.customerId,
+      dependency,
+      damage: row.damage,
+    };
+    row.rendered = rendered;
+    this.renderQueue.push({ row, rendered });
+    this.renderCacheUsed += text.length;
+    while (this.renderCacheUsed > this.renderCacheChars && this.renderQueueHead < this.renderQueue.length) {
+      const old = this.renderQueue[this.renderQueueHead] as { row: Row; rendered: RenderedText };
+      this.renderQueue[this.renderQueueHead++] = undefined as never;
+      this.renderCacheUsed -= old.rendered.text.length;
+      if (old.row.rendered === old.rendered) old.row.rendered = undefined;
+    }
+    if (this.renderQueueHead > 100_000 && this.renderQueueHead * 2 > this.renderQueue.length) {
+      this.renderQueue = this.renderQueue.slice(this.renderQueueHead);
+      this.renderQueueHead = 0;
+    }
+    return text;
+  }
+
+  /** Characters held by cached rendered records. */
+  get renderCacheSize(): number {
+    return this.renderCacheUsed;
+  }
+
+  private dependencyOf(row: Row): string | number | undefined {
+    if (row.customerId !== undefined) return this.tables.Customer.rows.get(row.customerId)?.name;
+    return row.body && row.body['ParentRef'] !== undefined ? this.referenceEpoch : undefined;
   }
 
   /** `Parent:Child` names, up to five levels, for customers and items with a ParentRef. */
@@ -240,12 +442,22 @@ export class Company {
     return name;
   }
 
-  /** Marks a row changed now: new SyncToken, new LastUpdatedTime, indexes invalidated, event sent. */
-  touch(row: Row, operation: ChangeEvent['operation'] = 'Update', deletedId?: string): void {
+  /**
+   * Marks a row changed: new SyncToken, LastUpdatedTime = `at` (default now; whole seconds, as QBO
+   * keeps them, and never earlier than before), indexes and cached text invalidated, event sent.
+   */
+  touch(row: Row, operation: ChangeEvent['operation'] = 'Update', deletedId?: string, at?: number): void {
     row.syncToken++;
-    row.updated = Math.max(this.now(), row.updated);
-    this.tables[row.entity].version++;
+    row.updated = Math.max(wholeSecond(at ?? this.now()), row.updated);
+    row.rendered = undefined;
+    this.tables[row.entity].changed(row, ['updated']);
     this.emit({ entity: row.entity, id: row.id, operation, at: row.updated, ...(deletedId ? { deletedId } : {}) });
+  }
+
+  /** Records a change to a row made without an event (Active, name, CustomerRef); drops its cached text. */
+  changed(row: Row, fields: readonly ViewField[] = []): void {
+    row.rendered = undefined;
+    this.tables[row.entity].changed(row, fields);
   }
 
   emit(event: Omit<ChangeEvent, 'realmId'>): void {
@@ -263,16 +475,46 @@ export class Company {
     if (this.displayNames.get(nameKey(row.name)) === row.id) this.displayNames.delete(nameKey(row.name));
     row.name = name;
     this.displayNames.set(nameKey(name), row.id);
+    this.referenceEpoch++;
+    this.changed(row, ['name']);
   }
 
   /** Hard-deletes a transaction; CDC then reports it as a `status: "Deleted"` stub. */
   deleteTransaction(entity: EntityName, id: string): boolean {
     const row = this.tables[entity].remove(id);
     if (!row) return false;
-    const at = Math.max(this.now(), row.updated);
+    const at = Math.max(wholeSecond(this.now()), row.updated);
     this.deleted.push({ entity, id, at });
     this.emit({ entity, id, operation: 'Delete', at });
     return true;
+  }
+}
+
+/** An instant cut to the whole second (QBO times have no milliseconds). */
+export function wholeSecond(ms: number): number {
+  return Math.floor(ms / 1000) * 1000;
+}
+
+const WRONG_TYPE_STRING = 'not-a-valid-value';
+
+function applyDamage(out: Json, damage: Damage): void {
+  for (const path of damage.fields) {
+    const [head, child] = path.split('.', 2) as [string, string | undefined];
+    let target: Json = out;
+    let key = head;
+    if (child !== undefined) {
+      const parent = out[head];
+      if (!isObject(parent)) continue;
+      target = { ...parent };
+      out[head] = target;
+      key = child;
+    }
+    const value = target[key];
+    if (damage.kind === 'missing') delete target[key];
+    else if (damage.kind === 'oversized')
+      target[key] = 'X'.repeat(Math.max(0, damage.length - 12)) + ' (oversized)'.slice(0, damage.length);
+    // A string becomes a number; anything else (number, boolean, object, array) becomes a string.
+    else target[key] = typeof value === 'string' ? 12345 : WRONG_TYPE_STRING;
   }
 }
 

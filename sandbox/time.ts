@@ -30,14 +30,37 @@ export function checkTimeZone(timeZone: string): void {
   formatter(timeZone);
 }
 
-/** The zone's UTC offset in minutes at an instant (e.g. -240 for EDT). Cached per hour. */
+const dayCache = new Map<string, Map<number, number | null>>();
+
+/**
+ * The zone's UTC offset in minutes at an instant (e.g. -240 for EDT). Cached per UTC day when the
+ * offset is the same at both ends of the day (no transition), otherwise per hour.
+ */
 export function offsetMinutes(ms: number, timeZone: string): number {
+  let days = dayCache.get(timeZone);
+  if (!days) {
+    days = new Map();
+    dayCache.set(timeZone, days);
+  }
+  const day = Math.floor(ms / 86_400_000);
+  let whole = days.get(day);
+  if (whole === undefined) {
+    const first = hourOffset(day * 24, timeZone);
+    const last = hourOffset(day * 24 + 23, timeZone);
+    whole = first === last ? first : null;
+    if (days.size > 100_000) days.clear();
+    days.set(day, whole);
+  }
+  if (whole !== null) return whole;
+  return hourOffset(Math.floor(ms / 3_600_000), timeZone);
+}
+
+function hourOffset(hour: number, timeZone: string): number {
   let zone = offsetCache.get(timeZone);
   if (!zone) {
     zone = new Map();
     offsetCache.set(timeZone, zone);
   }
-  const hour = Math.floor(ms / 3_600_000);
   const cached = zone.get(hour);
   if (cached !== undefined) return cached;
   const parts: Record<string, number> = {};
