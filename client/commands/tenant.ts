@@ -321,7 +321,7 @@ async function qboClientFromConfig(config: Config, db: Kysely<Database>, tenantI
 }
 
 async function watchBackfill(context: TenantContext, workflow: RunningWorkflow, everyMs: number): Promise<void> {
-  const { queryStatus } = await import('../tenant-control.js');
+  const { queryStatus, findRunningWorkflow, WorkflowNotRunningError } = await import('../tenant-control.js');
   const tty = process.stdout.isTTY === true;
   const first = await queryStatus(workflow);
   // The rate is measured from the backfill's first pass when the database knows it, else from now.
@@ -353,20 +353,21 @@ async function watchBackfill(context: TenantContext, workflow: RunningWorkflow, 
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let shown = 0;
-  let lastBlock = '';
+  let lastBars = '';
   try {
-    for (let status = first; ;) {
+    for (let status = first, round = 1; ; round++) {
       const lines = renderBackfillProgress(status, baseline, Date.now());
       const block = lines.join('\n');
       if (tty) {
         // Redraw in place: up to the first line of the previous block, clear to the end of the screen.
         process.stdout.write(`${shown > 0 ? `\x1b[${shown}F\x1b[J` : ''}${block}\n`);
         shown = lines.length;
-      } else if (block.replace(/elapsed .*$/m, '') !== lastBlock.replace(/elapsed .*$/m, '')) {
-        log(block);
-        log('');
+      } else {
+        // Plain lines (a pipe, a log file): a new block only when a bar has moved or the phase changed.
+        const bars = `${lines.slice(0, -1).join('\n')} ${status.phase} ${status.paused}`;
+        if (bars !== lastBars) log(`${block}\n`);
+        lastBars = bars;
       }
-      lastBlock = block;
       if (status.phase !== 'backfill') {
         log(`Backfill of tenant ${status.tenantId} finished.`);
         return;
@@ -378,6 +379,13 @@ async function watchBackfill(context: TenantContext, workflow: RunningWorkflow, 
       if (stopped) {
         log('Stopped watching; the backfill goes on.');
         return;
+      }
+      if (round % 10 === 0) {
+        // A closed workflow may still answer queries (with its last state): check it still runs.
+        const found = await findRunningWorkflow(await context.temporal(), status.tenantId);
+        if ('notRunning' in found) {
+          throw new WorkflowNotRunningError(`the backfill stopped: ${found.notRunning}`);
+        }
       }
       status = await queryStatus(workflow);
     }
