@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createQboClientForTenant, type QboAuthDeps } from '../activities/qbo/qbo-auth.js';
 import { startOnboardingServer, type OnboardingServer } from '../client/onboarding/server.js';
 import type { OnboardingDeps } from '../client/onboarding/service.js';
-import { statusQuery, tenantWorkflowId } from '../workflows/definitions.js';
+import { statusQuery, syncNowSignal, tenantWorkflowId } from '../workflows/definitions.js';
 import type { TenantStatus } from '../common/sync-types.js';
 import { decryptToken } from '../db/token-crypto.js';
 import { loadConfig } from '../worker/config.js';
@@ -215,5 +215,42 @@ describe('onboarding page in headless Chromium', () => {
     );
     expect(foundSecrets).toEqual([]);
     expect(foundPersonal).toEqual([]);
+  });
+
+  it('R1: refused tokens pause the workflow with "needs reconnect", the page asks to reconnect, and reconnecting resumes it', async () => {
+    const handle = temporal.workflow.getHandle(tenantWorkflowId(tenantId));
+    const row = await fixture.database.db
+      .selectFrom('qbo_connections')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirstOrThrow();
+    // The tenant disconnects the app in QuickBooks: its refresh token is refused from now on.
+    fixture.sim.sim.oauth.revoke(decryptToken(fixture.deps.tokenKey, row.refresh_token_encrypted, tenantId));
+    fixture.sim.sim.oauth.expireAccessTokens();
+    await handle.signal(syncNowSignal, { reason: 'test: after the app was disconnected in QuickBooks' });
+    await expect
+      .poll(async () => (await handle.query(statusQuery)).pausedReason, { timeout: 60_000, interval: 500 })
+      .toMatch(/^needs reconnect/);
+    expect(
+      (await fixture.database.db.selectFrom('qbo_connections').select('needs_reauth').executeTakeFirstOrThrow())
+        .needs_reauth,
+    ).toBe(true);
+
+    await page.goto(`${server.url}/onboarding/${tenantId}/status?lang=fr`);
+    expect(await page.locator('#status-list').textContent()).toMatch(/En pauseOui \(needs reconnect/);
+    await page.goto(`${server.url}/onboarding/${tenantId}?lang=fr`);
+    expect(await page.getByRole('alert').textContent()).toMatch(/reconnectez-vous/);
+    await page.getByRole('button', { name: 'Se reconnecter à QuickBooks' }).click();
+    await page.getByRole('button', { name: 'Connect' }).click();
+    expect(await page.locator('#connection-status').textContent()).toContain('Connecté');
+
+    await expect
+      .poll(async () => (await handle.query(statusQuery)).paused, { timeout: 30_000, interval: 500 })
+      .toBe(false);
+    expect(
+      (await fixture.database.db.selectFrom('qbo_connections').select('needs_reauth').executeTakeFirstOrThrow())
+        .needs_reauth,
+    ).toBe(false);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
   });
 });

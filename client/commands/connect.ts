@@ -26,6 +26,22 @@ export function registerConnectCommand(program: Command): void {
           name: options.name,
         });
         log(`Tenant ${tenantId} is connected to QuickBooks company ${realmId}; its tokens are stored encrypted.`);
+        // A workflow that paused itself for want of valid tokens can go on now.
+        const { connectClient } = await import('../stack.js');
+        const { resumeAfterReconnect } = await import('../onboarding/service.js');
+        try {
+          const temporal = await connectClient(config);
+          try {
+            if (await resumeAfterReconnect(temporal, tenantId))
+              log('Resumed its sync workflow, which was waiting for a reconnect.');
+          } finally {
+            await temporal.connection.close();
+          }
+        } catch (error) {
+          log(
+            `(Could not check its sync workflow: ${error instanceof Error ? error.message.split('\n')[0] : String(error)})`,
+          );
+        }
       } finally {
         await opened.close();
       }

@@ -49,6 +49,9 @@ export function registerOnboardCommand(program: Command): void {
             name: options.name,
           });
           log(`Connected tenant ${tenantId} to QuickBooks company ${realmId}.`);
+          if (await service.resumeAfterReconnect(deps.temporal, tenantId)) {
+            log('Resumed its sync workflow, which was waiting for a reconnect.');
+          }
         } else {
           log(`Tenant ${tenantId} is already connected to QuickBooks company ${connection.realmId}.`);
         }

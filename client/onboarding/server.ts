@@ -15,6 +15,7 @@ import {
   previewTenant,
   readTenant,
   requireConnection,
+  resumeAfterReconnect,
   saveSettings,
   signState,
   startTenantSync,
@@ -119,6 +120,7 @@ async function route(
   }
   if (method === 'GET' && url.pathname === callbackPath) {
     const { tenantId, extra } = await completeCallback(deps, url.toString());
+    await resumeAfterReconnect(deps.temporal, tenantId).catch(() => false);
     return redirect(`/onboarding/${encodeURIComponent(tenantId)}?lang=${extra === 'en' ? 'en' : 'fr'}`);
   }
   if (method === 'GET' && url.pathname === '/health') return send(200, '{"ok":true}', 'application/json');

@@ -15,6 +15,7 @@ import { modeKey, pausedKey, phaseKey, realmIdKey, tenantIdKey } from '../../com
 import { syncedEntities, type SyncedEntity, type SyncMode, type TenantStatus } from '../../common/sync-types.js';
 import type { Database } from '../../db/schema.js';
 import {
+  resumeSignal,
   statusQuery,
   tenantSyncWorkflowType,
   tenantWorkflowId,
@@ -429,4 +430,15 @@ export async function disconnectAndStop(
     cancelled = true;
   }
   return { revoked: disconnected?.revoked ?? false, hadConnection: disconnected !== undefined, cancelled };
+}
+
+/**
+ * After a reconnect: a workflow that paused itself because its tokens were refused (reason
+ * "needs reconnect: …") is resumed; one paused by support stays paused. Returns whether it resumed.
+ */
+export async function resumeAfterReconnect(temporal: Client, tenantId: string, timeoutMs = 3_000): Promise<boolean> {
+  const view = await tenantSyncStatus(temporal, tenantId, timeoutMs);
+  if (!view.status?.paused || !view.status.pausedReason?.startsWith('needs reconnect')) return false;
+  await temporal.workflow.getHandle(view.workflowId).signal(resumeSignal);
+  return true;
 }
