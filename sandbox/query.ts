@@ -399,7 +399,7 @@ function fastPredicate(def: FieldDef, condition: Condition, company: Company): P
   if (def.name === 'Active' && (condition.op === '=' || condition.op === 'IN')) {
     const wanted = new Set(condition.values.map((v) => coerce(def, v, company)));
     if (wanted.has(true) && wanted.has(false)) return ALWAYS;
-    return wanted.has(true) ? (row) => row.active : (row) => !row.active;
+    return wanted.has(true) ? isActive : isInactive;
   }
   if (def.kind === 'time' && condition.op !== 'IN' && condition.op !== 'LIKE') {
     const value = coerce(def, condition.values[0] as Literal, company) as number;
@@ -462,7 +462,7 @@ export function runQuery(company: Company, text: string, options: QueryOptions):
   if (maxResults > 1000) throw faults.queryValidation(`value ${maxResults} is too large. Max allowed value is 1000`);
 
   // Every condition is checked (and compiled) before the ordering, as before the planner existed.
-  const compiled = parsed.where.map((c) => ({
+  const compiled: { condition: Condition; def: FieldDef; predicate: Predicate }[] = parsed.where.map((c) => ({
     condition: c,
     def: findField(entity, c.field),
     predicate: buildPredicate(entity, c, company),
@@ -472,19 +472,26 @@ export function runQuery(company: Company, text: string, options: QueryOptions):
   const ordered = parsed.count
     ? { rows: table.byId, keyField: 'Id' as const }
     : orderedRows(company, entity, parsed.orderBy, options.defaultOrder);
+  // An Active filter picks the cached active (or inactive) rows of the ordering.
+  let activeOnly: boolean | undefined;
+  if (NAME_LISTS.has(entity) && !parsed.where.some((c) => c.field.toLowerCase() === 'active')) activeOnly = true;
+  for (const c of compiled) {
+    if (activeOnly === undefined && (c.predicate === isActive || c.predicate === isInactive)) {
+      activeOnly = c.predicate === isActive;
+      c.predicate = ALWAYS;
+    }
+  }
+  const base = activeOnly === undefined ? ordered.rows : table.withActive(ordered.rows, activeOnly);
   // Narrow to the slice of the ordering that range conditions on its own key allow (binary search).
   let lo = 0;
-  let hi = ordered.rows.length;
+  let hi = base.length;
   for (const { condition, def, predicate } of compiled) {
     const range = ordered.keyField === def.name ? rangeOf(def, condition, company, table) : undefined;
     if (range && ordered.keyField) {
       const key = keyReader(ordered.keyField);
-      lo = Math.max(lo, boundary(ordered.rows, key, range.from, !range.fromInclusive));
-      hi = Math.min(hi, boundary(ordered.rows, key, range.to, range.toInclusive));
+      lo = Math.max(lo, boundary(base, key, range.from, !range.fromInclusive));
+      hi = Math.min(hi, boundary(base, key, range.to, range.toInclusive));
     } else if (predicate !== ALWAYS) predicates.push(predicate);
-  }
-  if (NAME_LISTS.has(entity) && !parsed.where.some((c) => c.field.toLowerCase() === 'active')) {
-    predicates.push(isActive);
   }
   const matches = combine(predicates);
   const rows: Row[] = [];
@@ -496,19 +503,19 @@ export function runQuery(company: Company, text: string, options: QueryOptions):
   if (parsed.count) {
     let total = 0;
     if (!matches) total = hi - lo;
-    else for (let i = lo; i < hi; i++) if (matches(ordered.rows[i] as Row)) total++;
+    else for (let i = lo; i < hi; i++) if (matches(base[i] as Row)) total++;
     return { entity, count: true, totalCount: total, rows: [], startPosition };
   }
 
   let total = 0;
   if (!matches) {
     const first = lo + startPosition - 1;
-    for (let i = first; i < hi && rows.length < maxResults; i++) rows.push(ordered.rows[i] as Row);
+    for (let i = first; i < hi && rows.length < maxResults; i++) rows.push(base[i] as Row);
     total = hi - lo;
   } else {
     let seen = 0;
     for (let i = lo; i < hi; i++) {
-      const row = ordered.rows[i] as Row;
+      const row = base[i] as Row;
       if (!matches(row)) continue;
       seen++;
       if (seen >= startPosition && rows.length < maxResults) rows.push(row);
@@ -526,6 +533,7 @@ export function runQuery(company: Company, text: string, options: QueryOptions):
 }
 
 const isActive: Predicate = (row) => row.active;
+const isInactive: Predicate = (row) => !row.active;
 const ALWAYS: Predicate = () => true;
 
 function combine(predicates: Predicate[]): Predicate | undefined {

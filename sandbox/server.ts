@@ -35,7 +35,7 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 
 interface Reply {
   status: number;
-  body: string;
+  body: string | Buffer;
   contentType: string;
   headers?: Record<string, string>;
 }
@@ -47,8 +47,8 @@ const json = (status: number, body: unknown, headers?: Record<string, string>): 
   ...(headers ? { headers } : {}),
 });
 
-/** A JSON reply whose body is already JSON text. */
-const jsonText = (status: number, body: string): Reply => ({
+/** A JSON reply whose body is already UTF-8 JSON. */
+const jsonBytes = (status: number, body: Buffer): Reply => ({
   status,
   body,
   contentType: 'application/json;charset=UTF-8',
@@ -188,14 +188,17 @@ async function apiRoute(
     } else if (method !== 'GET') throw faults.routeNotFound(`${method} query`);
     if (!statement || !statement.trim())
       throw faults.parse('Encountered "<EOF>" at line 1, column 1.\nWas expecting: "SELECT"');
-    return jsonText(200, sim.queryText(realmId, statement));
+    return jsonBytes(200, sim.queryBytes(realmId, statement));
   }
   if (first === 'cdc' && segments.length === 1) {
     if (method !== 'GET') throw faults.routeNotFound(`${method} cdc`);
-    return jsonText(200, sim.cdcText(realmId, url.searchParams.get('entities'), url.searchParams.get('changedSince')));
+    return jsonBytes(
+      200,
+      sim.cdcBytes(realmId, url.searchParams.get('entities'), url.searchParams.get('changedSince')),
+    );
   }
   if (first && segments.length === 2 && method === 'GET' && second)
-    return jsonText(200, sim.readText(realmId, first, second));
+    return jsonBytes(200, sim.readBytes(realmId, first, second));
   if (first && segments.length === 1 && method === 'POST') {
     const entity = entityFromName(first);
     if (!entity) throw faults.routeNotFound(`POST /${first}`);

@@ -77,10 +77,10 @@ export interface SimulatorOptions {
   /** Share of throttling (429) bodies sent as XML rather than JSON. Default 0.5. */
   readonly throttleXmlRate?: number;
   /**
-   * Characters of rendered record JSON kept per company so pages are joined from cached text
+   * Bytes of rendered record JSON kept per company so pages are joined from cached text
    * (dropped on every write to the record; oldest evicted first). Default 256 M; 0 turns it off.
    */
-  readonly renderCacheChars?: number;
+  readonly renderCacheBytes?: number;
 }
 
 /** What kind of API request was counted (see Simulator.apiRequestCount). */
@@ -229,7 +229,7 @@ export class Simulator {
         now: this.now,
         materialize: materializeTransaction,
         onChange: (event) => this.onChange(event),
-        ...(options.renderCacheChars !== undefined ? { renderCacheChars: options.renderCacheChars } : {}),
+        ...(options.renderCacheBytes !== undefined ? { renderCacheBytes: options.renderCacheBytes } : {}),
       });
       if (loadedHere) applyLoaded(company, loadedHere);
       else
@@ -274,7 +274,7 @@ export class Simulator {
 
   /** Runs a query and shapes the QueryResponse (the parsed form of `queryText`). */
   query(realmId: string, statement: string): Json {
-    return JSON.parse(this.queryText(realmId, statement)) as Json;
+    return JSON.parse(this.queryBytes(realmId, statement).toString('utf8')) as Json;
   }
 
   /**
@@ -283,24 +283,36 @@ export class Simulator {
    * each record's text taken from its cache rather than rendered and stringified again.
    */
   queryText(realmId: string, statement: string): string {
+    return this.queryBytes(realmId, statement).toString('utf8');
+  }
+
+  /** `queryText` as the UTF-8 bytes the HTTP API sends, concatenated from each record's cached bytes. */
+  queryBytes(realmId: string, statement: string): Buffer {
     const company = this.company(realmId);
     const result = runQuery(company, statement, this.queryOptions);
     const time = JSON.stringify(this.time(company));
-    if (result.count) return `{"QueryResponse":{"totalCount":${result.totalCount ?? 0}},"time":${time}}`;
-    if (result.rows.length === 0) return `{"QueryResponse":{},"time":${time}}`;
-    const parts: string[] = new Array<string>(result.rows.length);
-    for (let i = 0; i < result.rows.length; i++) parts[i] = company.renderText(result.rows[i] as Row);
+    if (result.count) return Buffer.from(`{"QueryResponse":{"totalCount":${result.totalCount ?? 0}},"time":${time}}`);
+    if (result.rows.length === 0) return Buffer.from(`{"QueryResponse":{},"time":${time}}`);
     const total = result.totalCount !== undefined ? `,"totalCount":${result.totalCount}` : '';
-    return `{"QueryResponse":{${JSON.stringify(result.entity)}:[${parts.join(',')}],"startPosition":${result.startPosition},"maxResults":${result.rows.length}${total}},"time":${time}}`;
+    return joinJson(
+      `{"QueryResponse":{${JSON.stringify(result.entity)}:[`,
+      result.rows.map((r) => company.renderBytes(r)),
+      `],"startPosition":${result.startPosition},"maxResults":${result.rows.length}${total}},"time":${time}}`,
+    );
   }
 
   /** GET /cdc: changes since a time, grouped by entity, deleted stubs last, capped silently. */
   cdc(realmId: string, entitiesParam: string | null, changedSinceParam: string | null): Json {
-    return JSON.parse(this.cdcText(realmId, entitiesParam, changedSinceParam)) as Json;
+    return JSON.parse(this.cdcBytes(realmId, entitiesParam, changedSinceParam).toString('utf8')) as Json;
   }
 
-  /** The CDC response as JSON text (records from their cached text). */
+  /** The CDC response as JSON text (records from their cached bytes). */
   cdcText(realmId: string, entitiesParam: string | null, changedSinceParam: string | null): string {
+    return this.cdcBytes(realmId, entitiesParam, changedSinceParam).toString('utf8');
+  }
+
+  /** The CDC response as UTF-8 JSON. */
+  cdcBytes(realmId: string, entitiesParam: string | null, changedSinceParam: string | null): Buffer {
     const company = this.company(realmId);
     if (!entitiesParam) throw faults.required('entities');
     if (!changedSinceParam) throw faults.required('changedSince');
@@ -331,7 +343,7 @@ export class Simulator {
       since = oldest;
     }
     let budget = this.cdcOptions.maxObjects;
-    const blocks: string[] = [];
+    const blocks: Buffer[] = [];
     for (const entity of entities) {
       if (this.cdcOptions.capScope === 'entity') budget = this.cdcOptions.maxObjects;
       const byUpdated = company.tables[entity].view('updated', (r) => r.updated, ['updated']).rows;
@@ -342,29 +354,31 @@ export class Simulator {
         if ((byUpdated[mid] as Row).updated < since) lo = mid + 1;
         else hi = mid;
       }
-      const objects: string[] = [];
+      const objects: Buffer[] = [];
       for (let i = lo; i < byUpdated.length && budget > 0; i++, budget--)
-        objects.push(company.renderText(byUpdated[i] as Row));
+        objects.push(company.renderBytes(byUpdated[i] as Row));
       const deleted = company.deleted.filter((d) => d.entity === entity && d.at >= since!).sort((a, b) => a.at - b.at);
       for (const d of deleted) {
         if (budget <= 0) break;
         budget--;
         objects.push(
-          JSON.stringify({
-            status: 'Deleted',
-            domain: 'QBO',
-            Id: d.id,
-            MetaData: { LastUpdatedTime: formatLocal(d.at, company.timeZone) },
-          }),
+          Buffer.from(
+            JSON.stringify({
+              status: 'Deleted',
+              domain: 'QBO',
+              Id: d.id,
+              MetaData: { LastUpdatedTime: formatLocal(d.at, company.timeZone) },
+            }),
+          ),
         );
       }
       blocks.push(
         objects.length
-          ? `{${JSON.stringify(entity)}:[${objects.join(',')}],"startPosition":1,"maxResults":${objects.length}}`
-          : '{}',
+          ? joinJson(`{${JSON.stringify(entity)}:[`, objects, `],"startPosition":1,"maxResults":${objects.length}}`)
+          : Buffer.from('{}'),
       );
     }
-    return `{"CDCResponse":[{"QueryResponse":[${blocks.join(',')}]}],"time":${JSON.stringify(this.time(company))}}`;
+    return joinJson('{"CDCResponse":[{"QueryResponse":[', blocks, `]}],"time":${JSON.stringify(this.time(company))}}`);
   }
 
   /** Counts an API request to a realm (the HTTP server calls this for every `/v3/company/{realm}/…`). */
@@ -404,17 +418,21 @@ export class Simulator {
 
   /** GET /{entity}/{id}. */
   read(realmId: string, entityName: string, id: string): Json {
-    return JSON.parse(this.readText(realmId, entityName, id)) as Json;
+    return JSON.parse(this.readBytes(realmId, entityName, id).toString('utf8')) as Json;
   }
 
-  /** GET /{entity}/{id} as JSON text. */
-  readText(realmId: string, entityName: string, id: string): string {
+  /** GET /{entity}/{id} as UTF-8 JSON. */
+  readBytes(realmId: string, entityName: string, id: string): Buffer {
     const company = this.company(realmId);
     const entity = entityFromName(entityName);
     if (!entity) throw faults.routeNotFound(`GET /${entityName}`);
     const row = company.get(entity, id);
     if (!row) throw faults.notFound(entity, id);
-    return `{${JSON.stringify(entity)}:${company.renderText(row)},"time":${JSON.stringify(this.time(company))}}`;
+    return joinJson(
+      `{${JSON.stringify(entity)}:`,
+      [company.renderBytes(row)],
+      `,"time":${JSON.stringify(this.time(company))}}`,
+    );
   }
 
   /** Remembers or replays the reply to a write carrying `requestid`. */
@@ -880,6 +898,19 @@ function stripEmpty(body: Json): Json {
       delete body[key];
   }
   return body;
+}
+
+const COMMA = Buffer.from(',');
+
+/** `head` + the parts separated by commas + `tail`, as one Buffer (one copy of each part). */
+function joinJson(head: string, parts: readonly Buffer[], tail: string): Buffer {
+  const list: Buffer[] = [Buffer.from(head)];
+  for (let i = 0; i < parts.length; i++) {
+    if (i > 0) list.push(COMMA);
+    list.push(parts[i] as Buffer);
+  }
+  list.push(Buffer.from(tail));
+  return Buffer.concat(list);
 }
 
 function seedHex(seed: number, n: number): string {

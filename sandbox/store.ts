@@ -45,7 +45,7 @@ export interface Row {
   gen?: { seed: number; status?: string; links?: LinkedTxn[] };
   /** Damage applied on top of the rendered record (admin `corrupt`), until repaired. */
   damage?: Damage | undefined;
-  /** The record's rendered JSON text, with what it was rendered from (see Company.renderText). */
+  /** The record's rendered JSON text, with what it was rendered from (see Company.renderBytes). */
   rendered?: RenderedText | undefined;
 }
 
@@ -62,7 +62,8 @@ export interface Damage {
 }
 
 export interface RenderedText {
-  readonly text: string;
+  /** The record's JSON, UTF-8. */
+  readonly bytes: Buffer;
   readonly syncToken: number;
   readonly updated: number;
   readonly active: boolean;
@@ -121,9 +122,24 @@ function compareKeyed(ka: SortKey, a: Row, kb: SortKey, b: Row): number {
   return compareIds(a, b);
 }
 
+/**
+ * Sorts rows given in ascending Id order by key. The sort is stable, so equal keys stay in Id
+ * order and the comparator only looks at keys: numbers by value, text by code unit, undefined first.
+ */
 function sortKeyed(rows: readonly Row[], key: (row: Row) => SortKey): { rows: Row[]; keys: SortKey[] } {
   const order = rows.map((row) => ({ row, key: key(row) }));
-  order.sort((a, b) => compareKeyed(a.key, a.row, b.key, b.row));
+  if (order.every((o) => typeof o.key === 'number')) {
+    (order as { row: Row; key: number }[]).sort((a, b) => a.key - b.key);
+  } else {
+    order.sort((a, b) => {
+      const ka = a.key;
+      const kb = b.key;
+      if (ka === kb) return 0;
+      if (ka === undefined) return -1;
+      if (kb === undefined) return 1;
+      return String(ka) < String(kb) ? -1 : 1;
+    });
+  }
   return { rows: order.map((o) => o.row), keys: order.map((o) => o.key) };
 }
 
@@ -138,6 +154,10 @@ export class Table {
   nonNumericIds = 0;
   private readonly sorted = new Map<string, { version: number; rows: Row[] }>();
   private readonly views = new Map<string, View>();
+  private readonly filtered = new WeakMap<
+    readonly Row[],
+    { version: number; active?: readonly Row[]; inactive?: readonly Row[] }
+  >();
 
   insert(row: Row): void {
     if (this.rows.has(row.id)) throw new Error(`${row.entity} ${row.id} already exists`);
@@ -196,10 +216,7 @@ export class Table {
     else if (view.dirty) {
       const dirty = view.dirty;
       view.dirty = undefined;
-      const add = sortKeyed(
-        [...dirty].filter((r) => this.rows.get(r.id) === r),
-        view.key,
-      );
+      const add = sortKeyed([...dirty].filter((r) => this.rows.get(r.id) === r).sort(compareIds), view.key);
       const rows: Row[] = [];
       const keys: SortKey[] = [];
       let j = 0;
@@ -223,6 +240,26 @@ export class Table {
       view.keys = keys;
     }
     return view;
+  }
+
+  /**
+   * The rows of an ordering (`byId`, a view or a sorted view) that are active (or inactive), in
+   * the same order; cached until the table changes, so paging deep into name lists skips no rows one
+   * by one.
+   */
+  withActive(rows: readonly Row[], active: boolean): readonly Row[] {
+    let perActive = this.filtered.get(rows);
+    if (!perActive || perActive.version !== this.version) {
+      perActive = { version: this.version };
+      this.filtered.set(rows, perActive);
+    }
+    const key = active ? 'active' : 'inactive';
+    let out = perActive[key];
+    if (!out) {
+      out = rows.filter((r) => r.active === active);
+      perActive[key] = out;
+    }
+    return out;
   }
 
   /** A sorted view of the rows (built by `sort` from the Id-ordered rows), cached until the table changes. */
@@ -258,8 +295,8 @@ export interface CompanyOptions {
   readonly now: () => number;
   readonly materialize: Materializer;
   readonly onChange: (event: ChangeEvent) => void;
-  /** Budget for cached rendered records, in characters (0: no cache). Default 256 M. */
-  readonly renderCacheChars?: number;
+  /** Budget for cached rendered records, in bytes (0: no cache). Default 256 MB. */
+  readonly renderCacheBytes?: number;
 }
 
 /** One company (realm). All mutations go through its methods so indexes and events stay right. */
@@ -280,7 +317,7 @@ export class Company {
   private readonly onChange: (event: ChangeEvent) => void;
   /** Bumped when a name that other records' FullyQualifiedName is made from changes. */
   private referenceEpoch = 0;
-  private readonly renderCacheChars: number;
+  private readonly renderCacheBytes: number;
   /** Rendered texts in the order they were made, oldest evicted first past the budget. */
   private renderQueue: { row: Row; rendered: RenderedText }[] = [];
   private renderQueueHead = 0;
@@ -294,7 +331,7 @@ export class Company {
     this.now = options.now;
     this.materializer = options.materialize;
     this.onChange = options.onChange;
-    this.renderCacheChars = options.renderCacheChars ?? 256 * 1024 * 1024;
+    this.renderCacheBytes = options.renderCacheBytes ?? 256 * 1024 * 1024;
     this.tables = {
       Customer: new Table(),
       Item: new Table(),
@@ -368,12 +405,17 @@ export class Company {
     return out;
   }
 
+  /** `JSON.stringify(render(row))`. */
+  renderText(row: Row): string {
+    return this.renderBytes(row).toString('utf8');
+  }
+
   /**
-   * `JSON.stringify(render(row))`, cached on the row. The cache is checked against everything the
+   * `JSON.stringify(render(row))` as UTF-8 bytes, cached on the row. The cache is checked against everything the
    * text is made from (SyncToken, LastUpdatedTime, Active, name, CustomerRef and its customer's
    * name, parent names, damage); every write also drops it. Oldest texts are evicted past the budget.
    */
-  renderText(row: Row): string {
+  renderBytes(row: Row): Buffer {
     const cached = row.rendered;
     const dependency = this.dependencyOf(row);
     if (
@@ -386,11 +428,11 @@ export class Company {
       cached.dependency === dependency &&
       cached.damage === row.damage
     )
-      return cached.text;
-    const text = JSON.stringify(this.render(row));
-    if (this.renderCacheChars <= 0) return text;
+      return cached.bytes;
+    const bytes = Buffer.from(JSON.stringify(this.render(row)), 'utf8');
+    if (this.renderCacheBytes <= 0) return bytes;
     const rendered: RenderedText = {
-      text,
+      bytes,
       syncToken: row.syncToken,
       updated: row.updated,
       active: row.active,
@@ -401,21 +443,21 @@ export class Company {
     };
     row.rendered = rendered;
     this.renderQueue.push({ row, rendered });
-    this.renderCacheUsed += text.length;
-    while (this.renderCacheUsed > this.renderCacheChars && this.renderQueueHead < this.renderQueue.length) {
+    this.renderCacheUsed += bytes.length;
+    while (this.renderCacheUsed > this.renderCacheBytes && this.renderQueueHead < this.renderQueue.length) {
       const old = this.renderQueue[this.renderQueueHead] as { row: Row; rendered: RenderedText };
       this.renderQueue[this.renderQueueHead++] = undefined as never;
-      this.renderCacheUsed -= old.rendered.text.length;
+      this.renderCacheUsed -= old.rendered.bytes.length;
       if (old.row.rendered === old.rendered) old.row.rendered = undefined;
     }
     if (this.renderQueueHead > 100_000 && this.renderQueueHead * 2 > this.renderQueue.length) {
       this.renderQueue = this.renderQueue.slice(this.renderQueueHead);
       this.renderQueueHead = 0;
     }
-    return text;
+    return bytes;
   }
 
-  /** Characters held by cached rendered records. */
+  /** Bytes held by cached rendered records. */
   get renderCacheSize(): number {
     return this.renderCacheUsed;
   }
