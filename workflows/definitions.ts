@@ -18,6 +18,8 @@ export interface TenantSyncInput {
   readonly mode: SyncMode;
   /** Seconds between incremental passes (webhooks and syncNow run one sooner). Default 300. */
   readonly incrementalEverySeconds?: number;
+  /** Continue as new once a run's history passes this many events (default 2,000). */
+  readonly continueAsNewAfterEvents?: number;
   /** State carried across continue-as-new; absent on the first run. */
   readonly carried?: CarriedState;
 }

@@ -105,6 +105,8 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
   setHandler(resumeSignal, () => {
     state.paused = false;
     state.pausedReason = null;
+    // Catch up at once from the cursors, rather than at the next interval.
+    state.syncNowRequested = true;
     publish();
   });
   setHandler(setModeSignal, async ({ mode }) => {
@@ -138,7 +140,8 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
     if (outcome === 'completed' && state.phase === 'backfill') state.phase = 'incremental';
     publish();
 
-    if (workflowInfo().historyLength > continueAsNewAfterEvents || workflowInfo().continueAsNewSuggested) {
+    const eventLimit = input.continueAsNewAfterEvents ?? continueAsNewAfterEvents;
+    if (workflowInfo().historyLength > eventLimit || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof tenantSyncWorkflow>({ ...input, carried: { ...state, run: state.run + 1 } });
     }
@@ -156,7 +159,7 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
       if (kind === 'incremental') {
         const cdc = await pageActivities.syncChangesByCdc.executeWithOptions(
           { summary: `CDC since ${shortCursor(oldestCursor())}` },
-          [{ tenantId: input.tenantId }],
+          [{ tenantId: input.tenantId, until: pass.until }],
         );
         add(totals, cdc.counts);
         if (cdc.applied && cdc.cursor) for (const entity of syncedEntities) progress(entity, { cursor: cdc.cursor });
@@ -192,6 +195,16 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
             setCurrentDetails(describeProgress(status()));
             if (page.done) break;
           }
+        }
+      }
+      if (kind === 'incremental' && readByQuery) {
+        // Windowed queries see edits but not hard deletes: find those by reconciliation.
+        for (const entity of syncedEntities) {
+          const reconciled = await pageActivities.reconcileDeletedDocuments.executeWithOptions(
+            { summary: `${entity} deletions since ${shortCursor(state.entities[entity].cursor)}` },
+            [{ tenantId: input.tenantId, entity }],
+          );
+          totals.deleted += reconciled.deleted;
         }
       }
       // CRM → QBO for customers (two-way mode, R7) runs here, after QBO → CRM, in its own issue.

@@ -7,6 +7,7 @@ import { asSync } from '../../db/crm-rules.js';
 import type { Database } from '../../db/schema.js';
 import type { QboClient, QboRecord } from '../qbo/qbo-client.js';
 import { toApplicationFailure } from '../qbo/qbo-errors.js';
+import { markOpportunityDeleted } from './crm-writer.js';
 import { maxPageSize, qboDateTime, type QboCondition } from '../qbo/qbo-query.js';
 import {
   emptyCounts,
@@ -371,14 +372,15 @@ export function createSyncActivities(deps: SyncDeps) {
      * under 29 days old; when CDC's silent 1000-object cap is reached nothing is applied and the
      * workflow reads by windowed queries instead.
      */
-    async syncChangesByCdc(input: { tenantId: string }): Promise<CdcResult> {
+    async syncChangesByCdc(input: { tenantId: string; until: string }): Promise<CdcResult> {
       const settings = await tenantSettings(input.tenantId);
       const cursors = await Promise.all(syncedEntities.map((entity) => readCursor(settings, entity)));
       if (cursors.some((cursor) => cursor === undefined || cursor.burst)) {
         return { applied: false, reason: 'an entity is mid-window', counts: emptyCounts(), cursor: null };
       }
       const oldest = Math.min(...cursors.map((cursor) => Date.parse(cursor!.from)));
-      if (deps.now().getTime() - oldest > cdcMaxAgeMs) {
+      // Ages are measured on QBO's clock (the pass's end), which LastUpdatedTime values follow.
+      if (Date.parse(input.until) - oldest > cdcMaxAgeMs) {
         return { applied: false, reason: 'a cursor is older than 29 days', counts: emptyCounts(), cursor: null };
       }
       return withQbo(input.tenantId, async (client) => {
@@ -407,6 +409,77 @@ export function createSyncActivities(deps: SyncDeps) {
         });
         return { applied: true, reason: null, counts, cursor: next };
       });
+    },
+
+    /**
+     * Finds documents hard-deleted in QBO that CDC could not report (a pause past its 30 days, or a
+     * burst past its 1000-object cap): compares count(*) per TxnDate range with the CRM's, narrows
+     * the ranges that differ by halves, and reads only those to see which ids are gone.
+     */
+    async reconcileDeletedDocuments(input: {
+      tenantId: string;
+      entity: SyncedEntity;
+    }): Promise<{ deleted: number; requests: number }> {
+      if (!transactionEntities.includes(input.entity)) return { deleted: 0, requests: 0 };
+      const settings = await tenantSettings(input.tenantId);
+      const held = await db
+        .selectFrom('qbo_links')
+        .innerJoin('opportunities', 'opportunities.id', 'qbo_links.opportunity_id')
+        .select(['qbo_links.qbo_id', 'opportunities.txn_date'])
+        .where('qbo_links.tenant_id', '=', settings.tenantId)
+        .where('qbo_links.realm_id', '=', settings.realmId)
+        .where('qbo_links.entity_type', '=', input.entity)
+        .where('opportunities.deleted_at', 'is', null)
+        .execute();
+      if (held.length === 0) return { deleted: 0, requests: 0 };
+      const dayOf = (value: Date | string) => Math.floor(Date.parse(isoDate(value)) / 86_400_000);
+      const crm = held.map((row) => ({ id: row.qbo_id, day: dayOf(row.txn_date) }));
+      const first = Math.min(...crm.map((row) => row.day));
+      const last = Math.max(...crm.map((row) => row.day));
+      const dayText = (day: number) => new Date(day * 86_400_000).toISOString().slice(0, 10);
+      let requests = 0;
+      const gone: string[] = [];
+      await withQbo(input.tenantId, async (client) => {
+        const range = (from: number, to: number): QboCondition[] => [
+          { field: 'TxnDate', op: '>=', value: dayText(from) },
+          { field: 'TxnDate', op: '<', value: dayText(to) },
+        ];
+        const pending: Array<[number, number]> = [[first, last + 1]];
+        while (pending.length > 0) {
+          const [from, to] = pending.pop()!;
+          Context.current().heartbeat({ from: dayText(from), to: dayText(to) });
+          const held = crm.filter((row) => row.day >= from && row.day < to);
+          if (held.length === 0) continue;
+          requests += 1;
+          const total = await client.count({ entity: input.entity, where: range(from, to) });
+          if (total >= held.length) continue;
+          if (total <= maxPageSize || to - from <= 1) {
+            const present = new Set<string>();
+            for (let start = 1; ; start += maxPageSize) {
+              requests += 1;
+              const page = await client.query({
+                entity: input.entity,
+                where: range(from, to),
+                orderBy: { field: 'Id', direction: 'ASC' },
+                startPosition: start,
+                maxResults: maxPageSize,
+              });
+              for (const record of page.records) present.add(record.Id);
+              if (page.records.length < maxPageSize) break;
+            }
+            gone.push(...held.filter((row) => !present.has(row.id)).map((row) => row.id));
+            continue;
+          }
+          const middle = Math.floor((from + to) / 2);
+          pending.push([from, middle], [middle, to]);
+        }
+      });
+      if (gone.length > 0) {
+        await asSync(db, async (trx) => {
+          for (const qboId of gone) await markOpportunityDeleted(trx, settings, input.entity, qboId, deps.now());
+        });
+      }
+      return { deleted: gone.length, requests };
     },
 
     async countOpenSyncErrors(input: { tenantId: string }): Promise<number> {
