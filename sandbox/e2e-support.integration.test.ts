@@ -64,6 +64,26 @@ async function admin(method: string, path: string, body?: unknown): Promise<{ st
 
 const query = (statement: string) => `/query?query=${encodeURIComponent(statement)}&minorversion=75`;
 
+describe('background warm-up', () => {
+  it('renders every customer and item into the JSON cache after start, the same bytes as rendering on demand', async () => {
+    await qbo.warmed;
+    const company = qbo.sim.companies.get(realm)!;
+    const customers = company.tables.Customer.byId;
+    expect(customers.every((r) => r.rendered !== undefined)).toBe(true);
+    expect(company.tables.Item.byId.every((r) => r.rendered !== undefined)).toBe(true);
+    const row = customers[17]!;
+    expect(company.renderBytes(row).toString('utf8')).toBe(JSON.stringify(company.render(row)));
+  });
+
+  it('stops warming when the simulator stops', async () => {
+    const big = await startSimulator({ port: 0, customers: 20_000, transactions: 0 });
+    await big.stop();
+    await big.warmed;
+    const company = big.sim.companies.get(big.realmIds[0] as string)!;
+    expect(company.tables.Customer.byId.filter((r) => r.rendered !== undefined).length).toBeLessThan(20_000);
+  });
+});
+
 describe('API request counter', () => {
   it('counts every API request per realm and kind, failures included, and not OAuth or admin calls', async () => {
     qbo.sim.resetApiRequestCounts();

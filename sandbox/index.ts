@@ -49,6 +49,8 @@ export interface RunningSimulator {
   };
   /** The in-process simulator: companies, admin operations, faults, rate limits, webhooks. */
   readonly sim: Simulator;
+  /** Resolves when the background warm-up of customer and item JSON is done (or was off, or stopped). */
+  readonly warmed: Promise<void>;
   /** The same JSON line `qbsync sandbox --json` prints. */
   summary(): { baseUrl: string; clientId: string; clientSecret: string; realmIds: string[] };
   stop(): Promise<void>;
@@ -66,6 +68,7 @@ export async function startSimulator(options: StartOptions = {}): Promise<Runnin
     throw err;
   }
   const { baseUrl } = listening;
+  const warmed = options.warmCache === false ? Promise.resolve() : sim.warmCache();
   const close = listening.close;
   let stopped = false;
   return {
@@ -81,6 +84,7 @@ export async function startSimulator(options: StartOptions = {}): Promise<Runnin
       revokeEndpoint: `${baseUrl}/oauth2/v1/tokens/revoke`,
     },
     sim,
+    warmed,
     summary: () => ({ baseUrl, clientId: sim.clientId, clientSecret: sim.clientSecret, realmIds: sim.realmIds }),
     stop: async () => {
       if (stopped) return;

@@ -81,6 +81,12 @@ export interface SimulatorOptions {
    * (dropped on every write to the record; oldest evicted first). Default 256 M; 0 turns it off.
    */
   readonly renderCacheBytes?: number;
+  /**
+   * After `startSimulator` listens, render the customers' and items' JSON into the cache in the
+   * background (chunks between requests, up to half the cache budget), so even a page nobody has
+   * read is joined from cached bytes. Default true; `new Simulator` alone never warms.
+   */
+  readonly warmCache?: boolean;
 }
 
 /** What kind of API request was counted (see Simulator.apiRequestCount). */
@@ -851,7 +857,51 @@ export class Simulator {
     };
   }
 
+  private warming: NodeJS.Immediate | undefined;
+  private readonly warmingDone = new Set<() => void>();
+  private stopped = false;
+
+  /**
+   * Renders name-list records (Customer, then Item) of every company into the JSON cache, a few
+   * milliseconds at a time between requests. Resolves when done, or at once when stopped.
+   */
+  warmCache(chunkMs = 4): Promise<void> {
+    const queue: { company: Company; rows: readonly Row[] }[] = [];
+    for (const company of this.companies.values())
+      for (const entity of ['Customer', 'Item'] as const) queue.push({ company, rows: company.tables[entity].byId });
+    let index = 0;
+    return new Promise((done) => {
+      const resolve = () => {
+        this.warmingDone.delete(resolve);
+        done();
+      };
+      this.warmingDone.add(resolve);
+      if (this.stopped) return resolve();
+      const step = () => {
+        this.warming = undefined;
+        const until = performance.now() + chunkMs;
+        while (!this.stopped && queue.length > 0) {
+          const { company, rows } = queue[0] as (typeof queue)[number];
+          if (index >= rows.length || company.renderCacheSize * 2 > company.renderCacheLimit) {
+            queue.shift();
+            index = 0;
+            continue;
+          }
+          company.renderBytes(rows[index++] as Row);
+          if ((index & 63) === 0 && performance.now() > until) break;
+        }
+        if (this.stopped || queue.length === 0) resolve();
+        else this.warming = setImmediate(step);
+      };
+      this.warming = setImmediate(step);
+    });
+  }
+
   stop(): void {
+    this.stopped = true;
+    if (this.warming) clearImmediate(this.warming);
+    this.warming = undefined;
+    for (const resolve of [...this.warmingDone]) resolve();
     this.webhooks.stop();
   }
 }

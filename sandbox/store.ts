@@ -457,6 +457,11 @@ export class Company {
     return bytes;
   }
 
+  /** The cache budget in bytes. */
+  get renderCacheLimit(): number {
+    return this.renderCacheBytes;
+  }
+
   /** Bytes held by cached rendered records. */
   get renderCacheSize(): number {
     return this.renderCacheUsed;
