@@ -389,6 +389,7 @@ export class Simulator {
 
   /** Counts an API request to a realm (the HTTP server calls this for every `/v3/company/{realm}/…`). */
   countApiRequest(realmId: string, kind: ApiRequestKind): void {
+    this.lastApiRequestAt = performance.now();
     let counts = this.apiRequests.get(realmId);
     if (!counts) {
       counts = { query: 0, cdc: 0, read: 0, write: 0, other: 0 };
@@ -857,15 +858,18 @@ export class Simulator {
     };
   }
 
-  private warming: NodeJS.Immediate | undefined;
+  private warming: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  /** performance.now() of the last API request; the warm-up waits for a quiet moment after it. */
+  private lastApiRequestAt = -Infinity;
   private readonly warmingDone = new Set<() => void>();
   private stopped = false;
 
   /**
    * Renders name-list records (Customer, then Item) of every company into the JSON cache, a few
-   * milliseconds at a time between requests. Resolves when done, or at once when stopped.
+   * milliseconds at a time, only while no API request has come for `quietMs`, so it never slows a
+   * run of requests. Resolves when done, or at once when stopped.
    */
-  warmCache(chunkMs = 4): Promise<void> {
+  warmCache(chunkMs = 4, quietMs = 25): Promise<void> {
     const queue: { company: Company; rows: readonly Row[] }[] = [];
     for (const company of this.companies.values())
       for (const entity of ['Customer', 'Item'] as const) queue.push({ company, rows: company.tables[entity].byId });
@@ -879,6 +883,12 @@ export class Simulator {
       if (this.stopped) return resolve();
       const step = () => {
         this.warming = undefined;
+        if (this.stopped) return resolve();
+        const quietFor = performance.now() - this.lastApiRequestAt;
+        if (quietFor < quietMs) {
+          this.warming = setTimeout(step, quietMs - quietFor + 1);
+          return undefined;
+        }
         const until = performance.now() + chunkMs;
         while (!this.stopped && queue.length > 0) {
           const { company, rows } = queue[0] as (typeof queue)[number];
@@ -899,7 +909,10 @@ export class Simulator {
 
   stop(): void {
     this.stopped = true;
-    if (this.warming) clearImmediate(this.warming);
+    if (this.warming) {
+      clearImmediate(this.warming as NodeJS.Immediate);
+      clearTimeout(this.warming as NodeJS.Timeout);
+    }
     this.warming = undefined;
     for (const resolve of [...this.warmingDone]) resolve();
     this.webhooks.stop();
