@@ -114,7 +114,7 @@ const shapes: { label: string; statement: (run: number) => string }[] = [
       `SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime >= '2024-01-01' ORDERBY MetaData.LastUpdatedTime ${pageOf(1)}`,
   },
   {
-    label: 'customers, ORDERBY Id, distinct pages (uncached records)',
+    label: 'customers, ORDERBY Id, distinct pages (records no request read before)',
     statement: (run) =>
       `SELECT * FROM Customer WHERE Active IN (true,false) ORDERBY Id ${pageOf(1 + ((run + 1) % Math.max(1, Math.floor(customers / 1000))))}`,
   },
