@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { QboClient } from './qbo/qbo-client.js';
-import { createStackCheckActivities } from './stack-check.activities.js';
 import { createSyncActivities } from './sync/sync.activities.js';
 
 /** Everything activities need, built once in the worker's composition root. */
@@ -14,7 +13,6 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...createStackCheckActivities(deps),
     ...createSyncActivities(deps),
   };
 }

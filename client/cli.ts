@@ -1,4 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Kysely } from 'kysely';
 import { loadConfig, type Config } from '../worker/config.js';
 import { reportFailure } from './cli-errors.js';
@@ -96,11 +96,28 @@ export function buildProgram(): Command {
 
   program
     .command('dev')
-    .description('run the whole stack in the foreground: Temporal dev server, PostgreSQL, worker (Ctrl-C stops it)')
-    .action(async () => {
+    .description(
+      'run the whole stack in the foreground: Temporal dev server, PostgreSQL, worker, a simulated QuickBooks company and a demo tenant (Ctrl-C stops it)',
+    )
+    .addOption(
+      new Option('--simulator-port <port>', 'port of the QuickBooks simulator').argParser(portArg).default(8911),
+    )
+    .addOption(new Option('--customers <n>', 'customers in the simulated company').argParser(countArg).default(2000))
+    .addOption(
+      new Option('--transactions <n>', 'transactions in the simulated company').argParser(countArg).default(8000),
+    )
+    .addOption(new Option('--every <seconds>', 'seconds between incremental passes').argParser(countArg).default(10))
+    .action(async (options: { simulatorPort: number; customers: number; transactions: number; every: number }) => {
       const cfg = config();
-      const { runStackCheck, startDevStack } = await import('./stack.js');
-      const stack = await startDevStack(cfg, log);
+      const { startDevDemo, monitorDemo } = await import('./dev.js');
+      const demo = await startDevDemo(cfg, log, {
+        simulatorPort: options.simulatorPort,
+        customers: options.customers,
+        transactions: options.transactions,
+        startDate: `${new Date().getUTCFullYear() - 3}-01-01`,
+        incrementalEverySeconds: options.every,
+      });
+      const { stack } = demo;
       log('');
       log(
         `  Temporal    ${stack.temporalAddress}${stack.startedTemporal ? ' (dev server, history in ' + cfg.dataDir + '/temporal.db)' : ' (already running)'}`,
@@ -108,12 +125,16 @@ export function buildProgram(): Command {
       log(`  Temporal UI ${stack.temporalUiUrl}`);
       log(`  PostgreSQL  ${redactUrl(stack.database.target.url)} (${stack.database.target.source}, migrated)`);
       log(`  Worker      task queue "${cfg.temporal.taskQueue}", namespace "${cfg.temporal.namespace}"`);
+      log(`  QuickBooks  simulator at ${demo.simulator.baseUrl}, company ${demo.realmId}`);
+      log(`  Demo tenant "demo", workflow ${demo.workflowId}:`);
+      log(`              ${stack.temporalUiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${demo.workflowId}`);
       log('');
-      const check = await runStackCheck(stack, cfg, new Date());
-      log(`Stack check workflow ${check.workflowId} completed: its activity wrote stack_checks row ${check.rowId}.`);
-      log(`See it at ${stack.temporalUiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${check.workflowId}`);
-      log('Running. Press Ctrl-C to stop.');
-      await untilSignal(() => stack.stop(), stack.worker.running);
+      log('Press Ctrl-C to stop.');
+      const monitor = monitorDemo(demo, log, process.stdout.isTTY === true);
+      await untilSignal(async () => {
+        await monitor.stop();
+        await demo.stop();
+      }, stack.worker.running);
       log('Stopped.');
     });
 
@@ -149,10 +170,17 @@ function redactUrl(url: string): string {
   return parsed.toString();
 }
 
-export function parsePositiveInt(value: string, name: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
-  return parsed;
+function portArg(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new InvalidArgumentError('must be a port number (1-65535)');
+  return port;
+}
+
+function countArg(value: string): number {
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError('must be a positive integer');
+  return count;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -15,7 +15,6 @@ import {
   TemporalUnavailableError,
   type RunningDevServer,
 } from '../worker/temporal-server.js';
-import type { stackCheckWorkflow } from '../workflows/stack-check.js';
 
 /** The database the demo and the CLI use on a local server; tests use their own throw-away ones. */
 export const defaultDatabaseName = 'qbsync';
@@ -125,20 +124,4 @@ export async function startDevStack(config: Config, log: (line: string) => void)
     await stopAll();
     throw error;
   }
-}
-
-/** Runs the stack check workflow once and returns its id and the row it wrote. */
-export async function runStackCheck(
-  stack: DevStack,
-  config: Config,
-  now: Date,
-): Promise<{ workflowId: string; rowId: number }> {
-  const workflowId = `stack-check-${now.toISOString().replace(/[:.]/g, '-')}`;
-  const result = await stack.client.workflow.execute<typeof stackCheckWorkflow>('stackCheckWorkflow', {
-    taskQueue: config.temporal.taskQueue,
-    workflowId,
-    args: [{ message: 'qbsync dev: Temporal, the worker and PostgreSQL are working together' }],
-    staticSummary: 'Stack check: one activity writes a row to PostgreSQL through Kysely',
-  });
-  return { workflowId, rowId: result.rowId };
 }

@@ -73,10 +73,11 @@ describe('qbsync CLI', () => {
     expect(result.stderr).toMatch(/unknown command 'frobnicate'/);
   });
 
-  it('dev: starts a Temporal dev server that keeps history in the data folder, and Ctrl-C leaves no process behind', async () => {
+  it('dev: starts a Temporal dev server that keeps history in the data folder, backfills the demo tenant, and Ctrl-C leaves no process behind', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'qbsync-dev-'));
     const temporalPort = await freePort();
     const uiPort = await freePort();
+    const simulatorPort = await freePort();
     const env = {
       DATABASE_URL: database.url,
       QBSYNC_DATA_DIR: dataDir,
@@ -84,38 +85,63 @@ describe('qbsync CLI', () => {
       TEMPORAL_UI_PORT: String(uiPort),
       TEMPORAL_TASK_QUEUE: `dev-${temporalPort}`,
     };
+    const args = [
+      'dev',
+      '--simulator-port',
+      String(simulatorPort),
+      '--customers',
+      '40',
+      '--transactions',
+      '120',
+      '--every',
+      '2',
+    ];
     try {
-      const workflowIds: string[] = [];
+      const firstRuns: string[] = [];
       for (let run = 0; run < 2; run += 1) {
-        const dev = await startCli(['dev'], env, /Running\. Press Ctrl-C to stop\./);
+        const dev = await startCli(args, env, /Incremental pass at/, 150_000);
         const output = dev.output();
         expect(output).toContain(`Temporal UI http://127.0.0.1:${uiPort}`);
-        workflowIds.push(/Stack check workflow (\S+) completed/.exec(output)?.[1] ?? '');
+        expect(output).toContain(`QuickBooks  simulator at http://127.0.0.1:${simulatorPort}`);
+        expect(output).toMatch(/Backfill done/);
         const children = execFileSync('pgrep', ['-P', String(dev.child.pid)], { encoding: 'utf8' })
           .trim()
           .split('\n');
         expect(children.length).toBeGreaterThan(0);
 
-        if (run === 1) {
-          // History survives a restart: the first run's workflow is still there.
-          const client = new Client({ connection: await Connection.connect({ address: env.TEMPORAL_ADDRESS }) });
-          const first = await client.workflow.getHandle(workflowIds[0]!).describe();
-          expect(first.status.name).toBe('COMPLETED');
-          await client.connection.close();
+        const client = new Client({ connection: await Connection.connect({ address: env.TEMPORAL_ADDRESS }) });
+        const described = await client.workflow.getHandle('tenant-sync-demo').describe();
+        if (run === 0) firstRuns.push(described.runId);
+        else {
+          // History survives a restart: the first run of the demo (terminated by the restart) is still there.
+          const first = await client.workflow.getHandle('tenant-sync-demo', firstRuns[0]).describe();
+          expect(first.status.name).toBe('TERMINATED');
         }
+        await client.connection.close();
 
         const exited = new Promise<number | null>((resolve) => dev.child.once('exit', resolve));
         dev.child.kill('SIGINT');
         expect(await exited).toBe(0);
-        for (const pid of children) expect(processAlive(Number(pid))).toBe(false);
+        // Helpers such as tsx's esbuild service exit when their parent's pipe closes: give them a moment.
+        expect(await settled(() => children.every((pid) => !processAlive(Number(pid))))).toBe(true);
         expect(await portAnswers('127.0.0.1', temporalPort)).toBe(false);
         expect(await portAnswers('127.0.0.1', uiPort)).toBe(false);
+        expect(await portAnswers('127.0.0.1', simulatorPort)).toBe(false);
       }
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
-  }, 180_000);
+  }, 360_000);
 });
+
+async function settled(check: () => boolean, timeoutMs = 3_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return true;
+}
 
 function processAlive(pid: number): boolean {
   try {

@@ -2,21 +2,25 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { runStackCheck, startDevStack, type DevStack } from '../client/stack.js';
+import { createQboClientForTenant } from '../activities/qbo/qbo-auth.js';
+import { demoTenantId, startDevDemo, type DevDemo } from '../client/dev.js';
+import { verifyTenant } from '../client/verify.js';
 import { portAnswers } from '../db/postgres.js';
 import { loadConfig } from '../worker/config.js';
+import { qboAuthDepsFromConfig } from '../worker/main.js';
+import { statusQuery } from '../workflows/definitions.js';
 import { freePort } from './global-setup.js';
 
 describe('qbsync dev stack', () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'qbsync-embedded-'));
-  let stack: DevStack | undefined;
+  let demo: DevDemo | undefined;
 
   afterAll(async () => {
-    await stack?.stop();
+    await demo?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('starts an embedded PostgreSQL when nothing answers at the local address, migrates it and runs the stack check', async () => {
+  it('R5/R23: starts an embedded PostgreSQL when nothing answers at the local address, migrates it, and backfills the demo tenant from the simulator', async () => {
     const port = await freePort();
     expect(await portAnswers('127.0.0.1', port)).toBe(false);
     const config = loadConfig({
@@ -26,21 +30,39 @@ describe('qbsync dev stack', () => {
       TEMPORAL_TASK_QUEUE: `embedded-${port}`,
     });
     const lines: string[] = [];
-    stack = await startDevStack(config, (line) => lines.push(line));
-    expect(stack.database.target.source).toBe('embedded');
-    expect(stack.startedTemporal).toBe(false);
+    demo = await startDevDemo(config, (line) => lines.push(line), {
+      simulatorPort: await freePort(),
+      customers: 60,
+      transactions: 200,
+      startDate: '2020-01-01',
+      incrementalEverySeconds: 3600,
+    });
+    expect(demo.stack.database.target.source).toBe('embedded');
+    expect(demo.stack.startedTemporal).toBe(false);
     expect(lines.join('\n')).toMatch(/starting an embedded one/);
 
-    const check = await runStackCheck(stack, config, new Date());
-    const row = await stack.database.db
-      .selectFrom('stack_checks')
-      .select(['workflow_id'])
-      .where('id', '=', check.rowId)
-      .executeTakeFirstOrThrow();
-    expect(row.workflow_id).toBe(check.workflowId);
+    const handle = demo.stack.client.workflow.getHandle(demo.workflowId);
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const status = await handle.query(statusQuery);
+      if (status.phase === 'incremental' && status.lastPass) break;
+      if (Date.now() > deadline) throw new Error(`the demo backfill did not finish: ${JSON.stringify(status)}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const deps = qboAuthDepsFromConfig(demo.config, demo.stack.database.db, () => new Date());
+    const report = await verifyTenant(
+      demo.stack.database.db,
+      await createQboClientForTenant(deps!, demoTenantId),
+      demoTenantId,
+    );
+    expect({ missing: report.missing, extra: report.extra, different: report.different }).toEqual({
+      missing: 0,
+      extra: 0,
+      different: 0,
+    });
 
-    await stack.stop();
-    stack = undefined;
+    await demo.stop();
+    demo = undefined;
     expect(await portAnswers('127.0.0.1', port)).toBe(false);
   }, 240_000);
 });

@@ -5,7 +5,12 @@ import type { Kysely } from 'kysely';
 import { OperatorError } from '../common/errors.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
-import { apiBaseUrlFor, createQboClientForTenant, oauthSettings } from '../activities/qbo/qbo-auth.js';
+import {
+  apiBaseUrlFor,
+  createQboClientForTenant,
+  oauthSettings,
+  type QboAuthDeps,
+} from '../activities/qbo/qbo-auth.js';
 import { createRealmLimiter } from '../activities/qbo/realm-limiter.js';
 import { FailureType } from '../common/failure-types.js';
 import type { Database } from '../db/schema.js';
@@ -70,14 +75,9 @@ export function qboClientsFromConfig(
   db: Kysely<Database>,
   now: () => Date,
 ): ActivityDeps['qboClientFor'] {
-  const { clientId, clientSecret, environment } = config.qbo;
-  const tokenKey = config.tokenKey;
-  if (clientId === undefined || clientSecret === undefined || tokenKey === undefined) {
-    const missing = [
-      clientId === undefined ? 'QBO_CLIENT_ID' : '',
-      clientSecret === undefined ? 'QBO_CLIENT_SECRET' : '',
-      tokenKey === undefined ? 'QBSYNC_TOKEN_KEY' : '',
-    ].filter(Boolean);
+  const deps = qboAuthDepsFromConfig(config, db, now);
+  if (deps === undefined) {
+    const missing = missingQboVariables(config);
     return async () => {
       throw ApplicationFailure.create({
         type: FailureType.TenantNotConnected,
@@ -86,7 +86,23 @@ export function qboClientsFromConfig(
       });
     };
   }
-  const deps = {
+  return (tenantId) => createQboClientForTenant(deps, tenantId);
+}
+
+function missingQboVariables(config: Config): string[] {
+  return [
+    config.qbo.clientId === undefined ? 'QBO_CLIENT_ID' : '',
+    config.qbo.clientSecret === undefined ? 'QBO_CLIENT_SECRET' : '',
+    config.tokenKey === undefined ? 'QBSYNC_TOKEN_KEY' : '',
+  ].filter(Boolean);
+}
+
+/** Token handling and QBO access from configuration; undefined when the OAuth app or key is missing. */
+export function qboAuthDepsFromConfig(config: Config, db: Kysely<Database>, now: () => Date): QboAuthDeps | undefined {
+  const { clientId, clientSecret, environment } = config.qbo;
+  const tokenKey = config.tokenKey;
+  if (clientId === undefined || clientSecret === undefined || tokenKey === undefined) return undefined;
+  return {
     db,
     oauth: oauthSettings({
       clientId,
@@ -100,7 +116,6 @@ export function qboClientsFromConfig(
     limiter: createRealmLimiter(db as Kysely<unknown>),
     now,
   };
-  return (tenantId) => createQboClientForTenant(deps, tenantId);
 }
 
 /** The composition root: config and connections in, a running worker out. */

@@ -1,2 +1,1 @@
-export { stackCheckWorkflow } from './stack-check.js';
 export { tenantSyncWorkflow } from './tenant-sync.js';

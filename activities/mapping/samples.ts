@@ -2,10 +2,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The real recorded QBO responses beside the checkout (../shared/reference/qbo-samples). */
+/**
+ * The real recorded QBO responses, as copied into the repository from shared/reference/qbo-samples
+ * (sandbox/fixtures/qbo-samples/SOURCES.md says where each comes from), so tests need nothing
+ * outside the checkout.
+ */
 export const samplesDir = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
-  '../../../shared/reference/qbo-samples',
+  '../../sandbox/fixtures/qbo-samples',
 );
 
 export function sampleFiles(): string[] {

@@ -340,13 +340,21 @@ export async function previewTenant(
 export async function startTenantSync(
   deps: Pick<OnboardingDeps, 'db' | 'temporal' | 'taskQueue'>,
   tenantId: string,
+  options: { incrementalEverySeconds?: number } = {},
 ): Promise<{ workflowId: string; runId: string; alreadyRunning: boolean }> {
   const tenant = await readTenant(deps.db, tenantId);
   if (!tenant) throw new OnboardingInputError(`no tenant ${tenantId}`);
   const connection = await requireConnection(deps.db, tenantId);
   const workflowId = tenantWorkflowId(tenantId);
   const running = await describeRun(deps.temporal, workflowId);
-  const input: TenantSyncInput = { tenantId, realmId: connection.realmId, mode: tenant.mode };
+  const input: TenantSyncInput = {
+    tenantId,
+    realmId: connection.realmId,
+    mode: tenant.mode,
+    ...(options.incrementalEverySeconds !== undefined
+      ? { incrementalEverySeconds: options.incrementalEverySeconds }
+      : {}),
+  };
   const handle = await deps.temporal.workflow.start(tenantSyncWorkflowType, {
     taskQueue: deps.taskQueue,
     workflowId,
