@@ -158,6 +158,11 @@ export function formatVerifyReport(report: VerifyReport): string {
       `  ${pad(entity, 14)}QuickBooks ${padStart(String(report.counts[entity].qbo), 7)}   CRM ${padStart(String(report.counts[entity].crm), 7)}`,
   );
   lines.push(`missing ${report.missing}, extra ${report.extra}, different ${report.different}`);
+  if (report.failed > 0) {
+    lines.push(
+      `(${report.failed} records QuickBooks holds could not be synced and are in the error table, with the reason)`,
+    );
+  }
   for (const record of report.records) {
     lines.push(
       `  ${pad(record.kind, 10)}${record.entity} ${record.qboId}${record.fields.length ? `: ${record.fields.join(', ')}` : ''}`,

@@ -129,6 +129,7 @@ describe('qbsync status formatting (R24)', () => {
 
 describe('qbsync verify output', () => {
   const report: VerifyReport = {
+    failed: 0,
     missing: 1,
     extra: 0,
     different: 1,

@@ -24,6 +24,8 @@ export interface VerifyDifference {
 }
 
 export interface VerifyReport {
+  /** Records QBO holds that the sync could not write, each with an open entry in the error table. */
+  readonly failed: number;
   readonly missing: number;
   readonly extra: number;
   readonly different: number;
@@ -127,6 +129,17 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
     .where('realm_id', '=', scope.realmId)
     .execute();
   const linkOf = new Map(links.map((link) => [`${link.entity_type}:${link.qbo_id}`, link]));
+  const openErrors = new Set(
+    (
+      await db
+        .selectFrom('sync_errors')
+        .select(['entity_type', 'qbo_id'])
+        .where('tenant_id', '=', tenantId)
+        .where('resolved_at', 'is', null)
+        .execute()
+    ).map((row) => `${row.entity_type}:${row.qbo_id}`),
+  );
+  let failed = 0;
   const deletedOpportunities = new Set(
     (
       await db
@@ -150,8 +163,11 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
     for (const [id, record] of qbo[entity]) {
       const link = linkOf.get(`${entity}:${id}`);
       if (!link || (link.opportunity_id !== null && deletedOpportunities.has(link.opportunity_id))) {
-        // Records QBO itself cannot map were reported to the error table, not lost.
-        if (!(await mapsCleanly(entity, record, scope))) continue;
+        // Records the sync could not write are in the error table, with the reason: known, not lost.
+        if (openErrors.has(`${entity}:${id}`) || !(await mapsCleanly(entity, record, scope))) {
+          failed += 1;
+          continue;
+        }
         records.push({ entity, qboId: id, kind: 'missing', fields: [] });
         continue;
       }
@@ -160,6 +176,7 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
     }
   }
   return {
+    failed,
     missing: records.filter((r) => r.kind === 'missing').length,
     extra: records.filter((r) => r.kind === 'extra').length,
     different: records.filter((r) => r.kind === 'different').length,

@@ -9,9 +9,9 @@ import type { SyncActivities } from '../activities/sync/sync.activities.js';
  *   (common/failure-types.ts); the types that would fail the same way again are non-retryable.
  *   A throttled call carries QBO's wait as nextRetryDelay, which overrides the backoff below.
  * - Page activities read at most a few QBO requests and write one transaction: 5 minutes is ample
- *   (QBO itself gives up on a request at 120 s). They heartbeat between requests, so a worker that
- *   dies mid-page is noticed within a minute and the page is retried elsewhere; the page and its
- *   cursor commit together, so the retry starts where the last commit left off.
+ *   (QBO itself gives up on a request at 120 s). They heartbeat every 3 s while they work, so a
+ *   worker that dies mid-page is noticed within 10 s and the page is retried elsewhere; the page
+ *   and its cursor commit together, so the retry starts where the last commit left off.
  * - Backoff 2 s doubling to 5 minutes, 20 attempts (about an hour and a half of a QBO outage).
  *   After that the failure reaches the workflow, which records it and tries again next pass.
  * - Bookkeeping activities touch only PostgreSQL (plus one count(*) to read QBO's clock).
@@ -26,7 +26,7 @@ const retry: ActivityOptions['retry'] = {
 
 export const pageActivityOptions: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '10 seconds',
   retry,
 };
 

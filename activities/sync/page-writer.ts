@@ -200,7 +200,7 @@ export async function writeRecords(
               entity,
               record.Id,
               'CustomerRef',
-              `customer ${opportunity.customerQboId} not found in QuickBooks`,
+              `customer ${opportunity.customerQboId} is not synced: missing in QuickBooks, or it failed to map (see its own error)`,
               now,
               counts,
             );
@@ -232,7 +232,7 @@ export async function writeRecords(
         entity,
         record.Id,
         'CustomerRef',
-        `customer ${opportunity.customerQboId} not found in QuickBooks`,
+        `customer ${opportunity.customerQboId} is not synced: missing in QuickBooks, or it failed to map (see its own error)`,
         now,
         counts,
       );

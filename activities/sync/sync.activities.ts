@@ -36,6 +36,8 @@ export const cdcMaxAgeMs = 29 * 24 * 3600 * 1000;
 export const overlapMs = 60_000;
 const transactionEntities: readonly SyncedEntity[] = ['Estimate', 'Invoice', 'CreditMemo', 'SalesReceipt'];
 const referenceChunk = 50;
+/** A third of the page activities' heartbeat timeout. */
+const heartbeatEveryMs = 3_000;
 const maxProbesPerPage = 12;
 
 /** Where an entity's reading stands; stored as JSON in sync_cursors.cursor. */
@@ -111,11 +113,20 @@ export function createSyncActivities(deps: SyncDeps) {
     };
   }
 
+  /**
+   * Runs QBO work with the failure classified for Temporal, heartbeating all along: a slow QBO
+   * answer or a long transaction is progress, while a worker that died stops heartbeating and its
+   * activity is retried elsewhere within the heartbeat timeout (workflows/activity-options.ts).
+   */
   async function withQbo<T>(tenantId: string, work: (client: QboClient) => Promise<T>): Promise<T> {
+    const context = Context.current();
+    const beat = setInterval(() => context.heartbeat(), heartbeatEveryMs);
     try {
       return await work(await deps.qboClientFor(tenantId));
     } catch (error) {
       throw toApplicationFailure(error);
+    } finally {
+      clearInterval(beat);
     }
   }
 
@@ -282,7 +293,6 @@ export function createSyncActivities(deps: SyncDeps) {
         }
         let span = Math.max(1000, Math.min(state.spanMs ?? until - from, until - from));
         for (let probe = 0; probe < maxProbesPerPage; probe += 1) {
-          Context.current().heartbeat({ probe });
           const to = Math.min(from + span, until);
           const conditions = windowConditions(settings, input.entity, from, to);
           const total = await client.count({ entity: input.entity, where: conditions });
@@ -447,7 +457,6 @@ export function createSyncActivities(deps: SyncDeps) {
         const pending: Array<[number, number]> = [[first, last + 1]];
         while (pending.length > 0) {
           const [from, to] = pending.pop()!;
-          Context.current().heartbeat({ from: dayText(from), to: dayText(to) });
           const held = crm.filter((row) => row.day >= from && row.day < to);
           if (held.length === 0) continue;
           requests += 1;
