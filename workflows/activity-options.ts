@@ -12,15 +12,16 @@ import type { SyncActivities } from '../activities/sync/sync.activities.js';
  *   (QBO itself gives up on a request at 120 s). They heartbeat every 3 s while they work, so a
  *   worker that dies mid-page is noticed within 10 s and the page is retried elsewhere; the page
  *   and its cursor commit together, so the retry starts where the last commit left off.
- * - Backoff 2 s doubling to 5 minutes, 20 attempts (about an hour and a half of a QBO outage).
- *   After that the failure reaches the workflow, which records it and tries again next pass.
+ * - Backoff 1 s doubling to 1 minute, 100 attempts (about an hour and a half of a QBO outage, and
+ *   a worker killed several times in a row on the same page is back within a minute). After that
+ *   the failure reaches the workflow, which records it and tries again next pass.
  * - Bookkeeping activities touch only PostgreSQL (plus one count(*) to read QBO's clock).
  */
 const retry: ActivityOptions['retry'] = {
-  initialInterval: '2 seconds',
+  initialInterval: '1 second',
   backoffCoefficient: 2,
-  maximumInterval: '5 minutes',
-  maximumAttempts: 20,
+  maximumInterval: '1 minute',
+  maximumAttempts: 100,
   nonRetryableErrorTypes: [...nonRetryableFailureTypes],
 };
 

@@ -1,0 +1,157 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import protos from '@temporalio/proto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { connectTenant, createQboClientForTenant } from '../activities/qbo/qbo-auth.js';
+import { verifyTenant } from '../client/verify.js';
+import type { TenantStatus } from '../common/sync-types.js';
+import {
+  statusQuery,
+  tenantSyncWorkflowType,
+  tenantWorkflowId,
+  type TenantSyncInput,
+} from '../workflows/definitions.js';
+import { cliEnv, cliPath, repoRoot } from './cli.js';
+import { consent, createTenant, startQboFixture, type QboFixture } from './onboarding-helpers.js';
+
+/**
+ * Workers die: deploys, crashes, machines taken away. A real worker process (`qbsync worker`) is
+ * killed with SIGKILL at random moments during a backfill, ten times, and started again each time.
+ */
+const { temporal } = protos;
+
+describe('R23: killing the worker mid-page', () => {
+  let fixture: QboFixture;
+  let client: Client;
+  let handle: WorkflowHandle;
+  let worker: ChildProcess | undefined;
+  let env: Record<string, string>;
+  const tenantId = 'killed';
+  const taskQueue = `worker-kill-${Date.now()}`;
+
+  beforeAll(async () => {
+    fixture = await startQboFixture({ customers: 3000, transactions: 20000, items: 40, seed: 44 });
+    await createTenant(fixture, tenantId, '2000-01-01');
+    const { realmId } = await connectTenant(fixture.deps, tenantId, await consent(fixture));
+    env = {
+      DATABASE_URL: fixture.database.url,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      QBO_CLIENT_ID: fixture.sim.clientId,
+      QBO_CLIENT_SECRET: fixture.sim.clientSecret,
+      QBO_API_BASE_URL: fixture.sim.baseUrl,
+      QBO_OAUTH_BASE_URL: fixture.sim.baseUrl,
+      QBSYNC_TOKEN_KEY: Buffer.from(fixture.deps.tokenKey).toString('base64'),
+    };
+    client = new Client({ connection: await Connection.connect({ address: inject('temporalAddress') }) });
+    const input: TenantSyncInput = { tenantId, realmId, mode: 'two_way', incrementalEverySeconds: 3600 };
+    handle = await client.workflow.start(tenantSyncWorkflowType, {
+      taskQueue,
+      workflowId: tenantWorkflowId(tenantId),
+      args: [input],
+    });
+  });
+
+  afterAll(async () => {
+    worker?.kill('SIGKILL');
+    await handle?.cancel().catch(() => undefined);
+    await client?.connection.close();
+    await fixture?.stop();
+  });
+
+  function startWorkerProcess(): Promise<ChildProcess> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [cliPath, 'worker'], { cwd: repoRoot, env: cliEnv(env) });
+      let output = '';
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('Worker polling')) resolve(child);
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.once('exit', (code, signal) => {
+        if (!output.includes('Worker polling'))
+          reject(new Error(`qbsync worker exited (${code ?? signal}): ${output}`));
+      });
+    });
+  }
+
+  async function firstAttemptPageRunning(): Promise<boolean> {
+    const described = await handle.describe();
+    return (described.raw.pendingActivities ?? []).some(
+      (activity) =>
+        activity.activityType?.name === 'syncEntityPage' &&
+        activity.attempt === 1 &&
+        activity.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+    );
+  }
+
+  async function status(): Promise<TenantStatus> {
+    return handle.query(statusQuery);
+  }
+
+  it('ends with verify at 0 differences and no duplicate rows after 10 kills during the backfill', async () => {
+    let kills = 0;
+    worker = await startWorkerProcess();
+    while (kills < 10) {
+      // Kill it in the middle of a page: wait for a page on its first attempt to be running (so
+      // each kill hits a new page, not the retry of the last one), then strike at a random moment.
+      for (let waited = 0; !(await firstAttemptPageRunning()); waited += 50) {
+        if (waited > 120_000) throw new Error('no page started on the restarted worker within 2 minutes');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 300));
+      const before = await status();
+      expect(before.phase, `the backfill ended after ${kills} kills: make the company larger`).toBe('backfill');
+      const exited = new Promise((resolve) => worker!.once('exit', resolve));
+      worker.kill('SIGKILL');
+      await exited;
+      kills += 1;
+      worker = await startWorkerProcess();
+    }
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const current = await status();
+      if (current.phase === 'incremental' && current.lastPass) {
+        expect(current.lastError).toBeNull();
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`the backfill did not finish: ${JSON.stringify(current)}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const report = await verifyTenant(
+      fixture.database.db,
+      await createQboClientForTenant(fixture.deps, tenantId),
+      tenantId,
+    );
+    expect(report.records.slice(0, 5)).toEqual([]);
+    expect({ missing: report.missing, extra: report.extra, different: report.different }).toEqual({
+      missing: 0,
+      extra: 0,
+      different: 0,
+    });
+
+    // No duplicates: every CRM row has exactly one link, and every link one row.
+    const db = fixture.database.db;
+    const counts = await sql<{
+      accounts: number;
+      account_links: number;
+      opportunities: number;
+      opportunity_links: number;
+      members: number;
+      contacts: number;
+    }>`
+      SELECT (SELECT count(*) FROM accounts WHERE tenant_id = ${tenantId})::int AS accounts,
+             (SELECT count(DISTINCT account_id) FROM qbo_links WHERE tenant_id = ${tenantId} AND entity_type = 'Customer')::int AS account_links,
+             (SELECT count(*) FROM opportunities WHERE tenant_id = ${tenantId})::int AS opportunities,
+             (SELECT count(*) FROM qbo_links WHERE tenant_id = ${tenantId} AND opportunity_id IS NOT NULL)::int AS opportunity_links,
+             (SELECT count(*) FROM list_members WHERE tenant_id = ${tenantId} AND account_id IS NOT NULL)::int AS members,
+             (SELECT count(*) FROM contacts WHERE tenant_id = ${tenantId})::int AS contacts`.execute(db);
+    const row = counts.rows[0]!;
+    expect(row.accounts).toBe(row.account_links);
+    expect(row.opportunities).toBe(row.opportunity_links);
+    expect(row.members).toBe(row.accounts);
+    expect(row.contacts).toBeLessThanOrEqual(row.accounts);
+  }, 600_000);
+});
