@@ -1,19 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import protos from '@temporalio/proto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { connectTenant, createQboClientForTenant } from '../activities/qbo/qbo-auth.js';
-import { verifyTenant } from '../client/verify.js';
 import type { TenantStatus } from '../common/sync-types.js';
-import {
-  statusQuery,
-  tenantSyncWorkflowType,
-  tenantWorkflowId,
-  type TenantSyncInput,
-} from '../workflows/definitions.js';
 import { cliEnv, cliPath, repoRoot } from './cli.js';
-import { consent, createTenant, startQboFixture, type QboFixture } from './onboarding-helpers.js';
+import { startTenantHarness, type TenantHarness } from './tenant-harness.js';
 
 /**
  * Workers die: deploys, crashes, machines taken away. A real worker process (`qbsync worker`) is
@@ -22,42 +13,34 @@ import { consent, createTenant, startQboFixture, type QboFixture } from './onboa
 const { temporal } = protos;
 
 describe('R23: killing the worker mid-page', () => {
-  let fixture: QboFixture;
-  let client: Client;
-  let handle: WorkflowHandle;
+  let tenant: TenantHarness;
   let worker: ChildProcess | undefined;
   let env: Record<string, string>;
-  const tenantId = 'killed';
-  const taskQueue = `worker-kill-${Date.now()}`;
 
   beforeAll(async () => {
-    fixture = await startQboFixture({ customers: 3000, transactions: 20000, items: 40, seed: 44 });
-    await createTenant(fixture, tenantId, '2000-01-01');
-    const { realmId } = await connectTenant(fixture.deps, tenantId, await consent(fixture));
+    tenant = await startTenantHarness({
+      tenantId: 'killed',
+      company: { customers: 3000, transactions: 20000, items: 40, seed: 44 },
+      startDate: '2000-01-01',
+      // The workers here are real processes, started and killed by the test.
+      worker: false,
+    });
+    const { fixture } = tenant;
     env = {
       DATABASE_URL: fixture.database.url,
       TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: taskQueue,
+      TEMPORAL_TASK_QUEUE: tenant.taskQueue,
       QBO_CLIENT_ID: fixture.sim.clientId,
       QBO_CLIENT_SECRET: fixture.sim.clientSecret,
       QBO_API_BASE_URL: fixture.sim.baseUrl,
       QBO_OAUTH_BASE_URL: fixture.sim.baseUrl,
       QBSYNC_TOKEN_KEY: Buffer.from(fixture.deps.tokenKey).toString('base64'),
     };
-    client = new Client({ connection: await Connection.connect({ address: inject('temporalAddress') }) });
-    const input: TenantSyncInput = { tenantId, realmId, mode: 'two_way', incrementalEverySeconds: 3600 };
-    handle = await client.workflow.start(tenantSyncWorkflowType, {
-      taskQueue,
-      workflowId: tenantWorkflowId(tenantId),
-      args: [input],
-    });
   });
 
   afterAll(async () => {
     worker?.kill('SIGKILL');
-    await handle?.cancel().catch(() => undefined);
-    await client?.connection.close();
-    await fixture?.stop();
+    await tenant?.stop();
   });
 
   function startWorkerProcess(): Promise<ChildProcess> {
@@ -78,7 +61,7 @@ describe('R23: killing the worker mid-page', () => {
   }
 
   async function firstAttemptPageRunning(): Promise<boolean> {
-    const described = await handle.describe();
+    const described = await tenant.handle().describe();
     return (described.raw.pendingActivities ?? []).some(
       (activity) =>
         activity.activityType?.name === 'syncEntityPage' &&
@@ -87,8 +70,8 @@ describe('R23: killing the worker mid-page', () => {
     );
   }
 
-  async function status(): Promise<TenantStatus> {
-    return handle.query(statusQuery);
+  function status(): Promise<TenantStatus> {
+    return tenant.status();
   }
 
   it('ends with verify at 0 differences and no duplicate rows after 10 kills during the backfill', async () => {
@@ -120,20 +103,10 @@ describe('R23: killing the worker mid-page', () => {
       if (Date.now() > deadline) throw new Error(`the backfill did not finish: ${JSON.stringify(current)}`);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    const report = await verifyTenant(
-      fixture.database.db,
-      await createQboClientForTenant(fixture.deps, tenantId),
-      tenantId,
-    );
-    expect(report.records.slice(0, 5)).toEqual([]);
-    expect({ missing: report.missing, extra: report.extra, different: report.different }).toEqual({
-      missing: 0,
-      extra: 0,
-      different: 0,
-    });
+    await tenant.expectInStep();
 
     // No duplicates: every CRM row has exactly one link, and every link one row.
-    const db = fixture.database.db;
+    const db = tenant.fixture.database.db;
     const counts = await sql<{
       accounts: number;
       account_links: number;
@@ -142,12 +115,12 @@ describe('R23: killing the worker mid-page', () => {
       members: number;
       contacts: number;
     }>`
-      SELECT (SELECT count(*) FROM accounts WHERE tenant_id = ${tenantId})::int AS accounts,
-             (SELECT count(DISTINCT account_id) FROM qbo_links WHERE tenant_id = ${tenantId} AND entity_type = 'Customer')::int AS account_links,
-             (SELECT count(*) FROM opportunities WHERE tenant_id = ${tenantId})::int AS opportunities,
-             (SELECT count(*) FROM qbo_links WHERE tenant_id = ${tenantId} AND opportunity_id IS NOT NULL)::int AS opportunity_links,
-             (SELECT count(*) FROM list_members WHERE tenant_id = ${tenantId} AND account_id IS NOT NULL)::int AS members,
-             (SELECT count(*) FROM contacts WHERE tenant_id = ${tenantId})::int AS contacts`.execute(db);
+      SELECT (SELECT count(*) FROM accounts WHERE tenant_id = ${tenant.tenantId})::int AS accounts,
+             (SELECT count(DISTINCT account_id) FROM qbo_links WHERE tenant_id = ${tenant.tenantId} AND entity_type = 'Customer')::int AS account_links,
+             (SELECT count(*) FROM opportunities WHERE tenant_id = ${tenant.tenantId})::int AS opportunities,
+             (SELECT count(*) FROM qbo_links WHERE tenant_id = ${tenant.tenantId} AND opportunity_id IS NOT NULL)::int AS opportunity_links,
+             (SELECT count(*) FROM list_members WHERE tenant_id = ${tenant.tenantId} AND account_id IS NOT NULL)::int AS members,
+             (SELECT count(*) FROM contacts WHERE tenant_id = ${tenant.tenantId})::int AS contacts`.execute(db);
     const row = counts.rows[0]!;
     expect(row.accounts).toBe(row.account_links);
     expect(row.opportunities).toBe(row.opportunity_links);
