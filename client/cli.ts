@@ -52,7 +52,7 @@ export function buildProgram(): Command {
     .option('--down', 'undo the latest migration')
     .action(async (options: { down?: boolean }) => {
       const cfg = config();
-      const { openDatabase } = await import('./stack.js');
+      const { openDatabase } = await import('./connections.js');
       const { migrateDownOne, migrateToLatest } = await import('../db/migrate.js');
       const database = await openDatabase(cfg, log);
       try {
@@ -71,7 +71,7 @@ export function buildProgram(): Command {
     .action(async () => {
       const cfg = config();
       const { assertMigrated, connectToTemporal, startWorker } = await import('../worker/main.js');
-      const { openDatabase } = await import('./stack.js');
+      const { openDatabase } = await import('./connections.js');
       const connection = await connectToTemporal(cfg.temporal.address);
       const database = await openDatabase(cfg, log).catch(async (error: unknown) => {
         await connection.close();

@@ -6,7 +6,7 @@ import { asSync } from '../db/crm-rules.js';
 import { parseTokenKey } from '../db/token-crypto.js';
 import { startSimulator, type RunningSimulator } from '../sandbox/index.js';
 import type { Config } from '../worker/config.js';
-import { qboAuthDepsFromConfig } from '../worker/main.js';
+import { qboAuthDepsFromConfig } from '../worker/qbo-deps.js';
 import { statusQuery, tenantWorkflowId } from '../workflows/definitions.js';
 import { renderBackfillProgress } from './tenant-status.js';
 import { runConnectFlow } from './onboarding/connect-flow.js';

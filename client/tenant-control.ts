@@ -1,13 +1,11 @@
-import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import { OperatorError } from '../common/errors.js';
 import type { TenantStatus } from '../common/sync-types.js';
-import { createDb } from '../db/connection.js';
-import { describe, resolvePostgres } from '../db/postgres.js';
 import type { Database } from '../db/schema.js';
 import type { Config } from '../worker/config.js';
-import { TemporalUnavailableError } from '../worker/temporal-server.js';
 import { statusQuery, tenantWorkflowId } from '../workflows/definitions.js';
+import { connectClient, openDatabase } from './connections.js';
 
 /**
  * What the tenant commands share: the database (to know the tenant exists), the Temporal client,
@@ -32,42 +30,19 @@ export interface TenantContext {
   close(): Promise<void>;
 }
 
-/**
- * Opens the database now and Temporal on first use; close() closes what was opened. The same
- * database and connection as client/stack.ts openDatabase/connectClient, without loading the
- * worker that stack.ts imports (it doubles a support command's start-up time).
- */
+/** Opens the database now and Temporal on first use; close() closes what was opened. */
 export async function openTenantContext(config: Config): Promise<TenantContext> {
-  const target = await resolvePostgres({
-    databaseUrl: config.databaseUrl,
-    localPort: config.localPostgresPort,
-    dataDir: config.dataDir,
-    databaseName: 'qbsync', // client/stack.ts defaultDatabaseName
-    log: () => undefined,
-  });
-  const db = createDb({ url: target.url });
+  const database = await openDatabase(config, () => undefined);
   let client: Promise<Client> | undefined;
   return {
     config,
-    database: { db },
-    temporal: () => (client ??= connectTemporal(config)),
+    database,
+    temporal: () => (client ??= connectClient(config)),
     async close() {
       if (client) await (await client.catch(() => undefined))?.connection.close();
-      await db.destroy();
-      await target.stop();
+      await database.close();
     },
   };
-}
-
-async function connectTemporal(config: Config): Promise<Client> {
-  try {
-    const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 5_000 });
-    return new Client({ connection, namespace: config.temporal.namespace });
-  } catch (error) {
-    throw new TemporalUnavailableError(
-      `cannot reach Temporal at ${config.temporal.address} (TEMPORAL_ADDRESS): ${describe(error)}`,
-    );
-  }
 }
 
 export interface TenantRow {

@@ -7,7 +7,7 @@ import { demoTenantId, startDevDemo, type DevDemo } from '../client/dev.js';
 import { verifyTenant } from '../client/verify.js';
 import { portAnswers } from '../db/postgres.js';
 import { loadConfig } from '../worker/config.js';
-import { qboAuthDepsFromConfig } from '../worker/main.js';
+import { qboAuthDepsFromConfig } from '../worker/qbo-deps.js';
 import { statusQuery } from '../workflows/definitions.js';
 import { freePort } from './global-setup.js';
 

@@ -5,18 +5,13 @@ import type { Kysely } from 'kysely';
 import { OperatorError } from '../common/errors.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
-import {
-  apiBaseUrlFor,
-  createQboClientForTenant,
-  oauthSettings,
-  type QboAuthDeps,
-} from '../activities/qbo/qbo-auth.js';
-import { createRealmLimiter } from '../activities/qbo/realm-limiter.js';
+import { createQboClientForTenant } from '../activities/qbo/qbo-auth.js';
 import { FailureType } from '../common/failure-types.js';
 import type { Database } from '../db/schema.js';
 import { describe } from '../db/postgres.js';
 import { listMigrations } from '../db/migrate.js';
 import type { Config } from './config.js';
+import { qboAuthDepsFromConfig } from './qbo-deps.js';
 import { TemporalUnavailableError } from './temporal-server.js';
 
 export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
@@ -95,27 +90,6 @@ function missingQboVariables(config: Config): string[] {
     config.qbo.clientSecret === undefined ? 'QBO_CLIENT_SECRET' : '',
     config.tokenKey === undefined ? 'QBSYNC_TOKEN_KEY' : '',
   ].filter(Boolean);
-}
-
-/** Token handling and QBO access from configuration; undefined when the OAuth app or key is missing. */
-export function qboAuthDepsFromConfig(config: Config, db: Kysely<Database>, now: () => Date): QboAuthDeps | undefined {
-  const { clientId, clientSecret, environment } = config.qbo;
-  const tokenKey = config.tokenKey;
-  if (clientId === undefined || clientSecret === undefined || tokenKey === undefined) return undefined;
-  return {
-    db,
-    oauth: oauthSettings({
-      clientId,
-      clientSecret,
-      environment,
-      redirectUri: config.qbo.redirectUri ?? `http://127.0.0.1:${config.servePort}/oauth/callback`,
-      oauthBaseUrl: config.qbo.oauthBaseUrl,
-    }),
-    tokenKey,
-    apiBaseUrl: apiBaseUrlFor(environment, config.qbo.apiBaseUrl),
-    limiter: createRealmLimiter(db as Kysely<unknown>),
-    now,
-  };
 }
 
 /** The composition root: config and connections in, a running worker out. */

@@ -62,6 +62,10 @@ function versionColumns(version: LinkVersion, fallbackTime: Date) {
   };
 }
 
+/**
+ * Writes a record's link, replacing one that pointed at another kind of row (an item that turned
+ * from a product into a category, say).
+ */
 async function insertLink(
   trx: Trx,
   ctx: WriterContext,
@@ -87,6 +91,19 @@ async function insertLink(
       ...versionColumns(version, now),
       ...(extra.synced_snapshot !== undefined ? { synced_snapshot: JSON.stringify(extra.synced_snapshot) } : {}),
     })
+    .onConflict((conflict) =>
+      conflict.columns(['tenant_id', 'realm_id', 'entity_type', 'qbo_id']).doUpdateSet((eb) => ({
+        account_id: eb.ref('excluded.account_id'),
+        opportunity_id: eb.ref('excluded.opportunity_id'),
+        product_id: eb.ref('excluded.product_id'),
+        revenue_category_id: eb.ref('excluded.revenue_category_id'),
+        parent_qbo_id: eb.ref('excluded.parent_qbo_id'),
+        sync_token: eb.ref('excluded.sync_token'),
+        qbo_last_updated_time: eb.ref('excluded.qbo_last_updated_time'),
+        qbo_updated_at: eb.ref('excluded.qbo_updated_at'),
+        synced_snapshot: eb.ref('excluded.synced_snapshot'),
+      })),
+    )
     .execute();
 }
 
@@ -278,14 +295,6 @@ export async function writeCategory(
       .values({ tenant_id: ctx.tenantId, ...fields })
       .returning('id')
       .executeTakeFirstOrThrow();
-    if (link)
-      await trx
-        .deleteFrom('qbo_links')
-        .where('tenant_id', '=', ctx.tenantId)
-        .where('realm_id', '=', ctx.realmId)
-        .where('entity_type', '=', 'Item')
-        .where('qbo_id', '=', category.qboId)
-        .execute();
     await insertLink(trx, ctx, 'Item', category.qboId, category, { revenue_category_id: inserted.id }, {}, now);
   }
   return 'written';
@@ -316,14 +325,6 @@ export async function writeProduct(
       .values({ tenant_id: ctx.tenantId, ...fields })
       .returning('id')
       .executeTakeFirstOrThrow();
-    if (link)
-      await trx
-        .deleteFrom('qbo_links')
-        .where('tenant_id', '=', ctx.tenantId)
-        .where('realm_id', '=', ctx.realmId)
-        .where('entity_type', '=', 'Item')
-        .where('qbo_id', '=', product.qboId)
-        .execute();
     await insertLink(trx, ctx, 'Item', product.qboId, product, { product_id: inserted.id }, {}, now);
   }
   return 'written';

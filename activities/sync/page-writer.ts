@@ -176,6 +176,19 @@ export async function writeRecords(
   await writeDocuments(documents, true);
   return counts;
 
+  function customerNotSynced(record: QboRecord, opportunity: OpportunityRecord) {
+    return recordFailure(
+      trx,
+      settings,
+      entity,
+      record.Id,
+      'CustomerRef',
+      `customer ${opportunity.customerQboId} is not synced: missing in QuickBooks, or it failed to map (see its own error)`,
+      now,
+      counts,
+    );
+  }
+
   async function writeDocuments(
     batch: Array<{ record: QboRecord; opportunity: OpportunityRecord }>,
     fetchMissing: boolean,
@@ -194,16 +207,7 @@ export async function writeRecords(
         await guarded(trx, settings, entity, record, counts, now, async () => {
           const outcome = await writeOpportunity(trx, settings, opportunity, now);
           if (outcome === 'missing-customer') {
-            await recordFailure(
-              trx,
-              settings,
-              entity,
-              record.Id,
-              'CustomerRef',
-              `customer ${opportunity.customerQboId} is not synced: missing in QuickBooks, or it failed to map (see its own error)`,
-              now,
-              counts,
-            );
+            await customerNotSynced(record, opportunity);
             return 'deferred';
           }
           return outcome;
@@ -226,16 +230,7 @@ export async function writeRecords(
       return;
     }
     for (const { record, opportunity } of retry) {
-      await recordFailure(
-        trx,
-        settings,
-        entity,
-        record.Id,
-        'CustomerRef',
-        `customer ${opportunity.customerQboId} is not synced: missing in QuickBooks, or it failed to map (see its own error)`,
-        now,
-        counts,
-      );
+      await customerNotSynced(record, opportunity);
     }
   }
 }

@@ -27,7 +27,7 @@ export function registerConnectCommand(program: Command): void {
         });
         log(`Tenant ${tenantId} is connected to QuickBooks company ${realmId}; its tokens are stored encrypted.`);
         // A workflow that paused itself for want of valid tokens can go on now.
-        const { connectClient } = await import('../stack.js');
+        const { connectClient } = await import('../connections.js');
         const { resumeAfterReconnect } = await import('../onboarding/service.js');
         try {
           const temporal = await connectClient(config);

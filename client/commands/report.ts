@@ -55,7 +55,7 @@ export function registerReportCommand(program: Command): void {
       }
 
       const { loadConfig } = await import('../../worker/config.js');
-      const { openDatabase } = await import('../stack.js');
+      const { openDatabase } = await import('../connections.js');
       const reportsModule = await import('../../db/reports.js');
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const database = await openDatabase(loadConfig(process.env), log);

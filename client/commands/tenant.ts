@@ -294,30 +294,14 @@ export function registerTenantCommands(program: Command): void {
     });
 }
 
-/**
- * The tenant's QBO client as a worker builds it (worker/main.ts qboClientsFromConfig: OAuth app,
- * token key, API base URL, the shared per-realm limiter), without loading the worker itself.
- */
+/** The tenant's QBO client as a worker builds it (worker/qbo-deps.ts), without loading the worker. */
 async function qboClientFromConfig(config: Config, db: Kysely<Database>, tenantId: string): Promise<QboClient> {
-  const { requireQboApp, requireTokenKey } = await import('../../worker/config.js');
-  const { apiBaseUrlFor, createQboClientForTenant, oauthSettings } = await import('../../activities/qbo/qbo-auth.js');
-  const { createRealmLimiter } = await import('../../activities/qbo/realm-limiter.js');
-  const { clientId, clientSecret } = requireQboApp(config);
-  const deps = {
-    db,
-    oauth: oauthSettings({
-      clientId,
-      clientSecret,
-      environment: config.qbo.environment,
-      redirectUri: config.qbo.redirectUri ?? `http://127.0.0.1:${config.servePort}/oauth/callback`,
-      oauthBaseUrl: config.qbo.oauthBaseUrl,
-    }),
-    tokenKey: requireTokenKey(config),
-    apiBaseUrl: apiBaseUrlFor(config.qbo.environment, config.qbo.apiBaseUrl),
-    limiter: createRealmLimiter(db as Kysely<unknown>),
-    now: () => new Date(),
-  };
-  return createQboClientForTenant(deps, tenantId);
+  const { requireQboAuthDeps } = await import('../../worker/qbo-deps.js');
+  const { createQboClientForTenant } = await import('../../activities/qbo/qbo-auth.js');
+  return createQboClientForTenant(
+    requireQboAuthDeps(config, db, () => new Date()),
+    tenantId,
+  );
 }
 
 async function watchBackfill(context: TenantContext, workflow: RunningWorkflow, everyMs: number): Promise<void> {

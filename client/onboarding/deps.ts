@@ -1,14 +1,9 @@
-import type { Kysely } from 'kysely';
-import { apiBaseUrlFor, oauthSettings } from '../../activities/qbo/qbo-auth.js';
-import { createRealmLimiter } from '../../activities/qbo/realm-limiter.js';
 import { requireQboApp, requireTokenKey, type Config } from '../../worker/config.js';
-import { connectClient, openDatabase } from '../stack.js';
+import { requireQboAuthDeps } from '../../worker/qbo-deps.js';
+import { connectClient, openDatabase } from '../connections.js';
 import type { OnboardingDeps } from './service.js';
 
-/** The redirect URI: QBO_REDIRECT_URI, or the callback `qbsync serve` answers on this machine. */
-export function redirectUriOf(config: Config): string {
-  return config.qbo.redirectUri ?? `http://127.0.0.1:${config.servePort}/oauth/callback`;
-}
+export { redirectUriOf } from '../../worker/qbo-deps.js';
 
 /** Builds what the onboarding commands need from configuration: database, Temporal, OAuth app, key. */
 export async function openOnboarding(
@@ -16,8 +11,9 @@ export async function openOnboarding(
   log: (line: string) => void,
   options: { temporal?: boolean } = {},
 ): Promise<{ deps: OnboardingDeps; close(): Promise<void> }> {
-  const app = requireQboApp(config);
-  const tokenKey = requireTokenKey(config);
+  // A missing QBO_* variable or key fails before anything is opened.
+  requireQboApp(config);
+  requireTokenKey(config);
   const database = await openDatabase(config, log);
   let temporal;
   try {
@@ -27,17 +23,7 @@ export async function openOnboarding(
     throw error;
   }
   const deps: OnboardingDeps = {
-    db: database.db,
-    oauth: oauthSettings({
-      ...app,
-      environment: config.qbo.environment,
-      redirectUri: redirectUriOf(config),
-      oauthBaseUrl: config.qbo.oauthBaseUrl,
-    }),
-    tokenKey,
-    apiBaseUrl: apiBaseUrlFor(config.qbo.environment, config.qbo.apiBaseUrl),
-    limiter: createRealmLimiter(database.db as Kysely<unknown>),
-    now: () => new Date(),
+    ...requireQboAuthDeps(config, database.db, () => new Date()),
     // Commands that do not talk to Temporal never reach for it; a clear error if one does.
     temporal:
       temporal ??
