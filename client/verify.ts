@@ -124,6 +124,7 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
       'product_id',
       'revenue_category_id',
       'parent_qbo_id',
+      'sync_token',
     ])
     .where('tenant_id', '=', tenantId)
     .where('realm_id', '=', scope.realmId)
@@ -151,6 +152,10 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
     ).map((row) => row.id),
   );
 
+  const crm = await loadCrmRows(db, tenantId);
+  const accountOfCustomer = new Map(
+    links.filter((link) => link.entity_type === 'Customer').map((link) => [link.qbo_id, link.account_id]),
+  );
   for (const entity of syncedEntities) {
     const entityLinks = links.filter(
       (link) =>
@@ -164,15 +169,18 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
       const link = linkOf.get(`${entity}:${id}`);
       if (!link || (link.opportunity_id !== null && deletedOpportunities.has(link.opportunity_id))) {
         // Records the sync could not write are in the error table, with the reason: known, not lost.
-        if (openErrors.has(`${entity}:${id}`) || !(await mapsCleanly(entity, record, scope))) {
+        if (openErrors.has(`${entity}:${id}`) || !mapsCleanly(entity, record, scope)) {
           failed += 1;
           continue;
         }
         records.push({ entity, qboId: id, kind: 'missing', fields: [] });
         continue;
       }
-      const fields = await compare(db, entity, record, link, scope);
-      if (fields.length > 0) records.push({ entity, qboId: id, kind: 'different', fields });
+      const fields = compare(crm, accountOfCustomer, entity, record, link, scope);
+      if (fields.length === 0) continue;
+      // A later version that could not be written is in the error table: known, not lost.
+      if (openErrors.has(`${entity}:${id}`)) failed += 1;
+      else records.push({ entity, qboId: id, kind: 'different', fields });
     }
   }
   return {
@@ -185,7 +193,50 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
   };
 }
 
-async function mapsCleanly(entity: SyncedEntity, record: QboRecord, scope: TenantScope): Promise<boolean> {
+/**
+ * The tenant's synced CRM rows, read in one query per table rather than one per record: a company
+ * of 100,000 records verifies in seconds instead of minutes.
+ */
+async function loadCrmRows(db: Kysely<Database>, tenantId: string) {
+  const [accounts, contacts, categories, products, opportunities, lines] = await Promise.all([
+    db.selectFrom('accounts').selectAll().where('tenant_id', '=', tenantId).execute(),
+    db
+      .selectFrom('contacts')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('is_primary', '=', true)
+      .where('account_id', 'is not', null)
+      .execute(),
+    db.selectFrom('revenue_categories').selectAll().where('tenant_id', '=', tenantId).execute(),
+    db.selectFrom('products').selectAll().where('tenant_id', '=', tenantId).execute(),
+    db.selectFrom('opportunities').selectAll().where('tenant_id', '=', tenantId).execute(),
+    db
+      .selectFrom('opportunity_lines')
+      .select(['opportunity_id', 'line_number', 'product_code', 'amount'])
+      .where('tenant_id', '=', tenantId)
+      .orderBy('opportunity_id')
+      .orderBy('line_number')
+      .execute(),
+  ]);
+  const linesOf = new Map<number, typeof lines>();
+  for (const line of lines) {
+    const list = linesOf.get(line.opportunity_id);
+    if (list) list.push(line);
+    else linesOf.set(line.opportunity_id, [line]);
+  }
+  return {
+    accounts: new Map(accounts.map((row) => [row.id, row])),
+    primaryContacts: new Map(contacts.map((row) => [row.account_id!, row])),
+    categories: new Map(categories.map((row) => [row.id, row])),
+    products: new Map(products.map((row) => [row.id, row])),
+    opportunities: new Map(opportunities.map((row) => [row.id, row])),
+    linesOf,
+  };
+}
+
+type CrmRows = Awaited<ReturnType<typeof loadCrmRows>>;
+
+function mapsCleanly(entity: SyncedEntity, record: QboRecord, scope: TenantScope): boolean {
   try {
     if (entity === 'Customer') mapCustomer(record, { defaultLanguage: scope.language });
     else if (entity === 'Item') mapItem(record);
@@ -198,6 +249,7 @@ async function mapsCleanly(entity: SyncedEntity, record: QboRecord, scope: Tenan
 }
 
 type Link = {
+  sync_token: string;
   account_id: number | null;
   opportunity_id: number | null;
   product_id: number | null;
@@ -205,17 +257,21 @@ type Link = {
   parent_qbo_id: string | null;
 };
 
-async function compare(
-  db: Kysely<Database>,
+function compare(
+  crm: CrmRows,
+  accountOfCustomer: ReadonlyMap<string, number | null>,
   entity: SyncedEntity,
   record: QboRecord,
   link: Link,
   scope: TenantScope,
-): Promise<string[]> {
+): string[] {
   const differs: string[] = [];
   const check = (field: string, expected: unknown, actual: unknown) => {
     if (JSON.stringify(expected ?? null) !== JSON.stringify(actual ?? null)) differs.push(field);
   };
+  // The version proves the latest edit arrived even when it touched no synced field (a bulk
+  // import that only changes notes, say): the CRM must have applied QBO's current SyncToken.
+  check('version', String(record['SyncToken'] ?? '0'), link.sync_token);
   if (entity === 'Customer') {
     const mapped = mapCustomer(record, { defaultLanguage: scope.language });
     if (mapped.kind === 'subCustomer') {
@@ -223,11 +279,8 @@ async function compare(
       return differs;
     }
     const account = mapped.account;
-    const row = await db
-      .selectFrom('accounts')
-      .selectAll()
-      .where('id', '=', link.account_id!)
-      .executeTakeFirstOrThrow();
+    const row = link.account_id === null ? undefined : crm.accounts.get(link.account_id);
+    if (!row) return ['account'];
     check('companyName', account.companyName, row.company_name);
     check('website', account.website, row.website);
     check('active', account.active, row.active);
@@ -236,12 +289,7 @@ async function compare(
     check('address.province', account.address.province, row.province);
     check('address.postalCode', account.address.postalCode, row.postal_code);
     check('address.country', account.address.country, row.country);
-    const contact = await db
-      .selectFrom('contacts')
-      .selectAll()
-      .where('account_id', '=', row.id)
-      .where('is_primary', '=', true)
-      .executeTakeFirst();
+    const contact = crm.primaryContacts.get(row.id);
     const expected = account.primaryContact;
     if (expected || contact) {
       check('primaryContact.title', expected?.title, contact?.title);
@@ -257,41 +305,20 @@ async function compare(
   if (entity === 'Item') {
     const mapped = mapItem(record);
     if (mapped.kind === 'category') {
-      const row =
-        link.revenue_category_id === null
-          ? undefined
-          : await db
-              .selectFrom('revenue_categories')
-              .selectAll()
-              .where('id', '=', link.revenue_category_id)
-              .executeTakeFirst();
+      const row = link.revenue_category_id === null ? undefined : crm.categories.get(link.revenue_category_id);
       check('name', mapped.category.name, row?.name);
       check('active', mapped.category.active, row?.active);
     } else {
-      const row =
-        link.product_id === null
-          ? undefined
-          : await db.selectFrom('products').selectAll().where('id', '=', link.product_id).executeTakeFirst();
+      const row = link.product_id === null ? undefined : crm.products.get(link.product_id);
       check('code', mapped.product.code, row?.code);
       check('active', mapped.product.active, row?.active);
     }
     return differs;
   }
   const mapped = mapSalesDocument(entity, record, { language: scope.language });
-  const row = await db
-    .selectFrom('opportunities')
-    .selectAll()
-    .where('id', '=', link.opportunity_id!)
-    .executeTakeFirstOrThrow();
-  const customerLink = await db
-    .selectFrom('qbo_links')
-    .select('account_id')
-    .where('tenant_id', '=', scope.tenantId)
-    .where('realm_id', '=', scope.realmId)
-    .where('entity_type', '=', 'Customer')
-    .where('qbo_id', '=', mapped.customerQboId)
-    .executeTakeFirst();
-  check('customer', customerLink?.account_id, row.account_id);
+  const row = link.opportunity_id === null ? undefined : crm.opportunities.get(link.opportunity_id);
+  if (!row) return ['opportunity'];
+  check('customer', accountOfCustomer.get(mapped.customerQboId), row.account_id);
   check('title', mapped.title, row.title);
   check('txnDate', mapped.txnDate, new Date(row.txn_date).toISOString().slice(0, 10));
   check('stage', mapped.stage, row.stage);
@@ -299,12 +326,7 @@ async function compare(
   check('shipping', moneyText(mapped.shipping), Number(row.shipping).toFixed(2));
   check('discount', moneyText(mapped.discount), Number(row.discount).toFixed(2));
   check('totalBeforeTax', moneyText(mapped.totalBeforeTax), Number(row.total_before_tax).toFixed(2));
-  const lines = await db
-    .selectFrom('opportunity_lines')
-    .select(['line_number', 'product_code', 'amount'])
-    .where('opportunity_id', '=', row.id)
-    .orderBy('line_number')
-    .execute();
+  const lines = crm.linesOf.get(row.id) ?? [];
   check(
     'lines',
     mapped.lines.map((line) => [line.lineNumber, line.productCode, moneyText(line.amount)]),
