@@ -1,9 +1,10 @@
-import { Context } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import { FailureType } from '../../common/failure-types.js';
 import { syncedEntities, type SyncedEntity, type SyncMode } from '../../common/sync-types.js';
 import { asSync } from '../../db/crm-rules.js';
+import { analyzeGrownTables } from '../../db/table-statistics.js';
 import type { Database } from '../../db/schema.js';
 import type { QboClient, QboRecord } from '../qbo/qbo-client.js';
 import { toApplicationFailure } from '../qbo/qbo-errors.js';
@@ -76,6 +77,14 @@ export interface CdcResult {
 
 export function createSyncActivities(deps: SyncDeps) {
   const { db } = deps;
+
+  /** After a write: keeps the planner's view of fast-growing tables current (db/table-statistics.ts). */
+  async function refreshStatistics(counts: PageCounts): Promise<void> {
+    if (counts.written === 0) return;
+    await analyzeGrownTables(db, (table, error) =>
+      log.warn('could not refresh table statistics', { table, error: String(error).slice(0, 200) }),
+    );
+  }
 
   async function tenantSettings(tenantId: string): Promise<TenantSettings & { mode: SyncMode }> {
     const row = await db
@@ -284,6 +293,7 @@ export function createSyncActivities(deps: SyncDeps) {
             await saveCursor(trx, settings, input.entity, next);
             return counts;
           });
+          await refreshStatistics(counts);
           return counts;
         };
 
@@ -417,6 +427,7 @@ export function createSyncActivities(deps: SyncDeps) {
           }
           return counts;
         });
+        await refreshStatistics(counts);
         return { applied: true, reason: null, counts, cursor: next };
       });
     },

@@ -1,0 +1,71 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../test/database.js';
+import { analyzeGrownTables } from './table-statistics.js';
+
+describe('planner statistics kept current during a backfill (R23)', () => {
+  let testDb: TestDatabase;
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    await testDb.db.insertInto('tenants').values({ id: 'stats', name: 'Stats', start_date: '2024-01-01' }).execute();
+  });
+  afterAll(async () => testDb?.drop());
+
+  const reltuples = async (table: string) =>
+    Number(
+      (await sql<{ n: number }>`SELECT reltuples AS n FROM pg_class WHERE relname = ${table}`.execute(testDb.db))
+        .rows[0]!.n,
+    );
+
+  it('analyzes a table once it has grown past its last statistics, and leaves it alone until it grows again', async () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => ({
+      tenant_id: 'stats',
+      realm_id: 'r',
+      entity_type: 'Customer',
+      qbo_id: String(i),
+      error_type: 'MappingError',
+      message: 'test',
+    }));
+    await testDb.db.insertInto('sync_errors').values(rows).execute();
+    expect(await reltuples('sync_errors')).toBeLessThan(0);
+
+    // Sessions publish their table counters about once a second: wait for the insert to show.
+    let analyzed: string[] = [];
+    for (let attempt = 0; attempt < 50 && !analyzed.includes('sync_errors'); attempt += 1) {
+      analyzed = await analyzeGrownTables(testDb.db);
+      if (!analyzed.includes('sync_errors')) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(analyzed).toContain('sync_errors');
+    expect(analyzed).not.toContain('opportunities');
+    expect(await reltuples('sync_errors')).toBe(3000);
+    expect(await analyzeGrownTables(testDb.db)).toEqual([]);
+  });
+
+  it('skips a table it cannot lock in time and says which, without failing', async () => {
+    const skipped: string[] = [];
+    // Another session holds a lock that ANALYZE waits for; inserts still go through.
+    await testDb.db.transaction().execute(async (trx) => {
+      await sql`LOCK TABLE sync_errors IN SHARE UPDATE EXCLUSIVE MODE`.execute(trx);
+      await testDb.db
+        .insertInto('sync_errors')
+        .values(
+          Array.from({ length: 5000 }, (_, i) => ({
+            tenant_id: 'stats',
+            realm_id: 'r',
+            entity_type: 'Invoice',
+            qbo_id: String(i),
+            error_type: 'MappingError',
+            message: 'test',
+          })),
+        )
+        .execute();
+      for (let attempt = 0; attempt < 50 && skipped.length === 0; attempt += 1) {
+        const analyzed = await analyzeGrownTables(testDb.db, (table) => skipped.push(table));
+        expect(analyzed).not.toContain('sync_errors');
+        if (skipped.length === 0) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    });
+    expect(skipped).toEqual(['sync_errors']);
+    expect(await reltuples('sync_errors')).toBe(3000);
+  });
+});

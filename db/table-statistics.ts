@@ -1,0 +1,56 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+/** The tables a sync pass fills; a first backfill can grow them from nothing to millions of rows. */
+export const syncedTables = [
+  'accounts',
+  'contacts',
+  'list_members',
+  'revenue_categories',
+  'products',
+  'opportunities',
+  'opportunity_lines',
+  'qbo_links',
+  'sync_errors',
+] as const;
+
+/** A table is re-analyzed once the rows changed since its last ANALYZE pass this plus its size. */
+const minChangedRows = 1000;
+
+/**
+ * Refreshes the planner statistics of the synced tables that have roughly doubled since they were
+ * last analyzed, and says which it analyzed.
+ *
+ * Why the sync does what autovacuum normally does: each connection caches the plans of its
+ * foreign-key checks. A plan made while a table was empty scans the whole table, and it stays
+ * cached until the table's statistics change. During a first backfill that turns every insert
+ * into a scan of everything written so far: 100,000 records took tens of minutes instead of about
+ * a minute. Autovacuum fixes it only after its next nap (a minute by default), and not at all on
+ * a server where it is off. An ANALYZE invalidates those cached plans in every session.
+ *
+ * Best effort: a lock held by a concurrent ANALYZE or VACUUM, or missing privileges, only skip it.
+ */
+export async function analyzeGrownTables(
+  db: Kysely<Database>,
+  onSkip: (table: string, error: unknown) => void = () => undefined,
+): Promise<string[]> {
+  const { rows } = await sql<{ relname: string }>`
+    SELECT s.relname
+    FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+    WHERE s.schemaname = current_schema()
+      AND s.relname = ANY(${[...syncedTables]}::text[])
+      AND s.n_mod_since_analyze > ${minChangedRows} + greatest(c.reltuples, 0)`.execute(db);
+  const analyzed: string[] = [];
+  for (const { relname } of rows) {
+    try {
+      await db.transaction().execute(async (trx) => {
+        await sql`SET LOCAL lock_timeout = '1s'`.execute(trx);
+        await sql`ANALYZE ${sql.table(relname)}`.execute(trx);
+      });
+      analyzed.push(relname);
+    } catch (error) {
+      onSkip(relname, error);
+    }
+  }
+  return analyzed;
+}
