@@ -41,7 +41,7 @@ const server = await startDevServer({
   dbFile: undefined,
   namespace: 'default',
 });
-const fixture = await startQboFixture({ customers, transactions, items: 60, seed: 11 });
+const fixture = await startQboFixture({ customers, transactions, items: 60, seed: 11 }, {}, { limited: true });
 const tenantId = 'bench';
 await createTenant(fixture, tenantId, values['start-date']);
 const { realmId } = await connectTenant(fixture.deps, tenantId, await consent(fixture));
@@ -69,6 +69,7 @@ try {
   const seconds = (Date.now() - started) / 1000;
   const records = status.lastPass.records;
   const figures = await historyFigures(client, handle.workflowId);
+  const verifyStarted = Date.now();
   const report = await verifyTenant(
     fixture.database.db,
     await createQboClientForTenant(fixture.deps, tenantId),
@@ -79,7 +80,9 @@ try {
   console.log(
     `history: ${figures.runs} run(s), at most ${figures.maxEventsPerRun} events in a run, ${figures.totalBytes} bytes = ${((figures.totalBytes / records) * 1000).toFixed(0)} bytes per 1,000 records; largest payload ${figures.largestPayloadBytes} bytes`,
   );
-  console.log(`verify: ${report.missing} missing, ${report.extra} extra, ${report.different} different`);
+  console.log(
+    `verify: ${report.missing} missing, ${report.extra} extra, ${report.different} different, in ${((Date.now() - verifyStarted) / 1000).toFixed(1)} s`,
+  );
   await handle.cancel();
 } finally {
   await worker.stop();

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { createRealmLimiter } from '../activities/qbo/realm-limiter.js';
 import { startSimulator, type RunningSimulator, type StartOptions } from '../sandbox/index.js';
 import { authorizeUrl, connectTenant, oauthSettings, type QboAuthDeps } from '../activities/qbo/qbo-auth.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -14,6 +16,8 @@ export interface QboFixture {
 export async function startQboFixture(
   options: StartOptions = {},
   deps: Partial<QboAuthDeps> = {},
+  /** Requests go through the per-realm limiter in PostgreSQL, as the worker's do in production. */
+  { limited = false }: { limited?: boolean } = {},
 ): Promise<QboFixture> {
   const sim = await startSimulator({
     port: 0,
@@ -36,6 +40,7 @@ export async function startQboFixture(
     tokenKey: randomBytes(32),
     apiBaseUrl: sim.baseUrl,
     now: () => new Date(),
+    ...(limited ? { limiter: createRealmLimiter(database.db as Kysely<unknown>) } : {}),
     ...deps,
   };
   return {

@@ -60,7 +60,7 @@ export async function startTenantHarness(options: {
   /** Runs before the workflow starts, e.g. to damage records. */
   readonly beforeStart?: (fixture: QboFixture, realmId: string) => void;
 }): Promise<TenantHarness> {
-  const fixture = await startQboFixture(options.company);
+  const fixture = await startQboFixture(options.company, {}, { limited: true });
   // The Temporal server is shared by every test file: a unique id keeps workflow ids apart.
   const tenantId = `${options.tenantId}-${Math.random().toString(36).slice(2, 8)}`;
   const taskQueue = `${tenantId}-${Date.now()}`;
