@@ -8,6 +8,7 @@ import type { Database } from './schema.js';
  */
 export const crmRuleBySqlState = {
   QB008: 'R8',
+  QB009: 'R9',
   QB014: 'R14',
   QB016: 'R16',
   QB017: 'R17',

@@ -355,6 +355,123 @@ describe('R16: one primary contact per account, the oldest', () => {
   });
 });
 
+describe('R9: documents and revenue categories sync one way, QuickBooks to CRM', () => {
+  /** A revenue category and an opportunity with one line, written by the sync. */
+  async function seedDocuments() {
+    const seeded = await seed();
+    return asSync(db, async (trx) => {
+      const category = await trx
+        .insertInto('revenue_categories')
+        .values({ tenant_id: seeded.tenantId, name: 'Services' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const opportunity = await trx
+        .insertInto('opportunities')
+        .values({
+          tenant_id: seeded.tenantId,
+          account_id: seeded.accountId,
+          source_entity: 'Invoice',
+          title: '1001',
+          txn_date: '2026-02-01',
+          stage: 'won',
+          stage_label: 'Gagnée',
+          probability: 100,
+          total_before_tax: '100.00',
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const line = await trx
+        .insertInto('opportunity_lines')
+        .values({
+          tenant_id: seeded.tenantId,
+          opportunity_id: opportunity.id,
+          line_number: 1,
+          product_code: 'SVC',
+          quantity: 1,
+          unit_price: 100,
+          amount: '100.00',
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return { ...seeded, categoryId: category.id, opportunityId: opportunity.id, lineId: line.id };
+    });
+  }
+
+  it('R9: a CRM user cannot create, change or delete an opportunity, its lines, its sales stage or a revenue category; the sync can', async () => {
+    const s = await seedDocuments();
+    const refused = [
+      await userWrite(
+        db.updateTable('opportunities').set({ stage: 'lost' }).where('id', '=', s.opportunityId).execute(),
+      ),
+      await userWrite(db.deleteFrom('opportunities').where('id', '=', s.opportunityId).execute()),
+      await userWrite(
+        db
+          .insertInto('opportunities')
+          .values({
+            tenant_id: s.tenantId,
+            account_id: s.localAccountId,
+            source_entity: 'Estimate',
+            title: 'CRM-made',
+            txn_date: '2026-02-02',
+            stage: 'qualified',
+            stage_label: 'Qualifiée',
+            probability: 40,
+            total_before_tax: 5,
+          })
+          .execute(),
+      ),
+      await userWrite(db.updateTable('opportunity_lines').set({ amount: 1 }).where('id', '=', s.lineId).execute()),
+      await userWrite(db.deleteFrom('opportunity_lines').where('id', '=', s.lineId).execute()),
+      await userWrite(
+        db
+          .insertInto('opportunity_lines')
+          .values({ tenant_id: s.tenantId, opportunity_id: s.opportunityId, line_number: 2, amount: 1 })
+          .execute(),
+      ),
+      await userWrite(
+        db.updateTable('revenue_categories').set({ name: 'Renamed' }).where('id', '=', s.categoryId).execute(),
+      ),
+      await userWrite(db.deleteFrom('revenue_categories').where('id', '=', s.categoryId).execute()),
+      await userWrite(
+        db.insertInto('revenue_categories').values({ tenant_id: s.tenantId, name: 'CRM-made' }).execute(),
+      ),
+    ];
+    expect(refused.map((r) => r.rule)).toEqual(Array(9).fill('R9'));
+    expect(refused[0]!.message).toMatch(
+      /^R9: opportunity \d+ comes from QuickBooks and syncs one way \(QuickBooks to CRM\): a CRM user cannot update it/,
+    );
+    expect(refused[2]!.message).toMatch(/^R9: opportunities come from QuickBooks .* cannot create one/);
+    expect(refused[7]!.message).toMatch(/^R9: revenue category \d+ comes from QuickBooks .* cannot delete it/);
+    const unchanged = await db
+      .selectFrom('opportunities')
+      .innerJoin('opportunity_lines', 'opportunity_lines.opportunity_id', 'opportunities.id')
+      .select(['stage', 'amount'])
+      .where('opportunities.tenant_id', '=', s.tenantId)
+      .execute();
+    expect(unchanged).toEqual([{ stage: 'won', amount: '100.00' }]);
+
+    await asSync(db, async (trx) => {
+      await trx.updateTable('opportunities').set({ stage: 'lost' }).where('id', '=', s.opportunityId).execute();
+      await trx.updateTable('revenue_categories').set({ active: false }).where('id', '=', s.categoryId).execute();
+      await trx.deleteFrom('opportunity_lines').where('id', '=', s.lineId).execute();
+    });
+    const after = await db
+      .selectFrom('opportunities')
+      .select('stage')
+      .where('id', '=', s.opportunityId)
+      .executeTakeFirstOrThrow();
+    expect(after.stage).toBe('lost');
+  });
+
+  it('R9: deleting the tenant takes its opportunities, lines and revenue categories with it', async () => {
+    const s = await seedDocuments();
+    await db.deleteFrom('tenants').where('id', '=', s.tenantId).execute();
+    for (const table of ['opportunities', 'opportunity_lines', 'revenue_categories'] as const) {
+      expect(await db.selectFrom(table).select('id').where('tenant_id', '=', s.tenantId).execute()).toEqual([]);
+    }
+  });
+});
+
 describe('asSync', () => {
   it('marks only its own transaction: a write after it, on the same pool, is a CRM user’s again', async () => {
     const { accountId } = await seed();
