@@ -3,7 +3,7 @@ import type { Database } from '../../db/schema.js';
 import type { AccountRecord } from '../mapping/customer.js';
 import { moneyText } from '../mapping/money.js';
 import type { OpportunityRecord } from '../mapping/sales-document.js';
-import { customerSnapshot, isNewer, type WriterContext } from './crm-writer.js';
+import { customerSnapshot, isNewer, opportunityColumns, type WriterContext } from './crm-writer.js';
 
 /**
  * Set-based writes of a whole page: a handful of statements per page instead of several per record,
@@ -257,22 +257,7 @@ export async function writeOpportunitiesBulk(
   }
   const newIds = await allocateIds(trx, 'opportunities', inserts.length);
   const placed = [...inserts.map((entry, index) => ({ ...entry, id: newIds[index]! })), ...updates];
-  const rows = placed.map(({ opportunity, id, accountId }) => ({
-    id,
-    account_id: accountId,
-    source_entity: opportunity.qboEntity,
-    title: opportunity.title,
-    txn_date: opportunity.txnDate,
-    expected_close_date: opportunity.expirationDate,
-    currency: opportunity.currency,
-    stage: opportunity.stage,
-    stage_label: opportunity.stageLabel,
-    probability: opportunity.probability,
-    shipping: moneyText(opportunity.shipping),
-    discount: moneyText(opportunity.discount),
-    discount_percent: opportunity.discountPercent,
-    total_before_tax: moneyText(opportunity.totalBeforeTax),
-  }));
+  const rows = placed.map(({ opportunity, id, accountId }) => ({ id, ...opportunityColumns(opportunity, accountId) }));
   const columns = sql`id int8, account_id int8, source_entity text, title text, txn_date date, expected_close_date date,
     currency text, stage text, stage_label text, probability numeric, shipping numeric, discount numeric,
     discount_percent numeric, total_before_tax numeric`;

@@ -330,19 +330,10 @@ export async function writeProduct(
   return 'written';
 }
 
-/** Returns 'missing-customer' when the document's customer is not synced yet: the caller fetches it first. */
-export async function writeOpportunity(
-  trx: Trx,
-  ctx: WriterContext,
-  opportunity: OpportunityRecord,
-  now: Date,
-): Promise<WriteOutcome | 'missing-customer'> {
-  const customer = await findLink(trx, ctx, 'Customer', opportunity.customerQboId);
-  if (!customer || customer.account_id === null) return 'missing-customer';
-  const link = await findLink(trx, ctx, opportunity.qboEntity, opportunity.qboId);
-  if (link && !isNewer(opportunity, link)) return 'unchanged';
-  const fields = {
-    account_id: customer.account_id,
+/** The opportunity columns a synced document sets, shared by the per-record and set-based writers. */
+export function opportunityColumns(opportunity: OpportunityRecord, accountId: number) {
+  return {
+    account_id: accountId,
     source_entity: opportunity.qboEntity,
     title: opportunity.title,
     txn_date: opportunity.txnDate,
@@ -355,8 +346,21 @@ export async function writeOpportunity(
     discount: moneyText(opportunity.discount),
     discount_percent: opportunity.discountPercent,
     total_before_tax: moneyText(opportunity.totalBeforeTax),
-    deleted_at: null,
   };
+}
+
+/** Returns 'missing-customer' when the document's customer is not synced yet: the caller fetches it first. */
+export async function writeOpportunity(
+  trx: Trx,
+  ctx: WriterContext,
+  opportunity: OpportunityRecord,
+  now: Date,
+): Promise<WriteOutcome | 'missing-customer'> {
+  const customer = await findLink(trx, ctx, 'Customer', opportunity.customerQboId);
+  if (!customer || customer.account_id === null) return 'missing-customer';
+  const link = await findLink(trx, ctx, opportunity.qboEntity, opportunity.qboId);
+  if (link && !isNewer(opportunity, link)) return 'unchanged';
+  const fields = { ...opportunityColumns(opportunity, customer.account_id), deleted_at: null };
   let opportunityId: number;
   if (link && link.opportunity_id !== null) {
     opportunityId = link.opportunity_id;
