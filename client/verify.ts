@@ -280,7 +280,7 @@ function compare(
     }
     const account = mapped.account;
     const row = link.account_id === null ? undefined : crm.accounts.get(link.account_id);
-    if (!row) return ['account'];
+    if (!row) return [...differs, 'account'];
     check('companyName', account.companyName, row.company_name);
     check('website', account.website, row.website);
     check('active', account.active, row.active);
@@ -317,7 +317,7 @@ function compare(
   }
   const mapped = mapSalesDocument(entity, record, { language: scope.language });
   const row = link.opportunity_id === null ? undefined : crm.opportunities.get(link.opportunity_id);
-  if (!row) return ['opportunity'];
+  if (!row) return [...differs, 'opportunity'];
   check('customer', accountOfCustomer.get(mapped.customerQboId), row.account_id);
   check('title', mapped.title, row.title);
   check('txnDate', mapped.txnDate, new Date(row.txn_date).toISOString().slice(0, 10));

@@ -187,6 +187,35 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
     });
   });
 
+  it('R25: verify reports a QBO edit that has not arrived yet, even when it changed no synced field (its version)', async () => {
+    const { sim } = fixture.sim;
+    const realmId = (
+      await fixture.database.db
+        .selectFrom('qbo_connections')
+        .select('realm_id')
+        .where('tenant_id', '=', tenantId)
+        .executeTakeFirstOrThrow()
+    ).realm_id;
+    const customer = await fixture.database.db
+      .selectFrom('qbo_links')
+      .select(['qbo_id', 'sync_token'])
+      .where('tenant_id', '=', tenantId)
+      .where('entity_type', '=', 'Customer')
+      .where('parent_qbo_id', 'is', null)
+      .orderBy('account_id', 'desc')
+      .executeTakeFirstOrThrow();
+    // Notes do not sync; only the SyncToken tells that QuickBooks holds a newer version.
+    sim.adminEditCustomer(realmId, customer.qbo_id, { Notes: 'rappel interne' });
+    const json = await cli('verify', tenantId, '--json');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout).records).toContainEqual({
+      entity: 'Customer',
+      qboId: customer.qbo_id,
+      kind: 'different',
+      fields: ['version'],
+    });
+  });
+
   it('R24: unknown tenants, a workflow that is not running, and bad arguments give one-line errors', async () => {
     const [unknown, notRunning, badMode, noTenant] = await Promise.all([
       cli('status', 'ghost'),
