@@ -153,9 +153,6 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
   );
 
   const crm = await loadCrmRows(db, tenantId);
-  const accountOfCustomer = new Map(
-    links.filter((link) => link.entity_type === 'Customer').map((link) => [link.qbo_id, link.account_id]),
-  );
   for (const entity of syncedEntities) {
     const entityLinks = links.filter(
       (link) =>
@@ -176,7 +173,7 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
         records.push({ entity, qboId: id, kind: 'missing', fields: [] });
         continue;
       }
-      const fields = compare(crm, accountOfCustomer, entity, record, link, scope);
+      const fields = compare(crm, linkOf, entity, record, link, scope);
       if (fields.length === 0) continue;
       // A later version that could not be written is in the error table: known, not lost.
       if (openErrors.has(`${entity}:${id}`)) failed += 1;
@@ -259,7 +256,7 @@ type Link = {
 
 function compare(
   crm: CrmRows,
-  accountOfCustomer: ReadonlyMap<string, number | null>,
+  linkOf: ReadonlyMap<string, Link>,
   entity: SyncedEntity,
   record: QboRecord,
   link: Link,
@@ -318,7 +315,7 @@ function compare(
   const mapped = mapSalesDocument(entity, record, { language: scope.language });
   const row = link.opportunity_id === null ? undefined : crm.opportunities.get(link.opportunity_id);
   if (!row) return [...differs, 'opportunity'];
-  check('customer', accountOfCustomer.get(mapped.customerQboId), row.account_id);
+  check('customer', linkOf.get(`Customer:${mapped.customerQboId}`)?.account_id, row.account_id);
   check('title', mapped.title, row.title);
   check('txnDate', mapped.txnDate, new Date(row.txn_date).toISOString().slice(0, 10));
   check('stage', mapped.stage, row.stage);

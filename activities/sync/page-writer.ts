@@ -117,11 +117,8 @@ export async function writeRecords(
         now,
       ),
     );
-    if (bulk) {
-      counts.written += bulk.written.length;
-      counts.unchanged += bulk.unchanged.length;
-      await resolveErrorsFor(trx, settings, entity, [...bulk.written, ...bulk.unchanged], now);
-    } else {
+    if (bulk) await settleBulk(trx, settings, entity, bulk, counts, now);
+    else {
       // Something in the batch broke a constraint: write one by one to find and isolate it.
       for (const { record, account } of accounts) {
         await guarded(trx, settings, entity, record, counts, now, () => writeAccount(trx, settings, account, now));
@@ -215,9 +212,7 @@ export async function writeRecords(
       }
       return;
     }
-    counts.written += bulk.written.length;
-    counts.unchanged += bulk.unchanged.length;
-    await resolveErrorsFor(trx, settings, entity, [...bulk.written, ...bulk.unchanged], now);
+    await settleBulk(trx, settings, entity, bulk, counts, now);
     if (bulk.missingCustomer.length === 0) return;
     const missing = new Set(bulk.missingCustomer.map((o) => o.qboId));
     const retry = batch.filter((d) => missing.has(d.opportunity.qboId));
@@ -267,6 +262,20 @@ async function inSavepoint<T>(trx: Trx, write: () => Promise<T>): Promise<T | un
     await sql`RELEASE SAVEPOINT bulk_write`.execute(trx);
     return undefined;
   }
+}
+
+/** Counts a set-based write's records and closes the errors of those that now went through. */
+async function settleBulk(
+  trx: Trx,
+  settings: TenantSettings,
+  entity: SyncedEntity,
+  bulk: { readonly written: readonly string[]; readonly unchanged: readonly string[] },
+  counts: PageCounts,
+  now: Date,
+) {
+  counts.written += bulk.written.length;
+  counts.unchanged += bulk.unchanged.length;
+  await resolveErrorsFor(trx, settings, entity, [...bulk.written, ...bulk.unchanged], now);
 }
 
 async function resolveErrorsFor(
