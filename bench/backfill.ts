@@ -40,6 +40,7 @@ const server = await startDevServer({
   uiPort: undefined,
   dbFile: undefined,
   namespace: 'default',
+  log: (line) => console.warn(line),
 });
 const fixture = await startQboFixture({ customers, transactions, items: 60, seed: 11 }, {}, { limited: true });
 const tenantId = 'bench';

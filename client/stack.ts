@@ -60,6 +60,7 @@ export async function startDevStack(config: Config, log: (line: string) => void)
         uiPort: config.temporal.uiPort,
         dbFile: path.resolve(config.dataDir, 'temporal.db'),
         namespace: config.temporal.namespace,
+        log,
       });
       stoppers.push(() => devServer!.stop());
     }

@@ -34,6 +34,7 @@ export async function setup(project: TestProject): Promise<void> {
     uiPort: undefined,
     dbFile: undefined,
     namespace: 'default',
+    log: (line) => console.warn(line),
   });
   project.provide('temporalAddress', server.address);
   project.provide('temporalNamespace', 'default');
@@ -43,15 +44,30 @@ export async function teardown(): Promise<void> {
   await server?.stop();
 }
 
+/**
+ * A port nothing listens on, reserved for the next minute. Closing a bare listener is not enough:
+ * until the test's server binds the port, the kernel may hand it to any other bind(0) (the Temporal
+ * dev server picks ports for its own services that way) or to an outgoing connection as its local
+ * port, and the server then fails to bind. A connection that the listening side closes first leaves
+ * the port in TIME_WAIT, which the kernel skips when it picks ports, while a server that sets
+ * SO_REUSEADDR (Node, Go and Temporal all do) can still bind it. The Temporal CLI reserves its own
+ * ports the same way.
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.once('error', reject);
+    probe.once('connection', (accepted) => {
+      const port = (probe.address() as net.AddressInfo).port;
+      accepted.destroy();
+      probe.close(() => resolve(port));
+    });
     probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
+      const port = (probe.address() as net.AddressInfo).port;
+      const client = net.connect(port, '127.0.0.1');
+      client.once('error', reject);
+      // The client closes only after the listening side has closed, so TIME_WAIT lands on the port.
+      client.once('end', () => client.destroy());
     });
   });
 }

@@ -154,8 +154,31 @@ export interface RunningDevServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Go exits with 2 on an unrecovered panic. The dev server panics, instead of failing cleanly, when
+ * one of the ports it picked for its internal services is taken before it binds it, a race with
+ * other programs on the machine that a second start does not meet.
+ */
+const goPanicExitCode = 2;
+const startAttempts = 2;
+
 /** Starts `temporal server start-dev` with qbsync's search attributes, and waits until it serves. */
 export async function startDevServer(options: DevServerOptions): Promise<RunningDevServer> {
+  for (let attempt = 1; ; attempt += 1) {
+    const started = await launchDevServer(options);
+    if (!('exitCode' in started)) return started;
+    const message = `the Temporal dev server exited with code ${started.exitCode}: ${started.reason}`;
+    if (started.exitCode !== goPanicExitCode || attempt >= startAttempts) throw new TemporalUnavailableError(message);
+    options.log?.(`Temporal: ${message}; starting it again`);
+  }
+}
+
+interface EarlyExit {
+  readonly exitCode: number;
+  readonly reason: string;
+}
+
+async function launchDevServer(options: DevServerOptions): Promise<RunningDevServer | EarlyExit> {
   const ip = options.ip ?? '127.0.0.1';
   if (options.dbFile) mkdirSync(path.dirname(options.dbFile), { recursive: true });
   const args = [
@@ -174,10 +197,8 @@ export async function startDevServer(options: DevServerOptions): Promise<Running
     ...Object.entries(searchAttributeTypes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
   const child = spawn(options.binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
+  const stderr = new StderrKeeper();
+  child.stderr?.on('data', (chunk: Buffer) => stderr.add(chunk.toString()));
   const address = `${ip}:${options.port}`;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const stop = async () => {
@@ -189,11 +210,7 @@ export async function startDevServer(options: DevServerOptions): Promise<Running
   };
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) {
-      throw new TemporalUnavailableError(
-        `the Temporal dev server exited with code ${child.exitCode}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
-      );
-    }
+    if (child.exitCode !== null) return { exitCode: child.exitCode, reason: stderr.reason() };
     if (await temporalAnswers(address, options.namespace)) break;
     if (Date.now() > deadline) {
       await stop();
@@ -207,6 +224,27 @@ export async function startDevServer(options: DevServerOptions): Promise<Running
     process: child,
     stop,
   };
+}
+
+/**
+ * Keeps what explains a failed start: the dev server's first error lines and a Go panic's own line
+ * come at the start of its output, while a panic's stack trace fills the end.
+ */
+export class StderrKeeper {
+  private head = '';
+  private tail = '';
+
+  add(text: string): void {
+    if (this.head.length < 8_000) this.head += text.slice(0, 8_000 - this.head.length);
+    this.tail = (this.tail + text).slice(-2_000);
+  }
+
+  reason(): string {
+    const lines = this.head.split('\n').map((line) => line.trim());
+    const telling = lines.filter((line) => /level=ERROR|^panic:|^Error:/.test(line));
+    const chosen = telling.length > 0 ? telling.slice(0, 3) : this.tail.trim().split('\n').slice(-3);
+    return chosen.join(' | ') || 'no output';
+  }
 }
 
 /** True when a Temporal frontend answers at the address and knows the namespace. */
