@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { describePassRecords } from '../common/sync-types.js';
 import { asSync } from '../db/crm-rules.js';
 import { parseTokenKey } from '../db/token-crypto.js';
 import { startSimulator, type RunningSimulator } from '../sandbox/index.js';
@@ -166,7 +167,7 @@ export function monitorDemo(demo: DevDemo, log: (line: string) => void, tty: boo
         } else if (announced && status.lastPass && status.lastPass.finishedAt !== lastPass) {
           lastPass = status.lastPass.finishedAt;
           log(
-            `Incremental pass at ${lastPass.slice(11, 19)}: ${status.lastPass.records} records in ${status.lastPass.durationMs} ms` +
+            `Incremental pass at ${lastPass.slice(11, 19)}: ${describePassRecords(status.lastPass)} in ${status.lastPass.durationMs} ms` +
               (status.openErrors ? `, ${status.openErrors} open errors` : '') +
               (status.paused ? ` (paused: ${status.pausedReason})` : ''),
           );

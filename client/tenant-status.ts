@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { syncedEntities, type SyncMode, type TenantStatus } from '../common/sync-types.js';
+import { describePassRecords, syncedEntities, type SyncMode, type TenantStatus } from '../common/sync-types.js';
 import type { VerifyReport } from './verify.js';
 
 /**
@@ -64,7 +64,7 @@ export function formatStatus(status: TenantStatus, workflowId: string, now: Date
     '',
     `  Last pass        ${
       status.lastPass
-        ? `${status.lastPass.kind}, finished ${status.lastPass.finishedAt} (${ago(status.lastPass.finishedAt, now)}), took ${formatDuration(status.lastPass.durationMs)}, ${status.lastPass.records} records${status.lastPass.failed ? `, ${status.lastPass.failed} failed` : ''}`
+        ? `${status.lastPass.kind}, finished ${status.lastPass.finishedAt} (${ago(status.lastPass.finishedAt, now)}), took ${formatDuration(status.lastPass.durationMs)}, ${describePassRecords(status.lastPass)}${status.lastPass.failed ? `, ${status.lastPass.failed} failed` : ''}`
         : 'none finished yet'
     }`,
     `  Open errors      ${status.openErrors}`,

@@ -94,6 +94,7 @@ describe('qbsync status formatting (R24)', () => {
         finishedAt: '2025-01-01T00:05:00Z',
         durationMs: 2_000,
         records: 12,
+        changed: 4,
         failed: 1,
       },
       openErrors: 3,
@@ -110,7 +111,7 @@ describe('qbsync status formatting (R24)', () => {
     expect(text).toContain('Mode             one-way');
     expect(text).toContain('Paused           yes: support');
     expect(text).toContain('  Item          2024-12-31T23:00:00Z             25        -       0');
-    expect(text).toContain('took 2.0 s, 12 records, 1 failed');
+    expect(text).toContain('took 2.0 s, 12 records, 4 changed, 1 failed');
     expect(text).toContain('finished 2025-01-01T00:05:00Z (5 min 0 s ago)');
     expect(text).toContain('Open errors      3');
     expect(text).toContain('Last error       QboThrottled: 429');

@@ -25,8 +25,20 @@ export interface PassSummary {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly durationMs: number;
+  /** Records the pass read and settled, changed or not: window edges overlap, so some are read twice. */
   readonly records: number;
+  /**
+   * Of those, the ones that changed the CRM: written or marked deleted. Absent from summaries of
+   * passes that finished before qbsync counted it.
+   */
+  readonly changed?: number;
   readonly failed: number;
+}
+
+/** "12 records, 3 changed": what a pass did, for status lines and the Temporal UI. */
+export function describePassRecords(pass: PassSummary): string {
+  const changed = pass.changed === undefined ? '' : `, ${pass.changed} changed`;
+  return `${pass.records} ${pass.records === 1 ? 'record' : 'records'}${changed}`;
 }
 
 export interface RepairRequest {

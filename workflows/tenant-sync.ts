@@ -13,6 +13,7 @@ import {
 import { reconnectFailureTypes, type FailureType } from '../common/failure-types.js';
 import { modeKey, pausedKey, phaseKey, realmIdKey, tenantIdKey } from '../common/search-attribute-keys.js';
 import {
+  describePassRecords,
   syncedEntities,
   type EntityProgress,
   type PassSummary,
@@ -260,6 +261,7 @@ function summary(kind: PassSummary['kind'], started: number, totals: Counts): Pa
     finishedAt: new Date(finished).toISOString(),
     durationMs: finished - started,
     records: totals.written + totals.unchanged + totals.deleted,
+    changed: totals.written + totals.deleted,
     failed: totals.failed,
   };
 }
@@ -283,7 +285,7 @@ export function describeProgress(status: TenantStatus): string {
       return `- ${entity}: ${p.done}${total} records, cursor ${p.cursor ?? 'start'}${p.failed ? `, ${p.failed} failed` : ''}`;
     }),
     status.lastPass
-      ? `Last pass: ${status.lastPass.kind}, ${status.lastPass.records} records in ${Math.round(status.lastPass.durationMs / 1000)} s`
+      ? `Last pass: ${status.lastPass.kind}, ${describePassRecords(status.lastPass)} in ${Math.round(status.lastPass.durationMs / 1000)} s`
       : 'No pass finished yet',
     `Open errors: ${status.openErrors}`,
   ];

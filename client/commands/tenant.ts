@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { OperatorError } from '../../common/errors.js';
-import type { SyncMode, TenantStatus } from '../../common/sync-types.js';
+import { describePassRecords, type SyncMode, type TenantStatus } from '../../common/sync-types.js';
 import type { Kysely } from 'kysely';
 import type { QboClient } from '../../activities/qbo/qbo-client.js';
 import type { Database } from '../../db/schema.js';
@@ -216,7 +216,7 @@ export function registerTenantCommands(program: Command): void {
         }
         const pass = status.lastPass;
         log(
-          `Pass done for tenant ${tenantId}: ${pass.kind}, ${pass.records} records${pass.failed ? `, ${pass.failed} failed` : ''} in ${(pass.durationMs / 1000).toFixed(1)} s.`,
+          `Pass done for tenant ${tenantId}: ${pass.kind}, ${describePassRecords(pass)}${pass.failed ? `, ${pass.failed} failed` : ''} in ${(pass.durationMs / 1000).toFixed(1)} s.`,
         );
         if (status.lastError) log(`Last error: ${status.lastError}`);
       });

@@ -1,4 +1,4 @@
-import { syncedEntities, type SyncedEntity } from '../../common/sync-types.js';
+import { describePassRecords, syncedEntities, type SyncedEntity } from '../../common/sync-types.js';
 import type { Language, Preview, SyncStatusView, TenantSettings } from './service.js';
 
 /**
@@ -283,7 +283,10 @@ export function statusFragment(language: Language, view: SyncStatusView): string
     rows.push([t.progress, progress]);
     rows.push([t.openErrors, String(status.openErrors)]);
     if (status.lastPass)
-      rows.push([t.lastPass, `${status.lastPass.kind} ${status.lastPass.finishedAt} (${status.lastPass.records})`]);
+      rows.push([
+        t.lastPass,
+        `${status.lastPass.kind} ${status.lastPass.finishedAt} (${describePassRecords(status.lastPass)})`,
+      ]);
   } else if (view.execution === 'NOT_STARTED') {
     rows.push([t.phase, t.notStarted]);
   } else if (view.queryError) {
