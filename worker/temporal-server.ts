@@ -201,6 +201,8 @@ async function launchDevServer(options: DevServerOptions): Promise<RunningDevSer
   child.stderr?.on('data', (chunk: Buffer) => stderr.add(chunk.toString()));
   const address = `${ip}:${options.port}`;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close' follows 'exit' once stderr is drained: a crash's last words arrive after its exit.
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
@@ -210,7 +212,10 @@ async function launchDevServer(options: DevServerOptions): Promise<RunningDevSer
   };
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) return { exitCode: child.exitCode, reason: stderr.reason() };
+    if (child.exitCode !== null) {
+      await closed;
+      return { exitCode: child.exitCode, reason: stderr.reason() };
+    }
     if (await temporalAnswers(address, options.namespace)) break;
     if (Date.now() > deadline) {
       await stop();
