@@ -64,4 +64,10 @@ export interface TenantStatus {
   readonly run: number;
   /** The last failure that stopped a pass short, if the next pass has not succeeded yet. */
   readonly lastError: string | null;
+  /** Seconds between incremental passes (a per-tenant setting). */
+  readonly pollIntervalSeconds: number;
+  /** Failed passes in a row; each one doubles the wait before the next try. */
+  readonly consecutiveFailures: number;
+  /** When the next try comes after a failed pass (ISO), or null while nothing failed. */
+  readonly nextAttemptAt: string | null;
 }

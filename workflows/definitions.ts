@@ -1,9 +1,20 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { PassSummary, RepairRequest, SyncMode, SyncPhase, TenantStatus } from '../common/sync-types.js';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type {
+  PassSummary,
+  RepairRequest,
+  SyncMode,
+  SyncPhase,
+  SyncedEntity,
+  TenantStatus,
+} from '../common/sync-types.js';
 
 /**
- * The tenant sync workflow's public surface: its type name, id, input, signals and query. Clients
- * (CLI, onboarding page, webhooks) import these; the workflow implements them.
+ * The tenant sync workflow's public surface: its type name, id, input, updates, signals and query.
+ * Clients (CLI, onboarding page, webhooks) import these; the workflow implements them.
+ *
+ * Support commands use the Updates: each is validated before it enters history and answers with
+ * the state it applied. The signals stay for webhooks and scripts that cannot wait for an answer;
+ * signals and updates are separate namespaces, so each keeps its plain name.
  */
 export const tenantSyncWorkflowType = 'tenantSyncWorkflow';
 
@@ -12,16 +23,43 @@ export function tenantWorkflowId(tenantId: string): string {
   return `tenant-sync-${tenantId}`;
 }
 
+/** Seconds between incremental passes when nothing asks for one sooner (webhooks, sync-now). */
+export const defaultPollIntervalSeconds = 15 * 60;
+export const minPollIntervalSeconds = 10;
+export const maxPollIntervalSeconds = 24 * 3600;
+
 export interface TenantSyncInput {
   readonly tenantId: string;
   readonly realmId: string;
   readonly mode: SyncMode;
-  /** Seconds between incremental passes (webhooks and syncNow run one sooner). Default 300. */
-  readonly incrementalEverySeconds?: number;
+  /** Seconds between incremental passes; default 15 minutes. Changed later by the setPollInterval update. */
+  readonly pollIntervalSeconds?: number;
   /** Continue as new once a run's history passes this many events (default 2,000). */
   readonly continueAsNewAfterEvents?: number;
+  /** The wait after a first failed pass, doubling up to maxRetryDelaySeconds (defaults 60 and 3,600). */
+  readonly retryDelaySeconds?: number;
+  readonly maxRetryDelaySeconds?: number;
   /** State carried across continue-as-new; absent on the first run. */
   readonly carried?: CarriedState;
+}
+
+/** A pass that a run was in the middle of when it continued as new. */
+export interface PassInProgress {
+  readonly kind: SyncPhase;
+  readonly passId: number;
+  readonly until: string;
+  readonly startedAt: string;
+  /** Entities already read to the pass's end. */
+  readonly finishedEntities: readonly SyncedEntity[];
+  readonly counts: PassCounts;
+}
+
+export interface PassCounts {
+  readonly written: number;
+  readonly unchanged: number;
+  readonly skipped: number;
+  readonly deleted: number;
+  readonly failed: number;
 }
 
 /** What a run hands to the next one: counts and positions, never records. */
@@ -37,7 +75,39 @@ export interface CarriedState {
   readonly run: number;
   readonly syncNowRequested: boolean;
   readonly lastError: string | null;
+  readonly pollIntervalSeconds?: number;
+  readonly consecutiveFailures?: number;
+  readonly nextAttemptAt?: string | null;
+  readonly passesFinished?: number;
+  readonly passInProgress?: PassInProgress | null;
+  /** The mode last written to the database (the one-way lock, R8); differs from mode until applied. */
+  readonly appliedMode?: SyncMode;
 }
+
+/** What a control update answers: the tenant's state once the change is applied. */
+export interface ControlState {
+  readonly paused: boolean;
+  readonly pausedReason: string | null;
+  readonly mode: SyncMode;
+  readonly pollIntervalSeconds: number;
+  readonly phase: SyncPhase;
+}
+
+export interface SyncNowResult extends ControlState {
+  /** With wait: how the pass that followed ended; without: 'requested'. */
+  readonly outcome: 'requested' | 'succeeded' | 'failed' | 'paused';
+  readonly lastPass: PassSummary | null;
+  readonly lastError: string | null;
+}
+
+export const pauseUpdate = defineUpdate<ControlState, [{ readonly reason: string }]>('pause');
+export const resumeUpdate = defineUpdate<ControlState, []>('resume');
+export const setModeUpdate = defineUpdate<ControlState, [{ readonly mode: SyncMode }]>('setMode');
+export const setPollIntervalUpdate = defineUpdate<ControlState, [{ readonly seconds: number }]>('setPollInterval');
+/** Asks for a pass now; with wait, answers once that pass has ended. Refused while paused. */
+export const syncNowUpdate = defineUpdate<SyncNowResult, [{ readonly reason: string; readonly wait?: boolean }]>(
+  'syncNow',
+);
 
 export const pauseSignal = defineSignal<[{ readonly reason: string }]>('pause');
 export const resumeSignal = defineSignal<[]>('resume');
