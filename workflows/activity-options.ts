@@ -1,4 +1,4 @@
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
 import { nonRetryableFailureTypes } from '../common/failure-types.js';
 import type { SyncActivities } from '../activities/sync/sync.activities.js';
 
@@ -14,8 +14,13 @@ import type { SyncActivities } from '../activities/sync/sync.activities.js';
  *   and its cursor commit together, so the retry starts where the last commit left off.
  * - Backoff 1 s doubling to 1 minute, 100 attempts (about an hour and a half of a QBO outage, and
  *   a worker killed several times in a row on the same page is back within a minute). After that
- *   the failure reaches the workflow, which records it and tries again next pass.
- * - Bookkeeping activities touch only PostgreSQL (plus one count(*) to read QBO's clock).
+ *   the failure reaches the workflow, which counts a failed pass and waits before the next one.
+ * - The incremental pass is a local activity: an idle pass is then one marker in history instead
+ *   of three activity events and a workflow task, so a sleeping tenant's history (and its Temporal
+ *   actions) barely grows. It makes one QBO request and one short transaction; a few attempts are
+ *   enough, since the pass as a whole is retried by the workflow's own backoff.
+ * - Applying a mode change never gives up (no attempt limit, nothing non-retryable): an update
+ *   handler awaits it, and a handler that could fail would fail the whole execution.
  */
 const retry: ActivityOptions['retry'] = {
   initialInterval: '1 second',
@@ -38,3 +43,13 @@ export const bookkeepingActivityOptions: ActivityOptions = {
 
 export const pageActivities = proxyActivities<SyncActivities>(pageActivityOptions);
 export const bookkeeping = proxyActivities<SyncActivities>(bookkeepingActivityOptions);
+
+export const incrementalPassActivity = proxyLocalActivities<SyncActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { ...retry, maximumAttempts: 5 },
+}).incrementalPass;
+
+export const applyTenantModeActivity = proxyActivities<SyncActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+}).applyTenantMode;

@@ -51,6 +51,8 @@ export interface PassInProgress {
   readonly startedAt: string;
   /** Entities already read to the pass's end. */
   readonly finishedEntities: readonly SyncedEntity[];
+  /** The entity being read when the run ended (its total is already estimated), if any. */
+  readonly entityInProgress: SyncedEntity | null;
   readonly counts: PassCounts;
 }
 

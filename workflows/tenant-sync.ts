@@ -1,62 +1,94 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  TimeoutFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
   isCancellation,
+  log,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { reconnectFailureTypes, type FailureType } from '../common/failure-types.js';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import { FailureType, reconnectFailureTypes } from '../common/failure-types.js';
 import { modeKey, pausedKey, phaseKey, realmIdKey, tenantIdKey } from '../common/search-attribute-keys.js';
 import {
   describePassRecords,
   syncedEntities,
   type EntityProgress,
   type PassSummary,
+  type RepairRequest,
   type SyncedEntity,
+  type SyncMode,
   type TenantStatus,
 } from '../common/sync-types.js';
-import { bookkeeping, pageActivities } from './activity-options.js';
 import {
+  applyTenantModeActivity,
+  bookkeeping,
+  incrementalPassActivity,
+  pageActivities,
+} from './activity-options.js';
+import {
+  defaultPollIntervalSeconds,
+  maxPollIntervalSeconds,
+  minPollIntervalSeconds,
   pauseSignal,
+  pauseUpdate,
   repairSignal,
   resumeSignal,
+  resumeUpdate,
   setModeSignal,
+  setModeUpdate,
+  setPollIntervalUpdate,
   statusQuery,
   syncNowSignal,
+  syncNowUpdate,
   type CarriedState,
+  type ControlState,
+  type PassCounts,
+  type PassInProgress,
+  type SyncNowResult,
   type TenantSyncInput,
 } from './definitions.js';
 
 /** Well before Temporal's suggestion (4,096 events): a year-old tenant still has a short history. */
 export const continueAsNewAfterEvents = 2_000;
-const defaultIncrementalEverySeconds = 300;
-
-interface Counts {
-  written: number;
-  unchanged: number;
-  skipped: number;
-  deleted: number;
-  failed: number;
-}
+const defaultRetryDelaySeconds = 60;
+const defaultMaxRetryDelaySeconds = 3_600;
+/** Repair requests kept while nothing acts on them (the repair issue drains them). */
+const maxPendingRepairs = 20;
 
 const noProgress: EntityProgress = { cursor: null, done: 0, total: null, failed: 0 };
+const noCounts: PassCounts = { written: 0, unchanged: 0, skipped: 0, deleted: 0, failed: 0 };
+
+/** The carried fields that status always shows, so a new run has them whatever the last one carried. */
+type TenantStatusFields = Pick<TenantStatus, 'pollIntervalSeconds' | 'consecutiveFailures' | 'nextAttemptAt'>;
+
+/** Thrown for a failure that is not one of ours: a bug, which must fail the workflow task, not a pass. */
+export class UnclassifiedFailure extends Error {
+  override readonly name = 'UnclassifiedFailure';
+}
+
+type PassOutcome = 'completed' | 'paused' | 'failed' | 'continue-as-new';
 
 /**
  * One durable workflow per tenant (R23): a backfill from the start date, then incremental passes
  * for as long as the tenant stays connected. It decides what happens next; activities do the work
  * and PostgreSQL remembers where it stands, so the workflow only ever sees ids, windows, cursors
  * and counts (never a record, a token or personal data).
+ *
+ * History stays bounded at any size: the run continues as new between pages as well as between
+ * passes, and an idle incremental pass costs one local activity (a marker) and one timer.
  */
 export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> {
   const carried = input.carried;
   const state = {
     phase: carried?.phase ?? ('backfill' as const),
     mode: carried?.mode ?? input.mode,
+    appliedMode: carried?.appliedMode ?? carried?.mode ?? input.mode,
     paused: carried?.paused ?? false,
     pausedReason: carried?.pausedReason ?? null,
     entities: { ...(carried?.entities ?? Object.fromEntries(syncedEntities.map((e) => [e, noProgress]))) } as Record<
@@ -69,8 +101,22 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
     run: carried?.run ?? 1,
     syncNowRequested: carried?.syncNowRequested ?? false,
     lastError: carried?.lastError ?? null,
-  } satisfies CarriedState;
-  const everyMs = (input.incrementalEverySeconds ?? defaultIncrementalEverySeconds) * 1000;
+    pollIntervalSeconds: carried?.pollIntervalSeconds ?? input.pollIntervalSeconds ?? defaultPollIntervalSeconds,
+    consecutiveFailures: carried?.consecutiveFailures ?? 0,
+    nextAttemptAt: carried?.nextAttemptAt ?? null,
+    passesFinished: carried?.passesFinished ?? 0,
+    passInProgress: carried?.passInProgress ?? null,
+  } satisfies Required<CarriedState> & TenantStatusFields;
+  /** Passes started in this run or before: a sync-now waiter waits for the next one to end. */
+  let passesStarted = state.passesFinished + (state.passInProgress ? 1 : 0);
+  let continuingAsNew = false;
+  /** When this run's last pass ended (workflow time); a new run falls back on the last summary. */
+  let lastPassEndedAt: number | null = null;
+  let pollIntervalChanged = false;
+  let applyingMode = false;
+  const eventLimit = input.continueAsNewAfterEvents ?? continueAsNewAfterEvents;
+  const retryDelayMs = (input.retryDelaySeconds ?? defaultRetryDelaySeconds) * 1000;
+  const maxRetryDelayMs = (input.maxRetryDelaySeconds ?? defaultMaxRetryDelaySeconds) * 1000;
 
   const status = (): TenantStatus => ({
     tenantId: input.tenantId,
@@ -85,43 +131,170 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
     pendingRepairs: [...state.pendingRepairs],
     run: state.run,
     lastError: state.lastError,
+    pollIntervalSeconds: state.pollIntervalSeconds,
+    consecutiveFailures: state.consecutiveFailures,
+    nextAttemptAt: state.nextAttemptAt,
   });
+  const control = (): ControlState => ({
+    paused: state.paused,
+    pausedReason: state.pausedReason,
+    mode: state.mode,
+    pollIntervalSeconds: state.pollIntervalSeconds,
+    phase: state.phase,
+  });
+
+  /** Search attributes are upserted only when one changed: an unchanged upsert is a history event for nothing. */
+  const published = new Map<string, unknown>(
+    [tenantIdKey, realmIdKey, phaseKey, modeKey, pausedKey].map((key) => [
+      key.name,
+      workflowInfo().typedSearchAttributes.get(key as never),
+    ]),
+  );
   const publish = () => {
-    upsertSearchAttributes([
+    const wanted: SearchAttributeUpdatePair[] = [
       { key: tenantIdKey, value: input.tenantId },
       { key: realmIdKey, value: input.realmId },
       { key: phaseKey, value: state.phase },
       { key: modeKey, value: state.mode },
       { key: pausedKey, value: state.paused },
-    ]);
+    ];
+    const changed = wanted.filter((pair) => published.get(pair.key.name) !== pair.value);
+    if (changed.length > 0) {
+      upsertSearchAttributes(changed);
+      for (const pair of changed) published.set(pair.key.name, pair.value);
+    }
     setCurrentDetails(describeProgress(status()));
   };
 
-  setHandler(statusQuery, status);
-  setHandler(pauseSignal, ({ reason }) => {
+  const pause = (reason: string) => {
     state.paused = true;
     state.pausedReason = reason || 'paused by support';
     publish();
-  });
-  setHandler(resumeSignal, () => {
+  };
+  const resume = () => {
     state.paused = false;
     state.pausedReason = null;
-    // Catch up at once from the cursors, rather than at the next interval.
+    // Catch up at once from the cursors, rather than at the next interval or the end of a backoff.
     state.syncNowRequested = true;
     publish();
-  });
-  setHandler(setModeSignal, async ({ mode }) => {
-    // The database lock of one-way mode (R8) follows at once; the sync changes direction next pass.
-    await bookkeeping.applyTenantMode({ tenantId: input.tenantId, mode });
+  };
+  /**
+   * The one-way lock (R8) is a database trigger on the tenant's mode, so the mode is written at
+   * once, by an activity that never gives up; changes that race are applied in order, last one wins.
+   */
+  const applyMode = async (mode: SyncMode) => {
     state.mode = mode;
     publish();
+    while (state.appliedMode !== state.mode) {
+      if (applyingMode) {
+        await condition(() => !applyingMode);
+        continue;
+      }
+      applyingMode = true;
+      const target = state.mode;
+      try {
+        await applyTenantModeActivity({ tenantId: input.tenantId, mode: target });
+        state.appliedMode = target;
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        // Left for the main loop, which applies a pending mode before each pass.
+        log.warn('could not apply the tenant mode yet', { error: String(error) });
+        return;
+      } finally {
+        applyingMode = false;
+      }
+    }
+  };
+
+  setHandler(statusQuery, status);
+  setHandler(
+    pauseUpdate,
+    ({ reason }) => {
+      pause(reason);
+      return control();
+    },
+    {
+      validator: (request) => {
+        if (typeof request?.reason !== 'string') throw new Error('pause needs a reason (a string)');
+      },
+    },
+  );
+  setHandler(
+    resumeUpdate,
+    () => {
+      resume();
+      return control();
+    },
+    {
+      validator: () => {
+        if (!state.paused) throw new Error('the tenant is not paused');
+      },
+    },
+  );
+  setHandler(
+    setModeUpdate,
+    async ({ mode }) => {
+      await applyMode(mode);
+      return control();
+    },
+    { validator: ({ mode }) => assertMode(mode) },
+  );
+  setHandler(
+    setPollIntervalUpdate,
+    ({ seconds }) => {
+      state.pollIntervalSeconds = seconds;
+      pollIntervalChanged = true;
+      publish();
+      return control();
+    },
+    {
+      validator: ({ seconds }) => {
+        if (!Number.isInteger(seconds) || seconds < minPollIntervalSeconds || seconds > maxPollIntervalSeconds) {
+          throw new Error(
+            `the poll interval must be a whole number of seconds from ${minPollIntervalSeconds} to ${maxPollIntervalSeconds}, not ${String(seconds)}`,
+          );
+        }
+      },
+    },
+  );
+  setHandler(
+    syncNowUpdate,
+    async ({ wait }): Promise<SyncNowResult> => {
+      state.syncNowRequested = true;
+      if (!wait) return { ...control(), outcome: 'requested', lastPass: state.lastPass, lastError: state.lastError };
+      const awaited = passesStarted + 1;
+      await condition(() => state.passesFinished >= awaited || state.paused || continuingAsNew);
+      const outcome =
+        state.passesFinished >= awaited
+          ? state.lastError === null
+            ? 'succeeded'
+            : 'failed'
+          : state.paused
+            ? 'paused'
+            : 'requested';
+      return { ...control(), outcome, lastPass: state.lastPass, lastError: state.lastError };
+    },
+    {
+      validator: (_request) => {
+        if (state.paused) throw new Error(`the tenant is paused (${state.pausedReason ?? 'no reason given'}): resume it first`);
+      },
+    },
+  );
+  setHandler(pauseSignal, ({ reason }) => pause(reason));
+  setHandler(resumeSignal, resume);
+  setHandler(setModeSignal, async ({ mode }) => {
+    if (mode === 'two_way' || mode === 'one_way') await applyMode(mode);
   });
   setHandler(syncNowSignal, () => {
     state.syncNowRequested = true;
   });
   setHandler(repairSignal, (request) => {
-    // Recorded now; the repair itself (R21) acts on it in its own issue.
-    state.pendingRepairs.push({ ...request, requestedAt: new Date().toISOString() });
+    // Recorded until the repair (R21) acts on it; the same request twice is kept once, and the list is bounded.
+    const requested: RepairRequest = { ...request, requestedAt: new Date().toISOString() };
+    const others = state.pendingRepairs.filter(
+      (r) => r.survivorQboId !== request.survivorQboId || r.mergedQboId !== request.mergedQboId,
+    );
+    state.pendingRepairs = [...others, requested].slice(-maxPendingRepairs);
   });
 
   publish();
@@ -132,99 +305,154 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
       await condition(() => !state.paused);
       continue;
     }
-    if (state.phase === 'incremental' && !state.syncNowRequested) {
-      await condition(() => state.syncNowRequested || state.paused, everyMs);
-      if (state.paused) continue;
+    if (!state.passInProgress && !state.syncNowRequested) {
+      const waitUntil = nextPassDue();
+      if (waitUntil !== null && waitUntil > Date.now()) {
+        pollIntervalChanged = false;
+        await condition(() => state.syncNowRequested || state.paused || pollIntervalChanged, waitUntil - Date.now());
+        continue;
+      }
     }
     state.syncNowRequested = false;
-    const outcome = await runPass(state.phase);
-    if (outcome === 'completed' && state.phase === 'backfill') state.phase = 'incremental';
+    if (state.appliedMode !== state.mode) await applyMode(state.mode);
+    passesStarted = state.passesFinished + 1;
+    const outcome = await runPass();
+    if (outcome === 'continue-as-new') {
+      await continueAsNewNow();
+      return;
+    }
+    state.passesFinished += 1;
+    if (outcome === 'completed') {
+      if (state.phase === 'backfill') {
+        state.phase = 'incremental';
+        // What changed while a long backfill ran is read at once, not an interval later.
+        state.syncNowRequested = true;
+      }
+      state.consecutiveFailures = 0;
+      state.nextAttemptAt = null;
+    } else if (outcome === 'failed') {
+      state.consecutiveFailures += 1;
+      const delay = Math.min(retryDelayMs * 2 ** (state.consecutiveFailures - 1), maxRetryDelayMs);
+      state.nextAttemptAt = new Date(Date.now() + delay).toISOString();
+    }
+    lastPassEndedAt = Date.now();
     publish();
-
-    const eventLimit = input.continueAsNewAfterEvents ?? continueAsNewAfterEvents;
-    if (workflowInfo().historyLength > eventLimit || workflowInfo().continueAsNewSuggested) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof tenantSyncWorkflow>({ ...input, carried: { ...state, run: state.run + 1 } });
+    if (historyIsLong()) {
+      await continueAsNewNow();
+      return;
     }
   }
 
-  /** One pass over every entity; returns how it ended. */
-  async function runPass(kind: 'backfill' | 'incremental'): Promise<'completed' | 'paused' | 'failed'> {
-    const started = Date.now();
-    const totals: Counts = { written: 0, unchanged: 0, skipped: 0, deleted: 0, failed: 0 };
-    let passId: number | undefined;
+  /** When the next pass is due: after a failure, its backoff; in incremental, the poll interval; else now. */
+  function nextPassDue(): number | null {
+    if (state.nextAttemptAt !== null) return Date.parse(state.nextAttemptAt);
+    if (state.phase === 'backfill') return null;
+    const last = lastPassEndedAt ?? (state.lastPass ? Date.parse(state.lastPass.finishedAt) : null);
+    return last === null ? null : last + state.pollIntervalSeconds * 1000;
+  }
+
+  function historyIsLong(): boolean {
+    return workflowInfo().historyLength > eventLimit || workflowInfo().continueAsNewSuggested;
+  }
+
+  async function continueAsNewNow(): Promise<void> {
+    continuingAsNew = true;
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof tenantSyncWorkflow>({ ...input, carried: { ...state, run: state.run + 1 } });
+  }
+
+  /** One pass over every entity, or the rest of one that the previous run began. */
+  async function runPass(): Promise<PassOutcome> {
+    let pass: PassInProgress | null = state.passInProgress;
+    state.passInProgress = null;
+    const counts = { ...(pass?.counts ?? noCounts) };
     try {
-      const pass = await bookkeeping.beginSyncPass({ tenantId: input.tenantId, kind });
-      passId = pass.passId;
-      let readByQuery = kind === 'backfill';
-      if (kind === 'incremental') {
-        const cdc = await pageActivities.syncChangesByCdc.executeWithOptions(
-          { summary: `CDC since ${shortCursor(oldestCursor())}` },
-          [{ tenantId: input.tenantId, until: pass.until }],
-        );
-        add(totals, cdc.counts);
-        if (cdc.applied && cdc.cursor) for (const entity of syncedEntities) progress(entity, { cursor: cdc.cursor });
-        readByQuery = !cdc.applied;
-      }
-      if (readByQuery) {
-        for (const entity of syncedEntities) {
-          if (kind === 'backfill') {
-            const total = await bookkeeping.estimateEntityTotal({
-              tenantId: input.tenantId,
-              entity,
-              until: pass.until,
-            });
-            progress(entity, { total: state.entities[entity].done + total });
-            publish();
-          }
-          let first = true;
-          for (;;) {
-            if (state.paused) return 'paused';
-            const page = await pageActivities.syncEntityPage.executeWithOptions(
-              {
-                summary: `${entity} ${shortCursor(state.entities[entity].cursor)}..${shortCursor(pass.until)}`,
-              },
-              [{ tenantId: input.tenantId, entity, until: pass.until, overlap: kind === 'incremental' && first }],
-            );
-            first = false;
-            add(totals, page.counts);
-            progress(entity, {
-              cursor: page.cursor,
-              done: state.entities[entity].done + page.counts.written + page.counts.unchanged,
-              failed: state.entities[entity].failed + page.counts.failed,
-            });
-            setCurrentDetails(describeProgress(status()));
-            if (page.done) break;
-          }
+      if (!pass && state.phase === 'incremental') {
+        const result = await incrementalPassActivity({ tenantId: input.tenantId });
+        if (result.kind === 'applied') {
+          add(counts, result.counts);
+          for (const entity of syncedEntities) progress(entity, { cursor: result.cursor });
+          succeeded(result.openErrors, summary('incremental', result.startedAt, result.finishedAt, counts));
+          return 'completed';
         }
+        pass = {
+          kind: 'incremental',
+          passId: result.passId,
+          until: result.until,
+          startedAt: new Date().toISOString(),
+          finishedEntities: [],
+          entityInProgress: null,
+          counts: noCounts,
+        };
       }
-      if (kind === 'incremental' && readByQuery) {
+      if (!pass) {
+        const begun = await bookkeeping.beginSyncPass({ tenantId: input.tenantId, kind: 'backfill' });
+        pass = {
+          kind: 'backfill',
+          passId: begun.passId,
+          until: begun.until,
+          startedAt: new Date().toISOString(),
+          finishedEntities: [],
+          entityInProgress: null,
+          counts: noCounts,
+        };
+      }
+      const current: PassInProgress = pass;
+      const finished = new Set(current.finishedEntities);
+      for (const entity of syncedEntities) {
+        if (finished.has(entity)) continue;
+        const resuming = current.entityInProgress === entity;
+        if (current.kind === 'backfill' && !resuming) {
+          const total = await bookkeeping.estimateEntityTotal({ tenantId: input.tenantId, entity, until: current.until });
+          progress(entity, { total: state.entities[entity].done + total });
+          publish();
+        }
+        let first = !resuming;
+        for (;;) {
+          if (state.paused) return await endPass(current, counts, 'cancelled', 'paused');
+          if (historyIsLong()) {
+            state.passInProgress = { ...current, finishedEntities: [...finished], entityInProgress: entity, counts };
+            return 'continue-as-new';
+          }
+          const page = await pageActivities.syncEntityPage.executeWithOptions(
+            { summary: `${entity} ${shortCursor(state.entities[entity].cursor)}..${shortCursor(current.until)}` },
+            [{ tenantId: input.tenantId, entity, until: current.until, overlap: current.kind === 'incremental' && first }],
+          );
+          first = false;
+          add(counts, page.counts);
+          progress(entity, {
+            cursor: page.cursor,
+            done: state.entities[entity].done + page.counts.written + page.counts.unchanged,
+            failed: state.entities[entity].failed + page.counts.failed,
+          });
+          setCurrentDetails(describeProgress(status()));
+          if (page.done) break;
+        }
+        finished.add(entity);
+      }
+      if (current.kind === 'incremental') {
         // Windowed queries see edits but not hard deletes: find those by reconciliation.
         for (const entity of syncedEntities) {
           const reconciled = await pageActivities.reconcileDeletedDocuments.executeWithOptions(
             { summary: `${entity} deletions since ${shortCursor(state.entities[entity].cursor)}` },
             [{ tenantId: input.tenantId, entity }],
           );
-          totals.deleted += reconciled.deleted;
+          counts.deleted += reconciled.deleted;
         }
       }
-      // CRM → QBO for customers (two-way mode, R7) runs here, after QBO → CRM, in its own issue.
-      state.openErrors = await bookkeeping.countOpenSyncErrors({ tenantId: input.tenantId });
-      await bookkeeping.finishSyncPass({ passId, status: 'succeeded', counts: totals });
-      state.lastError = null;
-      state.lastPass = summary(kind, started, totals);
-      return 'completed';
+      // CRM → QBO for customers (two-way mode, R7) is its own issue; this is where it will run.
+      return await endPass(current, counts, 'succeeded', 'completed');
     } catch (error) {
       if (isCancellation(error)) throw error;
       const failureType = failureTypeOf(error);
-      state.lastError = `${failureType ?? 'Error'}: ${error instanceof Error ? error.message : String(error)}`.slice(
-        0,
-        500,
-      );
-      if (passId !== undefined) {
-        await bookkeeping.finishSyncPass({ passId, status: 'failed', counts: totals, error: state.lastError });
+      if (failureType === undefined) {
+        // Not one of the failures we know: a bug. Failing the workflow task keeps the history where
+        // it is, and Temporal retries the task until a fixed worker is deployed.
+        throw new UnclassifiedFailure(`unclassified failure in a pass: ${describeError(error)}`);
       }
-      if (failureType && (reconnectFailureTypes as readonly string[]).includes(failureType)) {
+      state.lastError = `${failureType}: ${describeError(error)}`.slice(0, 500);
+      if (pass) await endPass(pass, counts, 'failed', 'failed');
+      if ((reconnectFailureTypes as readonly string[]).includes(failureType)) {
         // Bad credentials do not heal by retrying: pause, say why, and wait for a reconnect + resume.
         state.paused = true;
         state.pausedReason = `needs reconnect: ${failureType}`;
@@ -233,19 +461,49 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
     }
   }
 
+  /** Records a pass's end; a pass is never left 'running' in the audit log. */
+  async function endPass(
+    pass: PassInProgress,
+    counts: PassCounts,
+    status: 'succeeded' | 'failed' | 'cancelled',
+    outcome: PassOutcome,
+  ): Promise<PassOutcome> {
+    try {
+      const ended = await bookkeeping.finishSyncPass({
+        passId: pass.passId,
+        status,
+        counts,
+        ...(status === 'failed' && state.lastError ? { error: state.lastError } : {}),
+      });
+      if (status === 'succeeded') {
+        succeeded(ended.openErrors, summary(pass.kind, pass.startedAt, new Date().toISOString(), counts));
+      }
+    } catch (error) {
+      if (isCancellation(error) || status === 'succeeded') throw error;
+      // The pass already failed or stopped; a bookkeeping failure on top of it changes nothing here.
+      log.warn('could not record the end of a pass', { passId: pass.passId, error: String(error) });
+    }
+    return outcome;
+  }
+
+  function succeeded(openErrors: number, passSummary: PassSummary) {
+    state.openErrors = openErrors;
+    state.lastError = null;
+    state.lastPass = passSummary;
+  }
+
   function progress(entity: SyncedEntity, change: Partial<EntityProgress>) {
     state.entities[entity] = { ...state.entities[entity], ...change };
   }
+}
 
-  function oldestCursor(): string | null {
-    const cursors = syncedEntities
-      .map((entity) => state.entities[entity].cursor)
-      .filter((c): c is string => c !== null);
-    return cursors.sort()[0] ?? null;
+function assertMode(mode: unknown): asserts mode is SyncMode {
+  if (mode !== 'two_way' && mode !== 'one_way') {
+    throw new Error(`unknown mode ${JSON.stringify(mode)}: use two_way or one_way`);
   }
 }
 
-function add(total: Counts, page: Counts) {
+function add(total: { -readonly [K in keyof PassCounts]: number }, page: PassCounts) {
   total.written += page.written;
   total.unchanged += page.unchanged;
   total.skipped += page.skipped;
@@ -253,13 +511,12 @@ function add(total: Counts, page: Counts) {
   total.failed += page.failed;
 }
 
-function summary(kind: PassSummary['kind'], started: number, totals: Counts): PassSummary {
-  const finished = Date.now();
+function summary(kind: PassSummary['kind'], startedAt: string, finishedAt: string, totals: PassCounts): PassSummary {
   return {
     kind,
-    startedAt: new Date(started).toISOString(),
-    finishedAt: new Date(finished).toISOString(),
-    durationMs: finished - started,
+    startedAt,
+    finishedAt,
+    durationMs: Math.max(0, Date.parse(finishedAt) - Date.parse(startedAt)),
     records: totals.written + totals.unchanged + totals.deleted,
     changed: totals.written + totals.deleted,
     failed: totals.failed,
@@ -270,9 +527,26 @@ function shortCursor(cursor: string | null): string {
   return cursor === null ? 'start' : cursor.slice(0, 10);
 }
 
-function failureTypeOf(error: unknown): FailureType | undefined {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  return cause instanceof ApplicationFailure ? (cause.type as FailureType | undefined) : undefined;
+const knownFailureTypes = new Set<string>(Object.values(FailureType));
+
+/**
+ * The failure type of an activity's failure, when it is one qbsync knows: an ApplicationFailure
+ * with a type from common/failure-types.ts, or an activity that timed out (a worker that kept dying
+ * or hanging). Anything else is a bug in qbsync, and undefined here. Local activities' failures
+ * may arrive without the ActivityFailure wrapper, so the cause chain is walked.
+ */
+export function failureTypeOf(error: unknown): string | undefined {
+  for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof ApplicationFailure) return cause.type && knownFailureTypes.has(cause.type) ? cause.type : undefined;
+    if (cause instanceof TimeoutFailure) return 'ActivityTimedOut';
+    if (!(cause instanceof ActivityFailure)) return undefined;
+  }
+  return undefined;
+}
+
+function describeError(error: unknown): string {
+  const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
+  return cause instanceof Error ? cause.message : String(cause);
 }
 
 /** The text the Temporal UI shows as the workflow's current details. */
@@ -288,7 +562,10 @@ export function describeProgress(status: TenantStatus): string {
       ? `Last pass: ${status.lastPass.kind}, ${describePassRecords(status.lastPass)} in ${Math.round(status.lastPass.durationMs / 1000)} s`
       : 'No pass finished yet',
     `Open errors: ${status.openErrors}`,
+    `Polls every ${status.pollIntervalSeconds} s`,
   ];
   if (status.lastError) lines.push(`Last error: ${status.lastError}`);
+  if (status.nextAttemptAt)
+    lines.push(`${status.consecutiveFailures} failed passes in a row; next try at ${status.nextAttemptAt}`);
   return lines.join('\n');
 }

@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { SyncActivities } from '../activities/sync/sync.activities.js';
+import { syncedEntities, type SyncedEntity, type SyncMode } from '../common/sync-types.js';
+import { workflowsPath } from '../worker/main.js';
+import { tenantSyncWorkflowType, type TenantSyncInput } from '../workflows/definitions.js';
+
+/**
+ * The tenant workflow run against stub activities on the real Temporal dev server: what the
+ * workflow tests assert on, and what test/record-histories.ts records for the replay test.
+ * The stubs keep the shapes of the real activities and count every call.
+ */
+export interface StubBehaviour {
+  /** Pages each entity takes in a backfill. */
+  pagesPerEntity?: number;
+  /** What incrementalPass does on its n-th call (0-based): an idle pass unless this says otherwise. */
+  incremental?: (call: number) => 'idle' | 'changes' | 'by-query' | { fail: string; nonRetryable?: boolean };
+  /** What syncEntityPage does: fail with a type on the listed call numbers (0-based, over all entities). */
+  failPageCalls?: ReadonlyMap<number, string>;
+  /** Milliseconds each page takes, to leave time for a pause to land mid-pass. */
+  pageDelayMs?: number;
+}
+
+export interface StubCalls {
+  begin: number;
+  pages: Array<{ entity: SyncedEntity; overlap: boolean }>;
+  incremental: number;
+  finish: Array<{ passId: number; status: string }>;
+  modes: SyncMode[];
+  estimates: number;
+}
+
+export function stubActivities(behaviour: StubBehaviour, calls: StubCalls): SyncActivities {
+  const pagesPerEntity = behaviour.pagesPerEntity ?? 2;
+  const pageOf = new Map<SyncedEntity, number>();
+  let passIds = 0;
+  const counts = (written: number) => ({ written, unchanged: 0, skipped: 0, deleted: 0, failed: 0 });
+  const activities = {
+    async beginSyncPass() {
+      calls.begin += 1;
+      passIds += 1;
+      return { passId: passIds, until: '2026-11-30T12:00:00.000Z' };
+    },
+    async finishSyncPass(input: { passId: number; status: string }) {
+      calls.finish.push({ passId: input.passId, status: input.status });
+      return { openErrors: 0 };
+    },
+    async estimateEntityTotal() {
+      calls.estimates += 1;
+      return pagesPerEntity * 10;
+    },
+    async syncEntityPage(input: { entity: SyncedEntity; overlap: boolean }) {
+      const call = calls.pages.length;
+      calls.pages.push({ entity: input.entity, overlap: input.overlap });
+      if (behaviour.pageDelayMs) await new Promise((resolve) => setTimeout(resolve, behaviour.pageDelayMs));
+      const failure = behaviour.failPageCalls?.get(call);
+      if (failure) throw ApplicationFailure.create({ type: failure, message: `stub: ${failure}`, nonRetryable: true });
+      const page = (pageOf.get(input.entity) ?? 0) + 1;
+      const done = page >= pagesPerEntity;
+      pageOf.set(input.entity, done ? 0 : page);
+      return { counts: counts(10), cursor: `2026-11-30T0${page % 10}:00:00.000Z`, done, window: 'stub' };
+    },
+    async reconcileDeletedDocuments() {
+      return { deleted: 0, requests: 0 };
+    },
+    async incrementalPass() {
+      const call = calls.incremental;
+      calls.incremental += 1;
+      const what = behaviour.incremental?.(call) ?? 'idle';
+      if (typeof what === 'object') {
+        throw ApplicationFailure.create({
+          type: what.fail,
+          message: `stub: ${what.fail}`,
+          nonRetryable: what.nonRetryable ?? true,
+        });
+      }
+      passIds += 1;
+      if (what === 'by-query') {
+        return { kind: 'by-query' as const, passId: passIds, until: '2026-11-30T12:00:00.000Z', reason: 'stub' };
+      }
+      const at = new Date().toISOString();
+      return {
+        kind: 'applied' as const,
+        passId: passIds,
+        counts: counts(what === 'changes' ? 3 : 0),
+        cursor: at,
+        openErrors: 0,
+        startedAt: at,
+        finishedAt: at,
+      };
+    },
+    async applyTenantMode(input: { mode: SyncMode }) {
+      calls.modes.push(input.mode);
+    },
+  };
+  return activities as unknown as SyncActivities;
+}
+
+export function noCalls(): StubCalls {
+  return { begin: 0, pages: [], incremental: 0, finish: [], modes: [], estimates: 0 };
+}
+
+export interface StubbedTenant {
+  readonly client: Client;
+  readonly handle: WorkflowHandle;
+  readonly calls: StubCalls;
+  readonly taskQueue: string;
+  /** Stops the worker (and with it the workflow's progress) and closes the connections. */
+  stop(): Promise<void>;
+}
+
+/** Starts a worker with stub activities on its own task queue, and the tenant workflow on it. */
+export async function startStubbedTenant(options: {
+  readonly address: string;
+  readonly behaviour: StubBehaviour;
+  readonly input?: Partial<TenantSyncInput>;
+}): Promise<StubbedTenant> {
+  const taskQueue = `workflow-test-${randomUUID()}`;
+  const calls = noCalls();
+  const nativeConnection = await NativeConnection.connect({ address: options.address });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    workflowsPath,
+    activities: stubActivities(options.behaviour, calls),
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address: options.address });
+  const client = new Client({ connection, namespace: 'default' });
+  const tenantId = `wf-${randomUUID().slice(0, 8)}`;
+  const handle = await client.workflow.start(tenantSyncWorkflowType, {
+    taskQueue,
+    workflowId: `tenant-sync-${tenantId}`,
+    args: [{ tenantId, realmId: 'realm-1', mode: 'two_way', ...options.input } satisfies TenantSyncInput],
+  });
+  return {
+    client,
+    handle,
+    calls,
+    taskQueue,
+    async stop() {
+      await handle.terminate('test over').catch(() => undefined);
+      worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
+    },
+  };
+}
+
+export { syncedEntities };
