@@ -47,12 +47,19 @@ export async function beginPass(db: Kysely<Database> | Transaction<Database>, pa
   return row.id;
 }
 
+/** Closes a pass; returns its tenant. */
 export async function finishPass(
   db: Kysely<Database> | Transaction<Database>,
   passId: number,
   end: PassEnding,
-): Promise<void> {
-  await db.updateTable('sync_passes').set(endingValues(end)).where('id', '=', passId).execute();
+): Promise<string> {
+  const row = await db
+    .updateTable('sync_passes')
+    .set(endingValues(end))
+    .where('id', '=', passId)
+    .returning('tenant_id')
+    .executeTakeFirstOrThrow();
+  return row.tenant_id;
 }
 
 /** Records a pass that ran whole inside one transaction: it is never seen running. */
