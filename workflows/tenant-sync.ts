@@ -154,18 +154,26 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
     const totals: Counts = { written: 0, unchanged: 0, skipped: 0, deleted: 0, failed: 0 };
     let passId: number | undefined;
     try {
-      const pass = await bookkeeping.beginSyncPass({ tenantId: input.tenantId, kind });
-      passId = pass.passId;
-      let readByQuery = kind === 'backfill';
+      let pass: { passId: number; until: string };
       if (kind === 'incremental') {
-        const cdc = await pageActivities.syncChangesByCdc.executeWithOptions(
+        const idle = await pageActivities.incrementalPass.executeWithOptions(
           { summary: `CDC since ${shortCursor(oldestCursor())}` },
-          [{ tenantId: input.tenantId, until: pass.until }],
+          [{ tenantId: input.tenantId }],
         );
-        add(totals, cdc.counts);
-        if (cdc.applied && cdc.cursor) for (const entity of syncedEntities) progress(entity, { cursor: cdc.cursor });
-        readByQuery = !cdc.applied;
+        if (idle.kind === 'applied') {
+          add(totals, idle.counts);
+          for (const entity of syncedEntities) progress(entity, { cursor: idle.cursor });
+          state.openErrors = idle.openErrors;
+          state.lastError = null;
+          state.lastPass = summary(kind, started, totals);
+          return 'completed';
+        }
+        pass = idle;
+      } else {
+        pass = await bookkeeping.beginSyncPass({ tenantId: input.tenantId, kind });
       }
+      passId = pass.passId;
+      const readByQuery = true;
       if (readByQuery) {
         for (const entity of syncedEntities) {
           if (kind === 'backfill') {
@@ -209,8 +217,7 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
         }
       }
       // CRM → QBO for customers (two-way mode, R7) runs here, after QBO → CRM, in its own issue.
-      state.openErrors = await bookkeeping.countOpenSyncErrors({ tenantId: input.tenantId });
-      await bookkeeping.finishSyncPass({ passId, status: 'succeeded', counts: totals });
+      state.openErrors = (await bookkeeping.finishSyncPass({ passId, status: 'succeeded', counts: totals })).openErrors;
       state.lastError = null;
       state.lastPass = summary(kind, started, totals);
       return 'completed';
