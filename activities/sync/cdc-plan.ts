@@ -1,4 +1,6 @@
+import { FailureType } from '../../common/failure-types.js';
 import type { CursorState } from '../../db/repositories/sync-cursors.js';
+import { QboError } from '../qbo/qbo-errors.js';
 import { overlapMs } from './paging-planner.js';
 
 /**
@@ -36,6 +38,14 @@ export function cdcChangedSince(cursors: ReadonlyMap<string, CursorState>, entit
 export function cdcCutReason(changes: Readonly<Record<string, readonly unknown[]>>): string | null {
   const total = Object.values(changes).reduce((sum, list) => sum + list.length, 0);
   return total >= cdcObjectCap ? `CDC returned ${total} objects: maybe cut at its cap` : null;
+}
+
+/**
+ * QBO refusing a changedSince beyond CDC's look-back (ValidationFault 2010: CDC's only variable
+ * property is changedSince). It happens when QBO's clock is further ahead than estimated.
+ */
+export function isCdcLookBackRefusal(error: unknown): boolean {
+  return error instanceof QboError && error.type === FailureType.QboValidation && error.details.code === '2010';
 }
 
 function oldestCursor(cursors: ReadonlyMap<string, CursorState>, entities: readonly string[]): number {

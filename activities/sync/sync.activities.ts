@@ -18,7 +18,7 @@ import { analyzeGrownTables } from '../../db/table-statistics.js';
 import type { Database, SalesDocumentEntityType } from '../../db/schema.js';
 import type { QboClient, QboRecord } from '../qbo/qbo-client.js';
 import { maxPageSize, qboDateTime, type QboCondition } from '../qbo/qbo-query.js';
-import { cdcBlocker, cdcChangedSince, cdcCutReason, newestCursor } from './cdc-plan.js';
+import { cdcBlocker, cdcChangedSince, cdcCutReason, isCdcLookBackRefusal, newestCursor } from './cdc-plan.js';
 import { classifyFailures } from './classify.js';
 import { markOpportunityDeleted } from './crm-writer.js';
 import {
@@ -263,8 +263,10 @@ export function createSyncActivities(deps: SyncDeps) {
      * An idle pass in one QBO request, run as a local activity (no heartbeat). It decides whether
      * CDC can serve the pass before calling it, estimating QBO's clock as the later of this
      * machine's clock and the previous pass's end plus the settle lag (a day's margin under CDC's
-     * 30 days absorbs any skew), then checks again on the CDC answer's own time, which also fixes
-     * the pass's end: no separate count(*) for the clock.
+     * 30 days absorbs ordinary skew), then checks again on the CDC answer's own time, which also
+     * fixes the pass's end: no separate count(*) for the clock. Only when QBO's clock proves far
+     * ahead of the estimate (QBO refuses the changedSince) does the pass take a second request,
+     * a count(*) for the clock.
      */
     async incrementalPass(input: IncrementalPassInput): Promise<IncrementalPassResult> {
       const startedAt = deps.now();
@@ -280,7 +282,12 @@ export function createSyncActivities(deps: SyncDeps) {
       const blocked = cdcBlocker(cursors, syncedEntities, estimatedQboNow);
       if (blocked) return byQuery(await passEndFromQbo(client), blocked);
 
-      const answer = await client.cdc(syncedEntities, cdcChangedSince(cursors, syncedEntities));
+      const changedSince = cdcChangedSince(cursors, syncedEntities);
+      const answer = await client.cdc(syncedEntities, changedSince).catch((error: unknown) => {
+        if (isCdcLookBackRefusal(error)) return undefined;
+        throw error;
+      });
+      if (!answer) return byQuery(await passEndFromQbo(client), 'QBO refused a changedSince past its look-back');
       const qboNow = Date.parse(answer.time);
       const until = passEnd(qboNow);
       const unusable = cdcBlocker(cursors, syncedEntities, qboNow) ?? cdcCutReason(answer.changes);
