@@ -17,17 +17,11 @@ import { readSyncSettings, saveSyncMode, type SyncSettings } from '../../db/repo
 import { analyzeGrownTables } from '../../db/table-statistics.js';
 import type { Database, SalesDocumentEntityType } from '../../db/schema.js';
 import type { QboClient, QboRecord } from '../qbo/qbo-client.js';
-import { maxPageSize, qboDateTime, type QboCondition } from '../qbo/qbo-query.js';
+import { maxPageSize } from '../qbo/qbo-query.js';
 import { cdcBlocker, cdcChangedSince, cdcCutReason, isCdcLookBackRefusal, newestCursor } from './cdc-plan.js';
 import { classifyFailures } from './classify.js';
 import { markOpportunityDeleted } from './crm-writer.js';
-import {
-  emptyCounts,
-  writeRecords,
-  type PageCounts,
-  type ReferenceFetcher,
-  type TenantSettings,
-} from './page-writer.js';
+import { emptyCounts, writeRecords, type PageCounts, type TenantSettings } from './page-writer.js';
 import {
   continuePage,
   initialCursor,
@@ -37,10 +31,10 @@ import {
   resumeCursor,
   settleLagMs,
   type PagingOptions,
-  type PagingRequest,
   type PagingStep,
 } from './paging-planner.js';
-import { dayText, findDeletedDocuments } from './reconcile-deletes.js';
+import { askQbo, documentsByTxnDate, referenceFetcher, transactionEntities, windowConditions } from './qbo-requests.js';
+import { findDeletedDocuments } from './reconcile-deletes.js';
 
 /**
  * The sync's activities: each wires repositories, the paging planner and the writer. Each does a
@@ -140,8 +134,6 @@ export type IncrementalPassResult =
       readonly reason: string;
     };
 
-const transactionEntities: readonly SyncedEntity[] = ['Estimate', 'Invoice', 'CreditMemo', 'SalesReceipt'];
-const referenceChunk = 50;
 /** A third of the page activities' heartbeat timeout. */
 const heartbeatEveryMs = 3_000;
 const paging: PagingOptions = { pageSize: maxPageSize, maxProbes: 12 };
@@ -242,7 +234,7 @@ export function createSyncActivities(deps: SyncDeps) {
       return withQbo(input.tenantId, async (client) => {
         let step: PagingStep<QboRecord> = planPage(cursor, Date.parse(input.until), paging);
         while (step.kind === 'request') {
-          step = continuePage(step.pending, await ask(client, settings, input.entity, step.request));
+          step = continuePage(step.pending, await askQbo(client, settings, input.entity, step.request));
         }
         if (step.kind === 'up-to-date') {
           return { counts: emptyCounts(), cursor: step.cursor, done: true, window: 'up to date' };
@@ -329,29 +321,9 @@ export function createSyncActivities(deps: SyncDeps) {
       const settings = await settingsOf(input.tenantId);
       const held = await listLinkedDocuments(db, settings, entity);
       if (held.length === 0) return { deleted: 0, requests: 0 };
-      const { gone, requests } = await withQbo(input.tenantId, (client) => {
-        const range = (from: number, to: number): QboCondition[] => [
-          { field: 'TxnDate', op: '>=', value: dayText(from) },
-          { field: 'TxnDate', op: '<', value: dayText(to) },
-        ];
-        return findDeletedDocuments(
-          held,
-          {
-            count: (from, to) => client.count({ entity, where: range(from, to) }),
-            ids: async (from, to, startPosition) => {
-              const page = await client.query({
-                entity,
-                where: range(from, to),
-                orderBy: { field: 'Id', direction: 'ASC' },
-                startPosition,
-                maxResults: maxPageSize,
-              });
-              return page.records.map((record) => record.Id);
-            },
-          },
-          maxPageSize,
-        );
-      });
+      const { gone, requests } = await withQbo(input.tenantId, (client) =>
+        findDeletedDocuments(held, documentsByTxnDate(client, entity), maxPageSize),
+      );
       if (gone.length > 0) {
         await asSync(db, async (trx) => {
           for (const qboId of gone) await markOpportunityDeleted(trx, settings, entity, qboId, deps.now());
@@ -365,57 +337,6 @@ export function createSyncActivities(deps: SyncDeps) {
       await saveSyncMode(db, input.tenantId, input.mode);
     },
   });
-}
-
-/** A planner request as a QBO query of one entity, the entity's own conditions added. */
-async function ask(
-  client: QboClient,
-  settings: TenantSettings,
-  entity: SyncedEntity,
-  request: PagingRequest,
-): Promise<number | QboRecord[]> {
-  const where = windowConditions(settings, entity, request.window);
-  if (request.kind === 'count') return client.count({ entity, where });
-  const page = await client.query({
-    entity,
-    where,
-    orderBy: { field: request.orderBy, direction: 'ASC' },
-    ...(request.startPosition > 1 ? { startPosition: request.startPosition } : {}),
-    maxResults: request.maxResults,
-  });
-  return page.records;
-}
-
-function windowConditions(
-  settings: TenantSettings,
-  entity: SyncedEntity,
-  window: { readonly from: number; readonly to: number },
-): QboCondition[] {
-  const conditions: QboCondition[] = [
-    { field: 'MetaData.LastUpdatedTime', op: '>=', value: qboDateTime(new Date(window.from)) },
-    { field: 'MetaData.LastUpdatedTime', op: '<', value: qboDateTime(new Date(window.to)) },
-  ];
-  if (entity === 'Customer' || entity === 'Item') conditions.push({ field: 'Active', op: 'IN', value: [true, false] });
-  if (transactionEntities.includes(entity)) conditions.push({ field: 'TxnDate', op: '>=', value: settings.startDate });
-  return conditions;
-}
-
-function referenceFetcher(client: QboClient): ReferenceFetcher {
-  return async (entity, ids) => {
-    const found: QboRecord[] = [];
-    for (let start = 0; start < ids.length; start += referenceChunk) {
-      const page = await client.query({
-        entity,
-        where: [
-          { field: 'Id', op: 'IN', value: ids.slice(start, start + referenceChunk) },
-          { field: 'Active', op: 'IN', value: [true, false] },
-        ],
-        maxResults: maxPageSize,
-      });
-      found.push(...page.records);
-    }
-    return found;
-  };
 }
 
 export type SyncActivities = ReturnType<typeof createSyncActivities>;
