@@ -27,6 +27,11 @@ export const FailureType = {
   QboUnexpectedResponse: 'QboUnexpectedResponse',
   /** The tenant is not connected (no tokens stored). */
   TenantNotConnected: 'TenantNotConnected',
+  /**
+   * PostgreSQL could not be reached or dropped the connection (shutdown, restart, refused, reset):
+   * nothing was committed, and the same call succeeds once the database is back.
+   */
+  DatabaseUnavailable: 'DatabaseUnavailable',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
