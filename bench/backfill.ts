@@ -59,7 +59,7 @@ try {
   const handle = await client.workflow.start(tenantSyncWorkflowType, {
     taskQueue,
     workflowId: tenantWorkflowId(tenantId),
-    args: [{ tenantId, realmId, mode: 'two_way', incrementalEverySeconds: 3600 }],
+    args: [{ tenantId, realmId, mode: 'two_way', pollIntervalSeconds: 3600 }],
   });
   let status: TenantStatus;
   for (;;) {

@@ -8,7 +8,7 @@ import { loadConfig } from '../worker/config.js';
 import { startWorker, type WorkerHandle } from '../worker/main.js';
 import {
   statusQuery,
-  syncNowSignal,
+  syncNowUpdate,
   tenantSyncWorkflowType,
   tenantWorkflowId,
   type TenantSyncInput,
@@ -84,7 +84,7 @@ export async function startTenantHarness(options: {
       tenantId,
       realmId,
       mode: 'two_way',
-      incrementalEverySeconds: 3600,
+      pollIntervalSeconds: 3600,
       ...options.input,
     };
     await connected.workflow.start(tenantSyncWorkflowType, {
@@ -127,11 +127,14 @@ export async function startTenantHarness(options: {
       status,
       waitFor,
       async pass() {
-        const before = (await status()).lastPass?.finishedAt ?? '';
-        await handle().signal(syncNowSignal, { reason: 'test' });
-        const after = await waitFor('a pass', (s) => (s.lastPass?.finishedAt ?? '') > before);
-        expect(after.lastError).toBeNull();
-        return after;
+        for (;;) {
+          const result = await handle().executeUpdate(syncNowUpdate, { args: [{ reason: 'test', wait: true }] });
+          // 'requested': the run continued as new before the pass ended; ask the next run.
+          if (result.outcome === 'requested') continue;
+          expect(result.lastError).toBeNull();
+          expect(result.outcome).toBe('succeeded');
+          return status();
+        }
       },
       verify,
       async expectInStep() {
