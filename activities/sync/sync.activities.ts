@@ -8,15 +8,15 @@ import { analyzeGrownTables } from '../../db/table-statistics.js';
 import type { Database } from '../../db/schema.js';
 import type { QboClient, QboRecord } from '../qbo/qbo-client.js';
 import { toApplicationFailure } from '../qbo/qbo-errors.js';
-import { markOpportunityDeleted } from './crm-writer.js';
 import { maxPageSize, qboDateTime, type QboCondition } from '../qbo/qbo-query.js';
 import {
   emptyCounts,
+  markDocumentsDeleted,
   writeRecords,
   type PageCounts,
   type ReferenceFetcher,
   type TenantSettings,
-} from './page-writer.js';
+} from './crm-writer.js';
 
 /**
  * The sync's activities. Each one does a bounded piece of work and commits it together with the
@@ -495,9 +495,7 @@ export function createSyncActivities(deps: SyncDeps) {
         }
       });
       if (gone.length > 0) {
-        await asSync(db, async (trx) => {
-          for (const qboId of gone) await markOpportunityDeleted(trx, settings, input.entity, qboId, deps.now());
-        });
+        await asSync(db, (trx) => markDocumentsDeleted(trx, settings, input.entity, gone, deps.now()));
       }
       return { deleted: gone.length, requests };
     },
