@@ -39,28 +39,11 @@ export async function insertRows<T extends keyof Database>(
     FROM ${recordset(rows, columns)}`.execute(db);
 }
 
-/** Updates rows of one tenant by id; the rows carry `id` and every column named in `columns`. */
-export async function updateRows<T extends TableWithId>(
-  db: Executor,
-  table: T,
-  tenantId: string,
-  columns: RecordsetColumns<T>,
-  rows: readonly object[],
-): Promise<void> {
-  if (rows.length === 0) return;
-  const names = Object.keys(columns);
-  await sql`
-    UPDATE ${sql.table(table)} AS t
-    SET ${sql.join(names.map((name) => sql`${sql.id(name)} = ${sql.ref(`r.${name}`)}`))}
-    FROM ${recordset(rows, { id: 'int8', ...columns })}
-    WHERE t.id = r.id AND t.tenant_id = ${tenantId}`.execute(db);
-}
-
 /**
  * Draws ids for rows about to be inserted, so a set-based insert never relies on the order in which
  * RETURNING hands rows back to pair them with the records they came from.
  */
-export async function allocateIds(db: Executor, table: TableWithId, count: number): Promise<number[]> {
+async function allocateIds(db: Executor, table: TableWithId, count: number): Promise<number[]> {
   if (count === 0) return [];
   const rows = await sql<{ id: number }>`
     SELECT nextval(pg_get_serial_sequence(${table}, 'id'))::int8 AS id FROM generate_series(1, ${count})`.execute(db);
@@ -91,6 +74,13 @@ export async function writeRows<T extends TableWithId, R>(
   const updated = records.flatMap((entry) => (entry.id === null ? [] : [{ record: entry.record, id: entry.id }]));
   const rows = (placed: readonly Placed<R>[]) => placed.map(({ record, id }) => ({ ...fields(record), id }));
   await insertRows(db, table, tenantId, { id: 'int8', ...insertOnly, ...columns }, rows(inserted));
-  await updateRows(db, table, tenantId, columns, rows(updated));
+  if (updated.length > 0) {
+    const names = Object.keys(columns);
+    await sql`
+      UPDATE ${sql.table(table)} AS t
+      SET ${sql.join(names.map((name) => sql`${sql.id(name)} = ${sql.ref(`r.${name}`)}`))}
+      FROM ${recordset(rows(updated), { id: 'int8', ...columns })}
+      WHERE t.id = r.id AND t.tenant_id = ${tenantId}`.execute(db);
+  }
   return { inserted, updated };
 }

@@ -1,46 +1,32 @@
-import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SyncedEntity } from '../../common/sync-types.js';
 import { asSync } from '../../db/crm-rules.js';
-import type { Database } from '../../db/schema.js';
+import { findLinks } from '../../db/repositories/qbo-links.js';
+import type { QboEntityType } from '../../db/schema.js';
 import { createTestDatabase, type TestDatabase } from '../../test/database.js';
 import type { QboRecord } from '../qbo/qbo-client.js';
-import type { SyncedEntity } from '../../common/sync-types.js';
-import {
-  markDocumentsDeleted,
-  writeRecords,
-  type PageCounts,
-  type ReferenceFetcher,
-  type TenantSettings,
-} from './crm-writer.js';
+import type { PageCounts, ReferenceFetcher, TenantSettings } from './crm-writer.js';
+import { markDocumentsDeleted, writeRecords } from './crm-writer.js';
 
-let testDb: TestDatabase;
-let db: Kysely<Database>;
-
-beforeAll(async () => {
-  testDb = await createTestDatabase();
-  db = testDb.db;
-});
-afterAll(async () => {
-  await testDb?.drop();
-});
+let database: TestDatabase | undefined;
+beforeAll(async () => void (database = await createTestDatabase()));
+afterAll(() => database?.drop());
+const db = () => database!.db;
 
 let tenants = 0;
 const now = new Date('2026-03-02T12:00:00Z');
 
-/** A tenant of its own per test, with its QuickBooks list. */
+/** A tenant of its own per test, with the QuickBooks list the database gives it. */
 async function newTenant(): Promise<TenantSettings> {
   const tenantId = `w${++tenants}`;
-  await db.insertInto('tenants').values({ id: tenantId, name: tenantId, start_date: '2026-01-01' }).execute();
-  const list = await db
-    .selectFrom('lists')
-    .select('id')
-    .where('tenant_id', '=', tenantId)
-    .where('is_quickbooks', '=', true)
-    .executeTakeFirstOrThrow();
+  await db().insertInto('tenants').values({ id: tenantId, name: tenantId, start_date: '2026-01-01' }).execute();
+  const { rows } = await sql<{ id: number }>`
+    SELECT id FROM lists WHERE tenant_id = ${tenantId} AND is_quickbooks`.execute(db());
   return {
     tenantId,
     realmId: 'realm-1',
-    quickbooksListId: list.id,
+    quickbooksListId: rows[0]!.id,
     startDate: '2026-01-01',
     syncLanguage: 'fr',
     defaultLanguage: 'en',
@@ -61,9 +47,9 @@ function write(
   settings: TenantSettings,
   entity: SyncedEntity,
   records: readonly QboRecord[],
-  fetch: ReferenceFetcher = qbo().fetch,
+  source: { readonly fetch: ReferenceFetcher } = qbo(),
 ): Promise<PageCounts> {
-  return asSync(db, (trx) => writeRecords(trx, settings, entity, records, fetch, now));
+  return asSync(db(), (trx) => writeRecords(trx, settings, entity, records, source.fetch, now));
 }
 
 const version = (token: number, minute: number) => ({
@@ -118,30 +104,33 @@ const invoice = (
   ...fields,
 });
 
+async function linkOf(settings: TenantSettings, entity: QboEntityType, qboId: string) {
+  return (await findLinks(db(), settings, entity, [qboId])).get(qboId);
+}
+
 async function accountOf(settings: TenantSettings, qboId: string) {
-  return db
-    .selectFrom('qbo_links')
-    .innerJoin('accounts', 'accounts.id', 'qbo_links.account_id')
-    .select(['accounts.id', 'accounts.company_name', 'accounts.language', 'qbo_links.parent_qbo_id'])
-    .where('qbo_links.tenant_id', '=', settings.tenantId)
-    .where('qbo_links.entity_type', '=', 'Customer')
-    .where('qbo_links.qbo_id', '=', qboId)
-    .executeTakeFirst();
+  const link = await linkOf(settings, 'Customer', qboId);
+  if (!link?.account_id) return undefined;
+  const account = await db()
+    .selectFrom('accounts')
+    .select(['id', 'company_name', 'language'])
+    .where('id', '=', link.account_id)
+    .executeTakeFirstOrThrow();
+  return { ...account, parent_qbo_id: link.parent_qbo_id };
 }
 
 async function opportunityOf(settings: TenantSettings, qboId: string) {
-  return db
-    .selectFrom('qbo_links')
-    .innerJoin('opportunities', 'opportunities.id', 'qbo_links.opportunity_id')
-    .select(['opportunities.id', 'opportunities.title', 'opportunities.account_id', 'opportunities.deleted_at'])
-    .where('qbo_links.tenant_id', '=', settings.tenantId)
-    .where('qbo_links.entity_type', '=', 'Invoice')
-    .where('qbo_links.qbo_id', '=', qboId)
-    .executeTakeFirst();
+  const link = await linkOf(settings, 'Invoice', qboId);
+  if (!link?.opportunity_id) return undefined;
+  return db()
+    .selectFrom('opportunities')
+    .select(['id', 'title', 'account_id', 'deleted_at'])
+    .where('id', '=', link.opportunity_id)
+    .executeTakeFirstOrThrow();
 }
 
 function openErrors(settings: TenantSettings) {
-  return db
+  return db()
     .selectFrom('sync_errors')
     .select(['entity_type', 'qbo_id', 'error_type', 'field', 'message'])
     .where('tenant_id', '=', settings.tenantId)
@@ -182,14 +171,14 @@ describe('a batch holding a record twice keeps its newest version', () => {
       category('31', 'Services', 1, 2),
     ]);
     expect(counts).toMatchObject({ written: 3, failed: 0 });
-    const rows = await db
+    const hardware = await linkOf(settings, 'Item', '30');
+    const rows = await db()
       .selectFrom('products')
-      .leftJoin('revenue_categories', 'revenue_categories.id', 'products.revenue_category_id')
-      .select(['products.code', 'revenue_categories.name as category'])
-      .where('products.tenant_id', '=', settings.tenantId)
+      .select(['code', 'revenue_category_id'])
+      .where('tenant_id', '=', settings.tenantId)
       .execute();
-    expect(rows).toEqual([{ code: 'Gadget v2', category: 'Hardware' }]);
-    const names = await db
+    expect(rows).toEqual([{ code: 'Gadget v2', revenue_category_id: hardware?.revenue_category_id }]);
+    const names = await db()
       .selectFrom('revenue_categories')
       .select('name')
       .where('tenant_id', '=', settings.tenantId)
@@ -210,7 +199,7 @@ describe('a batch holding a record twice keeps its newest version', () => {
     expect(counts).toMatchObject({ written: 1, skipped: 1, failed: 0 });
     const opportunity = await opportunityOf(settings, '100');
     expect(opportunity?.title).toBe('newest');
-    const lines = await db
+    const lines = await db()
       .selectFrom('opportunity_lines')
       .innerJoin('products', 'products.id', 'opportunity_lines.product_id')
       .select(['products.code', 'opportunity_lines.amount'])
@@ -220,7 +209,7 @@ describe('a batch holding a record twice keeps its newest version', () => {
     expect(await opportunityOf(settings, '101')).toBeUndefined();
 
     await write(settings, 'Invoice', [invoice('100', '1', 5, 9, { DocNumber: 'updated' })]);
-    const lineCount = await db
+    const lineCount = await db()
       .selectFrom('opportunity_lines')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('opportunity_id', '=', opportunity!.id)
@@ -268,7 +257,7 @@ describe('a record the database refuses', () => {
 
 describe('the primary contact', () => {
   async function contacts(accountId: number) {
-    return db
+    return db()
       .selectFrom('contacts')
       .leftJoin('list_members', 'list_members.contact_id', 'contacts.id')
       .select(['contacts.full_name', 'contacts.is_primary', 'contacts.language', 'list_members.list_id'])
@@ -283,7 +272,7 @@ describe('the primary contact', () => {
     const account = await accountOf(settings, '1');
     expect(account?.language).toBe('en');
     expect(await contacts(account!.id)).toEqual([]);
-    const member = await db
+    const member = await db()
       .selectFrom('list_members')
       .select('list_id')
       .where('account_id', '=', account!.id)
@@ -300,7 +289,7 @@ describe('the primary contact', () => {
     const settings = await newTenant();
     await write(settings, 'Customer', [customer('1', 0, 0, { GivenName: 'Ann' })]);
     const account = await accountOf(settings, '1');
-    await asSync(db, (trx) =>
+    await asSync(db(), (trx) =>
       trx
         .insertInto('contacts')
         .values({ tenant_id: settings.tenantId, account_id: account!.id, full_name: 'Bob', language: 'fr' })
@@ -319,12 +308,8 @@ describe('references are kept whole', () => {
   it('sub-customers, written in bulk, link to their parent account; a missing parent is fetched', async () => {
     const settings = await newTenant();
     const source = qbo([customer('9', 0, 0, { CompanyName: 'Fetched parent' })]);
-    const counts = await write(
-      settings,
-      'Customer',
-      [subCustomer('11', '1'), customer('1', 0, 0), subCustomer('12', '1'), subCustomer('13', '9')],
-      source.fetch,
-    );
+    const batch = [subCustomer('11', '1'), customer('1', 0, 0), subCustomer('12', '1'), subCustomer('13', '9')];
+    const counts = await write(settings, 'Customer', batch, source);
     expect(counts).toMatchObject({ written: 4, failed: 0 });
     expect(source.calls).toEqual([{ entity: 'Customer', ids: ['9'] }]);
     const parent = await accountOf(settings, '1');
@@ -341,12 +326,7 @@ describe('references are kept whole', () => {
   it('a document whose customer the CRM lacks fetches it first; one QBO does not give fails', async () => {
     const settings = await newTenant();
     const source = qbo([customer('7', 0, 0, { CompanyName: 'Fetched Inc.' })]);
-    const counts = await write(
-      settings,
-      'Invoice',
-      [invoice('100', '7', 0, 0), invoice('101', '8', 0, 0)],
-      source.fetch,
-    );
+    const counts = await write(settings, 'Invoice', [invoice('100', '7', 0, 0), invoice('101', '8', 0, 0)], source);
     expect(counts).toMatchObject({ written: 1, failed: 1 });
     expect(source.calls).toEqual([{ entity: 'Customer', ids: ['7', '8'] }]);
     const opportunity = await opportunityOf(settings, '100');
@@ -370,8 +350,8 @@ describe('deleted documents and mapping errors', () => {
     expect(counts).toMatchObject({ deleted: 1, written: 1 });
     expect((await opportunityOf(settings, '100'))?.deleted_at).toBeInstanceOf(Date);
     expect((await opportunityOf(settings, '101'))?.deleted_at).toBeNull();
-    expect(await asSync(db, (trx) => markDocumentsDeleted(trx, settings, 'Invoice', ['100', '101'], now))).toBe(1);
-    expect(await asSync(db, (trx) => markDocumentsDeleted(trx, settings, 'Invoice', ['100', '101'], now))).toBe(0);
+    expect(await asSync(db(), (trx) => markDocumentsDeleted(trx, settings, 'Invoice', ['100', '101'], now))).toBe(1);
+    expect(await asSync(db(), (trx) => markDocumentsDeleted(trx, settings, 'Invoice', ['100', '101'], now))).toBe(0);
   });
 
   it('a record that fails to map is recorded with its field', async () => {

@@ -135,25 +135,13 @@ async function writePage(
   if (entity === 'Item') {
     const items = mapAll(live, mapItem, tally.failures);
     // Categories first, so a product finds its category written in the same page.
-    await write(
-      categories,
-      items.flatMap((item) => (item.kind === 'category' ? [item.category] : [])),
-    );
-    await write(
-      products,
-      items.flatMap((item) => (item.kind === 'product' ? [item.product] : [])),
-    );
+    await write(categories, ofKind(items, 'category'));
+    await write(products, ofKind(items, 'product'));
   } else if (entity === 'Customer') {
     const options = { defaultLanguage: settings.defaultLanguage };
     const customers = mapAll(live, (record) => mapCustomer(record, options), tally.failures);
-    await write(
-      accounts,
-      customers.flatMap((customer) => (customer.kind === 'account' ? [customer.account] : [])),
-    );
-    await write(
-      subCustomers,
-      customers.flatMap((customer) => (customer.kind === 'subCustomer' ? [customer.subCustomer] : [])),
-    );
+    await write(accounts, ofKind(customers, 'account'));
+    await write(subCustomers, ofKind(customers, 'subCustomer'));
   } else {
     // Sales documents: estimates, invoices, credit notes, sales receipts (R9: QBO → CRM only).
     const options = { language: settings.syncLanguage };
@@ -184,7 +172,8 @@ async function writeSet<T extends Versioned>(
   tally.counts.unchanged += outcome.unchanged.length;
   tally.settled.push(...outcome.written, ...outcome.unchanged);
   for (const record of outcome.missing) {
-    if (!reference?.missing) throw new Error(`${writer.entity} ${record.qboId}: unplaced without a missing reference`);
+    if (!reference?.missing)
+      throw new Error(`the ${writer.entity} writer left ${record.qboId} unwritten without a reference to blame`);
     tally.failures.push({ qboId: record.qboId, errorType: 'MissingReference', ...reference.missing(record) });
   }
 }
@@ -283,6 +272,19 @@ function mapAll<T>(records: readonly QboRecord[], map: (record: QboRecord) => T,
       return [];
     }
   });
+}
+
+/** The record a mapping of kind K carries under the key K: `{ kind: 'account', account }` and the like. */
+type RecordOfKind<M, K extends string> = Extract<M, { kind: K }>[K & keyof Extract<M, { kind: K }>];
+
+/** The records of one kind among mapped ones. */
+function ofKind<M extends { readonly kind: string }, K extends M['kind']>(
+  mapped: readonly M[],
+  kind: K,
+): Array<RecordOfKind<M, K>> {
+  return mapped.flatMap((mapping) =>
+    mapping.kind === kind ? [(mapping as unknown as Readonly<Record<K, RecordOfKind<M, K>>>)[kind]] : [],
+  );
 }
 
 /**

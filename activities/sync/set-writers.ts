@@ -1,11 +1,11 @@
 import { sql } from 'kysely';
-import { findLinks, upsertLinks, type LinkWrite } from '../../db/repositories/qbo-links.js';
-import { insertRows, writeRows, type Executor, type Placed } from '../../db/recordset.js';
+import { findLinks, upsertLinks, type LinkWrite, type QboLink } from '../../db/repositories/qbo-links.js';
+import { insertRows, writeRows, type Executor, type Placed, type RecordsetColumns } from '../../db/recordset.js';
 import type { AccountRecord, ContactRecord, SubCustomerRecord } from '../mapping/customer.js';
 import type { ProductRecord, RevenueCategoryRecord } from '../mapping/item.js';
 import { moneyText } from '../mapping/money.js';
 import type { OpportunityRecord, SalesDocumentEntity } from '../mapping/sales-document.js';
-import type { SetWriter, TenantSettings } from './crm-writer.js';
+import type { SetWriter, TenantSettings, Versioned } from './crm-writer.js';
 
 /**
  * The one write of each kind of record, set-based: a few statements per batch whatever its size.
@@ -169,48 +169,55 @@ export const subCustomers: SetWriter<SubCustomerRecord> = {
   },
 };
 
-/** R13, R22: a category made inactive in QBO is deactivated here, never deleted. */
-export const categories: SetWriter<RevenueCategoryRecord> = {
-  entity: 'Item',
-  async write(trx, settings, changes, _references, now) {
-    const { inserted, updated } = await writeRows(
-      trx,
-      'revenue_categories',
-      settings.tenantId,
-      changes.map(({ record, link }) => ({ record, id: link?.revenue_category_id ?? null })),
-      { name: 'text', active: 'boolean' },
-      (category) => ({ name: category.name, active: category.active }),
-    );
-    const links = linksOf([...inserted, ...updated], (id) => ({ target: { revenue_category_id: id } }));
-    await upsertLinks(trx, settings, 'Item', links, now);
-    return [];
-  },
-};
+/** Catalogue rows (R13): each item's row is in the table its link column names. */
+function catalogue<T extends 'revenue_categories' | 'products', R extends Versioned>(
+  table: T,
+  target: 'revenue_category_id' | 'product_id',
+  columns: RecordsetColumns<T>,
+  fields: (record: R, parents: ReadonlyMap<string, QboLink>) => object,
+  reference?: SetWriter<R>['reference'],
+): SetWriter<R> {
+  return {
+    entity: 'Item',
+    ...(reference ? { reference } : {}),
+    async write(trx, settings, changes, parents, now) {
+      const { inserted, updated } = await writeRows(
+        trx,
+        table,
+        settings.tenantId,
+        changes.map(({ record, link }) => ({ record, id: link?.[target] ?? null })),
+        columns,
+        (record) => fields(record, parents),
+      );
+      const links = linksOf([...inserted, ...updated], (id) => ({ target: { [target]: id } }));
+      await upsertLinks(trx, settings, 'Item', links, now);
+      return [];
+    },
+  };
+}
+
+/** R22: a category made inactive in QBO is deactivated here, never deleted. */
+export const categories = catalogue<'revenue_categories', RevenueCategoryRecord>(
+  'revenue_categories',
+  'revenue_category_id',
+  { name: 'text', active: 'boolean' },
+  (category) => ({ name: category.name, active: category.active }),
+);
 
 /** A product whose category QBO does not give is written without one. */
-export const products: SetWriter<ProductRecord> = {
-  entity: 'Item',
-  reference: { entity: 'Item', of: (product) => product.parentQboId },
-  async write(trx, settings, changes, parents, now) {
-    const { inserted, updated } = await writeRows(
-      trx,
-      'products',
-      settings.tenantId,
-      changes.map(({ record, link }) => ({ record, id: link?.product_id ?? null })),
-      { code: 'text', sku: 'text', description: 'text', active: 'boolean', revenue_category_id: 'int8' },
-      (product) => ({
-        code: product.code,
-        sku: product.sku,
-        description: product.description,
-        active: product.active,
-        revenue_category_id: parents.get(product.parentQboId ?? '')?.revenue_category_id ?? null,
-      }),
-    );
-    const links = linksOf([...inserted, ...updated], (id) => ({ target: { product_id: id } }));
-    await upsertLinks(trx, settings, 'Item', links, now);
-    return [];
-  },
-};
+export const products = catalogue<'products', ProductRecord>(
+  'products',
+  'product_id',
+  { code: 'text', sku: 'text', description: 'text', active: 'boolean', revenue_category_id: 'int8' },
+  (product, parents) => ({
+    code: product.code,
+    sku: product.sku,
+    description: product.description,
+    active: product.active,
+    revenue_category_id: parents.get(product.parentQboId ?? '')?.revenue_category_id ?? null,
+  }),
+  { entity: 'Item', of: (product) => product.parentQboId },
+);
 
 /** Estimates, invoices, credit notes and sales receipts: opportunities with their lines (R11, R12). */
 export function documents(entity: SalesDocumentEntity): SetWriter<OpportunityRecord> {
