@@ -23,7 +23,7 @@ export function customerSnapshot(account: AccountRecord) {
   };
 }
 
-const linksOf = <R extends { qboId: string; syncToken: string | null; lastUpdatedTime: string | null }>(
+const linksOf = <R extends Versioned>(
   placed: readonly Placed<R>[],
   target: (id: number, record: R) => Omit<LinkWrite, 'qboId' | 'version'>,
 ): LinkWrite[] => placed.map(({ record, id }) => ({ qboId: record.qboId, version: record, ...target(id, record) }));
