@@ -70,7 +70,9 @@ function timerSeconds(events: HistoryEvent[]): number[] {
 describe('tenant sync workflow (stub activities)', () => {
   it('R23: pause and resume are updates that answer the state they applied; a paused tenant calls no activity', async () => {
     const tenant = await start({ pagesPerEntity: 1 }, { pollIntervalSeconds: 1 });
-    await until('the backfill', async () => ((await tenant.handle.query(statusQuery)).phase === 'incremental' ? true : undefined));
+    await until('the backfill', async () =>
+      (await tenant.handle.query(statusQuery)).phase === 'incremental' ? true : undefined,
+    );
     const paused = await tenant.handle.executeUpdate(pauseUpdate, { args: [{ reason: 'support: test' }] });
     expect(paused).toMatchObject({ paused: true, pausedReason: 'support: test', phase: 'incremental' });
     const callsWhenPaused = tenant.calls.incremental;
@@ -174,9 +176,9 @@ describe('tenant sync workflow (stub activities)', () => {
   it('R23: the poll interval is a per-tenant setting, changed by an update and applied to the wait under way', async () => {
     const tenant = await start({ pagesPerEntity: 1 }, { pollIntervalSeconds: 3600 });
     await until('the first incremental pass', async () => (tenant.calls.incremental >= 1 ? true : undefined));
-    await expect(
-      tenant.handle.executeUpdate(setPollIntervalUpdate, { args: [{ seconds: 2 }] }),
-    ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await expect(tenant.handle.executeUpdate(setPollIntervalUpdate, { args: [{ seconds: 2 }] })).rejects.toBeInstanceOf(
+      WorkflowUpdateFailedError,
+    );
     const applied = await tenant.handle.executeUpdate(setPollIntervalUpdate, { args: [{ seconds: 10 }] });
     expect(applied.pollIntervalSeconds).toBe(10);
     expect((await tenant.handle.query(statusQuery)).pollIntervalSeconds).toBe(10);

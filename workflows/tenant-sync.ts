@@ -25,12 +25,7 @@ import {
   type SyncMode,
   type TenantStatus,
 } from '../common/sync-types.js';
-import {
-  applyTenantModeActivity,
-  bookkeeping,
-  incrementalPassActivity,
-  pageActivities,
-} from './activity-options.js';
+import { applyTenantModeActivity, bookkeeping, incrementalPassActivity, pageActivities } from './activity-options.js';
 import {
   defaultPollIntervalSeconds,
   maxPollIntervalSeconds,
@@ -276,7 +271,8 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
     },
     {
       validator: (_request) => {
-        if (state.paused) throw new Error(`the tenant is paused (${state.pausedReason ?? 'no reason given'}): resume it first`);
+        if (state.paused)
+          throw new Error(`the tenant is paused (${state.pausedReason ?? 'no reason given'}): resume it first`);
       },
     },
   );
@@ -403,7 +399,11 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
         if (finished.has(entity)) continue;
         const resuming = current.entityInProgress === entity;
         if (current.kind === 'backfill' && !resuming) {
-          const total = await bookkeeping.estimateEntityTotal({ tenantId: input.tenantId, entity, until: current.until });
+          const total = await bookkeeping.estimateEntityTotal({
+            tenantId: input.tenantId,
+            entity,
+            until: current.until,
+          });
           progress(entity, { total: state.entities[entity].done + total });
           publish();
         }
@@ -416,7 +416,14 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
           }
           const page = await pageActivities.syncEntityPage.executeWithOptions(
             { summary: `${entity} ${shortCursor(state.entities[entity].cursor)}..${shortCursor(current.until)}` },
-            [{ tenantId: input.tenantId, entity, until: current.until, overlap: current.kind === 'incremental' && first }],
+            [
+              {
+                tenantId: input.tenantId,
+                entity,
+                until: current.until,
+                overlap: current.kind === 'incremental' && first,
+              },
+            ],
           );
           first = false;
           add(counts, page.counts);
@@ -537,7 +544,8 @@ const knownFailureTypes = new Set<string>(Object.values(FailureType));
  */
 export function failureTypeOf(error: unknown): string | undefined {
   for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
-    if (cause instanceof ApplicationFailure) return cause.type && knownFailureTypes.has(cause.type) ? cause.type : undefined;
+    if (cause instanceof ApplicationFailure)
+      return cause.type && knownFailureTypes.has(cause.type) ? cause.type : undefined;
     if (cause instanceof TimeoutFailure) return 'ActivityTimedOut';
     if (!(cause instanceof ActivityFailure)) return undefined;
   }

@@ -1,441 +1,351 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
+import type { SyncedEntity } from '../../common/sync-types.js';
+import { findLinks, type QboLink, type RecordVersion } from '../../db/repositories/qbo-links.js';
+import { recordSyncErrors, resolveSyncErrors, type RecordFailure } from '../../db/repositories/sync-errors.js';
 import type { Database, QboEntityType } from '../../db/schema.js';
-import type { AccountRecord, SubCustomerRecord } from '../mapping/customer.js';
-import type { ProductRecord, RevenueCategoryRecord } from '../mapping/item.js';
-import { moneyText } from '../mapping/money.js';
-import type { OpportunityRecord } from '../mapping/sales-document.js';
+import { mapCustomer } from '../mapping/customer.js';
+import { isMappingError } from '../mapping/errors.js';
+import { mapItem } from '../mapping/item.js';
+import type { Language } from '../mapping/stages.js';
+import { mapSalesDocument } from '../mapping/sales-document.js';
+import type { QboRecord } from '../qbo/qbo-client.js';
+import { accounts, categories, documents, products, subCustomers } from './set-writers.js';
+
+export { customerSnapshot } from './set-writers.js';
 
 /**
- * Writes mapped QBO records into the CRM, inside the caller's transaction (which the caller has
- * marked as the sync's, see db/crm-rules.ts asSync). Every write goes through the record's link
- * (tenant, realm, entity type, QBO id), so it is idempotent, and it never lets an older version of
- * a record overwrite a newer one: the link remembers the LastUpdatedTime and SyncToken applied.
+ * Writes QBO records into the CRM, a whole batch per statement, inside the caller's transaction
+ * (which the caller has marked as the sync's, db/crm-rules.ts asSync). Every row is reached through
+ * its record's link (tenant, realm, entity type, QBO id), so a write is idempotent, and an older
+ * version of a record never overwrites a newer one: the link remembers the version it applied.
  */
-export interface WriterContext {
+export interface TenantSettings {
   readonly tenantId: string;
   readonly realmId: string;
   /** The tenant's protected QuickBooks list, which holds every synced account and contact (R14). */
   readonly quickbooksListId: number;
+  readonly startDate: string;
+  readonly syncLanguage: Language;
+  readonly defaultLanguage: Language;
 }
 
-export type WriteOutcome = 'written' | 'unchanged';
+export interface PageCounts {
+  written: number;
+  unchanged: number;
+  /** Outside the tenant's start date: not synced (R2). */
+  skipped: number;
+  deleted: number;
+  failed: number;
+}
+
+export const emptyCounts = (): PageCounts => ({ written: 0, unchanged: 0, skipped: 0, deleted: 0, failed: 0 });
+
+/** Fetches records that a page refers to but the CRM does not hold yet (customers, parents, categories). */
+export type ReferenceFetcher = (entity: 'Customer' | 'Item', ids: readonly string[]) => Promise<QboRecord[]>;
 
 type Trx = Transaction<Database>;
 
-interface LinkVersion {
-  readonly syncToken: string | null;
-  readonly lastUpdatedTime: string | null;
+/** A mapped record, whatever its entity: its QBO id and version. */
+export interface Versioned extends RecordVersion {
+  readonly qboId: string;
 }
 
-type LinkRow = Awaited<ReturnType<typeof findLink>>;
-
-export async function findLink(trx: Trx, ctx: WriterContext, entity: QboEntityType, qboId: string) {
-  return trx
-    .selectFrom('qbo_links')
-    .selectAll()
-    .where('tenant_id', '=', ctx.tenantId)
-    .where('realm_id', '=', ctx.realmId)
-    .where('entity_type', '=', entity)
-    .where('qbo_id', '=', qboId)
-    .forUpdate()
-    .executeTakeFirst();
+/** A record newer than what its link last applied, with that link (none for a record new to the CRM). */
+export interface Change<T> {
+  readonly record: T;
+  readonly link: QboLink | undefined;
 }
 
-/** True when `incoming` is strictly newer than what the link last applied. */
-export function isNewer(incoming: LinkVersion, applied: { sync_token: string; qbo_updated_at: Date }): boolean {
-  if (incoming.lastUpdatedTime === null) return true;
-  const incomingAt = Date.parse(incoming.lastUpdatedTime);
-  const appliedAt = applied.qbo_updated_at.getTime();
-  if (Number.isNaN(incomingAt)) return true;
-  if (incomingAt !== appliedAt) return incomingAt > appliedAt;
-  const incomingToken = Number(incoming.syncToken ?? Number.NaN);
-  const appliedToken = Number(applied.sync_token);
-  return Number.isFinite(incomingToken) && Number.isFinite(appliedToken) && incomingToken > appliedToken;
+/**
+ * The set-based write of one kind of record (accounts, sub-customers, categories, products, one kind
+ * of sales document). It writes the changed records and their links, and hands back those it could
+ * not place because the record they refer to is not in the CRM.
+ */
+export interface SetWriter<T extends Versioned> {
+  readonly entity: QboEntityType;
+  readonly reference?: {
+    readonly entity: 'Customer' | 'Item';
+    readonly of: (record: T) => string | null;
+    /** Why a record whose reference stayed missing failed; absent when such a record is written anyway. */
+    readonly missing?: (record: T) => Pick<RecordFailure, 'field' | 'message'>;
+  };
+  write(
+    trx: Trx,
+    settings: TenantSettings,
+    changes: readonly Change<T>[],
+    references: ReadonlyMap<string, QboLink>,
+    now: Date,
+  ): Promise<T[]>;
 }
 
-function versionColumns(version: LinkVersion, fallbackTime: Date) {
-  const lastUpdated = version.lastUpdatedTime ?? fallbackTime.toISOString();
+/** QBO's references (a document's customer, a sub-customer's parent, …) are followed this deep at most. */
+const maxReferenceDepth = 6;
+
+/**
+ * Maps and writes one batch of raw QBO records of one entity. A record that fails to map, or whose
+ * write the database refuses, goes to the error table with its QBO id and the rest of the batch
+ * lands. References are kept whole: a document's customer (or a sub-customer's parent, or a
+ * product's category) that the CRM lacks is fetched and written first, whatever its own version.
+ */
+export async function writeRecords(
+  trx: Trx,
+  settings: TenantSettings,
+  entity: SyncedEntity,
+  records: readonly QboRecord[],
+  fetchReferences: ReferenceFetcher,
+  now: Date,
+  counts: PageCounts = emptyCounts(),
+): Promise<PageCounts> {
+  return writePage({ trx, settings, fetchReferences, now }, entity, records, counts, 0);
+}
+
+interface Page {
+  readonly trx: Trx;
+  readonly settings: TenantSettings;
+  readonly fetchReferences: ReferenceFetcher;
+  readonly now: Date;
+}
+
+/** What one page's writes came to: its counts, its failures, and the records that went through. */
+interface Tally {
+  readonly counts: PageCounts;
+  readonly failures: RecordFailure[];
+  readonly settled: string[];
+}
+
+async function writePage(
+  page: Page,
+  entity: SyncedEntity,
+  records: readonly QboRecord[],
+  counts: PageCounts,
+  depth: number,
+): Promise<PageCounts> {
+  const { trx, settings, now } = page;
+  const batch = newestPerRecord(records);
+  const stubs = batch.filter((record) => record['status'] === 'Deleted').map((record) => record.Id);
+  if (stubs.length > 0) {
+    const deleted = await markDocumentsDeleted(trx, settings, entity, stubs, now);
+    counts.deleted += deleted;
+    counts.unchanged += stubs.length - deleted;
+  }
+  const live = batch.filter((record) => record['status'] !== 'Deleted');
+  const tally: Tally = { counts, failures: [], settled: [] };
+  const write = <T extends Versioned>(writer: SetWriter<T>, set: readonly T[]) =>
+    writeSet(page, writer, set, depth, tally);
+  if (entity === 'Item') {
+    const items = mapAll(live, mapItem, tally.failures);
+    // Categories first, so a product finds its category written in the same page.
+    await write(categories, ofKind(items, 'category'));
+    await write(products, ofKind(items, 'product'));
+  } else if (entity === 'Customer') {
+    const options = { defaultLanguage: settings.defaultLanguage };
+    const customers = mapAll(live, (record) => mapCustomer(record, options), tally.failures);
+    await write(accounts, ofKind(customers, 'account'));
+    await write(subCustomers, ofKind(customers, 'subCustomer'));
+  } else {
+    // Sales documents: estimates, invoices, credit notes, sales receipts (R9: QBO → CRM only).
+    const options = { language: settings.syncLanguage };
+    const mapped = mapAll(live, (record) => mapSalesDocument(entity, record, options), tally.failures);
+    const synced = mapped.filter((document) => document.txnDate >= settings.startDate);
+    counts.skipped += mapped.length - synced.length;
+    await write(documents(entity), synced);
+  }
+  counts.failed += tally.failures.length;
+  await recordSyncErrors(trx, settings, entity, tally.failures, now);
+  await resolveSyncErrors(trx, settings, entity, tally.settled, now);
+  return counts;
+}
+
+/** Writes one kind of record, after the records they refer to. */
+async function writeSet<T extends Versioned>(
+  page: Page,
+  writer: SetWriter<T>,
+  records: readonly T[],
+  depth: number,
+  tally: Tally,
+): Promise<void> {
+  if (records.length === 0) return;
+  const reference = writer.reference;
+  if (reference) await ensureReferences(page, reference.entity, records.map(reference.of), depth);
+  const outcome = await isolatingFailures(page.trx, records, tally.failures, (set) => writeChanges(page, writer, set));
+  tally.counts.written += outcome.written.length;
+  tally.counts.unchanged += outcome.unchanged.length;
+  tally.settled.push(...outcome.written, ...outcome.unchanged);
+  for (const record of outcome.missing) {
+    if (!reference?.missing)
+      throw new Error(`the ${writer.entity} writer left ${record.qboId} unwritten without a reference to blame`);
+    tally.failures.push({ qboId: record.qboId, errorType: 'MissingReference', ...reference.missing(record) });
+  }
+}
+
+interface SetOutcome<T> {
+  readonly written: string[];
+  readonly unchanged: string[];
+  readonly missing: T[];
+}
+
+/** Writes the records newer than their links; the others are unchanged. */
+async function writeChanges<T extends Versioned>(
+  page: Page,
+  writer: SetWriter<T>,
+  records: readonly T[],
+): Promise<SetOutcome<T>> {
+  const { trx, settings } = page;
+  const ids = records.map((record) => record.qboId);
+  const links = await findLinks(trx, settings, writer.entity, ids, { lock: true });
+  const referred = writer.reference ? records.map(writer.reference.of).filter((id): id is string => id !== null) : [];
+  const references = await findLinks(trx, settings, writer.reference?.entity ?? writer.entity, referred);
+  const changes = records
+    .map((record) => ({ record, link: links.get(record.qboId) }))
+    .filter(({ record, link }) => !link || isNewer(record, link));
+  const missing = await writer.write(trx, settings, changes, references, page.now);
+  const placed = new Set(ids);
+  for (const record of missing) placed.delete(record.qboId);
+  const changed = new Set(changes.map((change) => change.record.qboId));
   return {
-    sync_token: version.syncToken ?? '0',
-    qbo_last_updated_time: lastUpdated,
-    qbo_updated_at: new Date(Date.parse(lastUpdated) || fallbackTime.getTime()),
+    written: [...placed].filter((id) => changed.has(id)),
+    unchanged: [...placed].filter((id) => !changed.has(id)),
+    missing,
   };
 }
 
 /**
- * Writes a record's link, replacing one that pointed at another kind of row (an item that turned
- * from a product into a category, say).
+ * Runs a set-based write in a savepoint. When the database refuses it, the set is split in halves
+ * and each half written again the same way, down to a set of one: the record that breaks a
+ * constraint goes to the error table and every other record of the set lands.
  */
-async function insertLink(
+async function isolatingFailures<T extends Versioned>(
   trx: Trx,
-  ctx: WriterContext,
-  entity: QboEntityType,
-  qboId: string,
-  version: LinkVersion,
-  target: { account_id?: number; opportunity_id?: number; product_id?: number; revenue_category_id?: number },
-  extra: { parent_qbo_id?: string | null; synced_snapshot?: unknown } = {},
-  now: Date,
-): Promise<void> {
-  await trx
-    .insertInto('qbo_links')
-    .values({
-      tenant_id: ctx.tenantId,
-      realm_id: ctx.realmId,
-      entity_type: entity,
-      qbo_id: qboId,
-      account_id: target.account_id ?? null,
-      opportunity_id: target.opportunity_id ?? null,
-      product_id: target.product_id ?? null,
-      revenue_category_id: target.revenue_category_id ?? null,
-      parent_qbo_id: extra.parent_qbo_id ?? null,
-      ...versionColumns(version, now),
-      ...(extra.synced_snapshot !== undefined ? { synced_snapshot: JSON.stringify(extra.synced_snapshot) } : {}),
-    })
-    .onConflict((conflict) =>
-      conflict.columns(['tenant_id', 'realm_id', 'entity_type', 'qbo_id']).doUpdateSet((eb) => ({
-        account_id: eb.ref('excluded.account_id'),
-        opportunity_id: eb.ref('excluded.opportunity_id'),
-        product_id: eb.ref('excluded.product_id'),
-        revenue_category_id: eb.ref('excluded.revenue_category_id'),
-        parent_qbo_id: eb.ref('excluded.parent_qbo_id'),
-        sync_token: eb.ref('excluded.sync_token'),
-        qbo_last_updated_time: eb.ref('excluded.qbo_last_updated_time'),
-        qbo_updated_at: eb.ref('excluded.qbo_updated_at'),
-        synced_snapshot: eb.ref('excluded.synced_snapshot'),
-      })),
-    )
-    .execute();
-}
-
-async function updateLinkVersion(
-  trx: Trx,
-  ctx: WriterContext,
-  link: NonNullable<LinkRow>,
-  version: LinkVersion,
-  now: Date,
-  extra: { account_id?: number; parent_qbo_id?: string | null; synced_snapshot?: unknown } = {},
-) {
-  await trx
-    .updateTable('qbo_links')
-    .set({
-      ...versionColumns(version, now),
-      ...(extra.account_id !== undefined ? { account_id: extra.account_id } : {}),
-      ...(extra.parent_qbo_id !== undefined ? { parent_qbo_id: extra.parent_qbo_id } : {}),
-      ...(extra.synced_snapshot !== undefined ? { synced_snapshot: JSON.stringify(extra.synced_snapshot) } : {}),
-    })
-    .where('tenant_id', '=', ctx.tenantId)
-    .where('realm_id', '=', ctx.realmId)
-    .where('entity_type', '=', link.entity_type)
-    .where('qbo_id', '=', link.qbo_id)
-    .execute();
-}
-
-/** The two-way fields as synced: the base the CRM→QBO direction merges against. */
-export function customerSnapshot(account: AccountRecord) {
-  return {
-    companyName: account.companyName,
-    website: account.website,
-    address: account.address,
-    primaryContact: account.primaryContact,
-  };
-}
-
-export async function writeAccount(
-  trx: Trx,
-  ctx: WriterContext,
-  account: AccountRecord,
-  now: Date,
-): Promise<WriteOutcome> {
-  const link = await findLink(trx, ctx, 'Customer', account.qboId);
-  if (link && !isNewer(account, link)) return 'unchanged';
-  const fields = {
-    company_name: account.companyName,
-    website: account.website,
-    address_lines: [...account.address.lines],
-    city: account.address.city,
-    province: account.address.province,
-    postal_code: account.address.postalCode,
-    country: account.address.country,
-    active: account.active,
-  };
-  let accountId: number;
-  if (link && link.account_id !== null && link.parent_qbo_id === null) {
-    accountId = link.account_id;
-    await trx
-      .updateTable('accounts')
-      .set(fields)
-      .where('id', '=', accountId)
-      .where('tenant_id', '=', ctx.tenantId)
-      .execute();
-  } else {
-    // New, or a sub-customer promoted to a customer of its own: a fresh account (R4: default language).
-    const inserted = await trx
-      .insertInto('accounts')
-      .values({ tenant_id: ctx.tenantId, language: account.languageForNewAccount, ...fields })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    accountId = inserted.id;
-    await trx
-      .insertInto('list_members')
-      .values({ tenant_id: ctx.tenantId, list_id: ctx.quickbooksListId, account_id: accountId })
-      .execute();
+  records: readonly T[],
+  failures: RecordFailure[],
+  write: (records: readonly T[]) => Promise<SetOutcome<T>>,
+): Promise<SetOutcome<T>> {
+  await sql`SAVEPOINT set_write`.execute(trx);
+  try {
+    const outcome = await write(records);
+    await sql`RELEASE SAVEPOINT set_write`.execute(trx);
+    return outcome;
+  } catch (error) {
+    await sql`ROLLBACK TO SAVEPOINT set_write`.execute(trx);
+    await sql`RELEASE SAVEPOINT set_write`.execute(trx);
+    const [only] = records;
+    if (records.length === 1 && only) {
+      const message = error instanceof Error ? error.message : String(error);
+      failures.push({ qboId: only.qboId, errorType: 'WriteError', field: null, message });
+      return { written: [], unchanged: [], missing: [] };
+    }
+    const middle = Math.ceil(records.length / 2);
+    const first = await isolatingFailures(trx, records.slice(0, middle), failures, write);
+    const second = await isolatingFailures(trx, records.slice(middle), failures, write);
+    return {
+      written: [...first.written, ...second.written],
+      unchanged: [...first.unchanged, ...second.unchanged],
+      missing: [...first.missing, ...second.missing],
+    };
   }
-  await writePrimaryContact(trx, ctx, accountId, account);
-  const snapshot = customerSnapshot(account);
-  if (link)
-    await updateLinkVersion(trx, ctx, link, account, now, {
-      account_id: accountId,
-      parent_qbo_id: null,
-      synced_snapshot: snapshot,
-    });
-  else
-    await insertLink(
-      trx,
-      ctx,
-      'Customer',
-      account.qboId,
-      account,
-      { account_id: accountId },
-      { synced_snapshot: snapshot },
-      now,
-    );
-  return 'written';
 }
 
-async function writePrimaryContact(
-  trx: Trx,
-  ctx: WriterContext,
-  accountId: number,
-  account: AccountRecord,
+/** Fetches and writes the referred records the CRM does not hold yet. */
+async function ensureReferences(
+  page: Page,
+  entity: 'Customer' | 'Item',
+  referred: ReadonlyArray<string | null>,
+  depth: number,
 ): Promise<void> {
-  const contact = account.primaryContact;
-  const primary = await trx
-    .selectFrom('contacts')
-    .select(['id'])
-    .where('tenant_id', '=', ctx.tenantId)
-    .where('account_id', '=', accountId)
-    .where('is_primary', '=', true)
-    .executeTakeFirst();
-  const fields = {
-    title: contact?.title ?? null,
-    full_name: contact?.fullName ?? null,
-    phone1: contact?.phone1 ?? null,
-    phone2: contact?.phone2 ?? null,
-    fax: contact?.fax ?? null,
-    mobile: contact?.mobile ?? null,
-    email: contact?.email ?? null,
-  };
-  if (primary) {
-    // R16: the synced contact is the account's oldest; QBO's person fields land on it.
-    await trx.updateTable('contacts').set(fields).where('id', '=', primary.id).execute();
-    return;
-  }
-  if (contact === null) return;
-  const inserted = await trx
-    .insertInto('contacts')
-    .values({ tenant_id: ctx.tenantId, account_id: accountId, language: account.languageForNewAccount, ...fields })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  await trx
-    .insertInto('list_members')
-    .values({ tenant_id: ctx.tenantId, list_id: ctx.quickbooksListId, contact_id: inserted.id })
-    .execute();
+  const ids = [...new Set(referred)].filter((id): id is string => id !== null);
+  if (ids.length === 0 || depth >= maxReferenceDepth) return;
+  const linked = await findLinks(page.trx, page.settings, entity, ids);
+  const missing = ids.filter((id) => !linked.has(id));
+  if (missing.length === 0) return;
+  const fetched = await page.fetchReferences(entity, missing);
+  await writePage(page, entity, fetched, emptyCounts(), depth + 1);
+}
+
+/** Maps each record; a mapping failure is recorded against its record and the record left out. */
+function mapAll<T>(records: readonly QboRecord[], map: (record: QboRecord) => T, failures: RecordFailure[]): T[] {
+  return records.flatMap((record) => {
+    try {
+      return [map(record)];
+    } catch (error) {
+      if (!isMappingError(error)) throw error;
+      failures.push({ qboId: record.Id, errorType: 'MappingError', field: error.field, message: error.problem });
+      return [];
+    }
+  });
+}
+
+/** The record a mapping of kind K carries under the key K: `{ kind: 'account', account }` and the like. */
+type RecordOfKind<M, K extends string> = Extract<M, { kind: K }>[K & keyof Extract<M, { kind: K }>];
+
+/** The records of one kind among mapped ones. */
+function ofKind<M extends { readonly kind: string }, K extends M['kind']>(
+  mapped: readonly M[],
+  kind: K,
+): Array<RecordOfKind<M, K>> {
+  return mapped.flatMap((mapping) =>
+    mapping.kind === kind ? [(mapping as unknown as Readonly<Record<K, RecordOfKind<M, K>>>)[kind]] : [],
+  );
 }
 
 /**
- * A sub-customer is linked to its parent's account (see mapping/customer.ts). Returns 'missing-parent'
- * when the parent is not synced yet: the caller fetches it first.
+ * The newest version of each record of a batch (CDC and overlapping windows can carry a record
+ * twice, or its update and its deletion): the latest LastUpdatedTime, then the highest SyncToken.
  */
-export async function writeSubCustomer(
-  trx: Trx,
-  ctx: WriterContext,
-  sub: SubCustomerRecord,
-  now: Date,
-): Promise<WriteOutcome | 'missing-parent'> {
-  const parent = await findLink(trx, ctx, 'Customer', sub.parentQboId);
-  if (!parent || parent.account_id === null) return 'missing-parent';
-  const link = await findLink(trx, ctx, 'Customer', sub.qboId);
-  if (link && !isNewer(sub, link)) return 'unchanged';
-  if (link) {
-    await updateLinkVersion(trx, ctx, link, sub, now, {
-      account_id: parent.account_id,
-      parent_qbo_id: sub.parentQboId,
-    });
-  } else {
-    await insertLink(
-      trx,
-      ctx,
-      'Customer',
-      sub.qboId,
-      sub,
-      { account_id: parent.account_id },
-      { parent_qbo_id: sub.parentQboId },
-      now,
-    );
+export function newestPerRecord(records: readonly QboRecord[]): QboRecord[] {
+  const newest = new Map<string, QboRecord>();
+  for (const record of records) {
+    const seen = newest.get(record.Id);
+    if (!seen || compareVersions(rawVersion(record), rawVersion(seen)) >= 0) newest.set(record.Id, record);
   }
-  return 'written';
+  return [...newest.values()];
 }
 
-export async function writeCategory(
-  trx: Trx,
-  ctx: WriterContext,
-  category: RevenueCategoryRecord,
-  now: Date,
-): Promise<WriteOutcome> {
-  const link = await findLink(trx, ctx, 'Item', category.qboId);
-  if (link && !isNewer(category, link)) return 'unchanged';
-  // R22: a category made inactive in QBO is deactivated here, never deleted.
-  const fields = { name: category.name, active: category.active };
-  if (link && link.revenue_category_id !== null) {
-    await trx.updateTable('revenue_categories').set(fields).where('id', '=', link.revenue_category_id).execute();
-    await updateLinkVersion(trx, ctx, link, category, now);
-  } else {
-    const inserted = await trx
-      .insertInto('revenue_categories')
-      .values({ tenant_id: ctx.tenantId, ...fields })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    await insertLink(trx, ctx, 'Item', category.qboId, category, { revenue_category_id: inserted.id }, {}, now);
-  }
-  return 'written';
-}
-
-export async function writeProduct(
-  trx: Trx,
-  ctx: WriterContext,
-  product: ProductRecord,
-  now: Date,
-): Promise<WriteOutcome> {
-  const link = await findLink(trx, ctx, 'Item', product.qboId);
-  if (link && !isNewer(product, link)) return 'unchanged';
-  const category = product.parentQboId ? await findLink(trx, ctx, 'Item', product.parentQboId) : undefined;
-  const fields = {
-    code: product.code,
-    sku: product.sku,
-    description: product.description,
-    active: product.active,
-    revenue_category_id: category?.revenue_category_id ?? null,
-  };
-  if (link && link.product_id !== null) {
-    await trx.updateTable('products').set(fields).where('id', '=', link.product_id).execute();
-    await updateLinkVersion(trx, ctx, link, product, now);
-  } else {
-    const inserted = await trx
-      .insertInto('products')
-      .values({ tenant_id: ctx.tenantId, ...fields })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    await insertLink(trx, ctx, 'Item', product.qboId, product, { product_id: inserted.id }, {}, now);
-  }
-  return 'written';
-}
-
-/** The opportunity columns a synced document sets, shared by the per-record and set-based writers. */
-export function opportunityColumns(opportunity: OpportunityRecord, accountId: number) {
+function rawVersion(record: QboRecord): RecordVersion {
+  const meta = record['MetaData'];
+  const time = typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>)['LastUpdatedTime'] : null;
+  const token = record['SyncToken'];
   return {
-    account_id: accountId,
-    source_entity: opportunity.qboEntity,
-    title: opportunity.title,
-    txn_date: opportunity.txnDate,
-    expected_close_date: opportunity.expirationDate,
-    currency: opportunity.currency,
-    stage: opportunity.stage,
-    stage_label: opportunity.stageLabel,
-    probability: opportunity.probability,
-    shipping: moneyText(opportunity.shipping),
-    discount: moneyText(opportunity.discount),
-    discount_percent: opportunity.discountPercent,
-    total_before_tax: moneyText(opportunity.totalBeforeTax),
+    syncToken: typeof token === 'string' ? token : null,
+    lastUpdatedTime: typeof time === 'string' ? time : null,
   };
 }
 
-/** Returns 'missing-customer' when the document's customer is not synced yet: the caller fetches it first. */
-export async function writeOpportunity(
-  trx: Trx,
-  ctx: WriterContext,
-  opportunity: OpportunityRecord,
-  now: Date,
-): Promise<WriteOutcome | 'missing-customer'> {
-  const customer = await findLink(trx, ctx, 'Customer', opportunity.customerQboId);
-  if (!customer || customer.account_id === null) return 'missing-customer';
-  const link = await findLink(trx, ctx, opportunity.qboEntity, opportunity.qboId);
-  if (link && !isNewer(opportunity, link)) return 'unchanged';
-  const fields = { ...opportunityColumns(opportunity, customer.account_id), deleted_at: null };
-  let opportunityId: number;
-  if (link && link.opportunity_id !== null) {
-    opportunityId = link.opportunity_id;
-    await trx.updateTable('opportunities').set(fields).where('id', '=', opportunityId).execute();
-    await trx.deleteFrom('opportunity_lines').where('opportunity_id', '=', opportunityId).execute();
-    await updateLinkVersion(trx, ctx, link, opportunity, now);
-  } else {
-    const inserted = await trx
-      .insertInto('opportunities')
-      .values({ tenant_id: ctx.tenantId, ...fields })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    opportunityId = inserted.id;
-    await insertLink(
-      trx,
-      ctx,
-      opportunity.qboEntity,
-      opportunity.qboId,
-      opportunity,
-      { opportunity_id: opportunityId },
-      {},
-      now,
-    );
-  }
-  if (opportunity.lines.length > 0) {
-    const itemIds = [
-      ...new Set(opportunity.lines.map((line) => line.itemQboId).filter((id): id is string => id !== null)),
-    ];
-    const products = itemIds.length
-      ? await trx
-          .selectFrom('qbo_links')
-          .select(['qbo_id', 'product_id'])
-          .where('tenant_id', '=', ctx.tenantId)
-          .where('realm_id', '=', ctx.realmId)
-          .where('entity_type', '=', 'Item')
-          .where('qbo_id', 'in', itemIds)
-          .execute()
-      : [];
-    const productByItem = new Map(products.map((row) => [row.qbo_id, row.product_id]));
-    await trx
-      .insertInto('opportunity_lines')
-      .values(
-        opportunity.lines.map((line) => ({
-          tenant_id: ctx.tenantId,
-          opportunity_id: opportunityId,
-          line_number: line.lineNumber,
-          product_code: line.productCode,
-          item_qbo_id: line.itemQboId,
-          product_id: line.itemQboId ? (productByItem.get(line.itemQboId) ?? null) : null,
-          description: line.description,
-          quantity: line.quantity,
-          unit_price: line.unitPrice,
-          amount: moneyText(line.amount),
-        })),
-      )
-      .execute();
-  }
-  return 'written';
+/** Orders two versions of one record; a missing or unreadable time or token sorts first. */
+function compareVersions(a: RecordVersion, b: RecordVersion): number {
+  const orderOf = (x: number, y: number) => (x === y ? 0 : x < y ? -1 : 1);
+  const readable = (value: number) => (Number.isFinite(value) ? value : Number.NEGATIVE_INFINITY);
+  const instant = (version: RecordVersion) => readable(Date.parse(version.lastUpdatedTime ?? ''));
+  const token = (version: RecordVersion) => readable(Number(version.syncToken ?? Number.NaN));
+  return orderOf(instant(a), instant(b)) || orderOf(token(a), token(b));
 }
 
-/** A transaction hard-deleted in QBO: its opportunity is marked deleted (R20: nothing breaks). */
-export async function markOpportunityDeleted(
+/** True when `incoming` is strictly newer than what the link last applied; a version QBO did not date is applied. */
+export function isNewer(incoming: RecordVersion, applied: Pick<QboLink, 'sync_token' | 'qbo_updated_at'>): boolean {
+  if (Number.isNaN(Date.parse(incoming.lastUpdatedTime ?? ''))) return true;
+  const appliedVersion = { syncToken: applied.sync_token, lastUpdatedTime: applied.qbo_updated_at.toISOString() };
+  return compareVersions(incoming, appliedVersion) > 0;
+}
+
+/**
+ * Transactions hard-deleted in QBO: their opportunities are marked deleted (R20: nothing that
+ * refers to them breaks). Returns how many opportunities became deleted.
+ */
+export async function markDocumentsDeleted(
   trx: Trx,
-  ctx: WriterContext,
+  settings: TenantSettings,
   entity: QboEntityType,
-  qboId: string,
+  qboIds: readonly string[],
   deletedAt: Date,
-): Promise<WriteOutcome> {
-  const link = await findLink(trx, ctx, entity, qboId);
-  if (!link || link.opportunity_id === null) return 'unchanged';
+): Promise<number> {
+  const links = await findLinks(trx, settings, entity, qboIds, { lock: true });
+  const ids = [...links.values()].flatMap((link) => (link.opportunity_id === null ? [] : [link.opportunity_id]));
+  if (ids.length === 0) return 0;
   const result = await trx
     .updateTable('opportunities')
     .set({ deleted_at: deletedAt })
-    .where('id', '=', link.opportunity_id)
+    .where('tenant_id', '=', settings.tenantId)
+    .where(sql<boolean>`id = ANY(${ids}::int8[])`)
     .where('deleted_at', 'is', null)
     .executeTakeFirst();
-  return result.numUpdatedRows > 0n ? 'written' : 'unchanged';
+  return Number(result.numUpdatedRows);
 }

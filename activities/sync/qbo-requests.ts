@@ -2,7 +2,7 @@ import type { SyncedEntity } from '../../common/sync-types.js';
 import type { SalesDocumentEntityType } from '../../db/schema.js';
 import type { QboClient, QboRecord } from '../qbo/qbo-client.js';
 import { maxPageSize, qboDateTime, type QboCondition } from '../qbo/qbo-query.js';
-import type { ReferenceFetcher, TenantSettings } from './page-writer.js';
+import type { ReferenceFetcher, TenantSettings } from './crm-writer.js';
 import type { PagingRequest, TimeWindow } from './paging-planner.js';
 import { dayText, type DocumentSource } from './reconcile-deletes.js';
 

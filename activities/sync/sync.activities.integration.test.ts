@@ -5,7 +5,7 @@ import { syncedEntities } from '../../common/sync-types.js';
 import { createDb } from '../../db/connection.js';
 import { createQboClientForTenant } from '../qbo/qbo-auth.js';
 import { connectedTenant, startQboFixture, type QboFixture } from '../../test/onboarding-helpers.js';
-import { emptyCounts } from './page-writer.js';
+import { emptyCounts } from './crm-writer.js';
 import { createSyncActivities, type SyncActivities } from './sync.activities.js';
 
 describe('sync activities against the simulator and PostgreSQL', () => {

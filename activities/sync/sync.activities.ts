@@ -20,8 +20,7 @@ import type { QboClient, QboRecord } from '../qbo/qbo-client.js';
 import { maxPageSize } from '../qbo/qbo-query.js';
 import { cdcBlocker, cdcChangedSince, cdcCutReason, isCdcLookBackRefusal, newestCursor } from './cdc-plan.js';
 import { classifyFailures } from './classify.js';
-import { markOpportunityDeleted } from './crm-writer.js';
-import { emptyCounts, writeRecords, type PageCounts, type TenantSettings } from './page-writer.js';
+import { emptyCounts, markDocumentsDeleted, writeRecords, type PageCounts, type TenantSettings } from './crm-writer.js';
 import {
   continuePage,
   initialCursor,
@@ -324,12 +323,11 @@ export function createSyncActivities(deps: SyncDeps) {
       const { gone, requests } = await withQbo(input.tenantId, (client) =>
         findDeletedDocuments(held, documentsByTxnDate(client, entity), maxPageSize),
       );
-      if (gone.length > 0) {
-        await asSync(db, async (trx) => {
-          for (const qboId of gone) await markOpportunityDeleted(trx, settings, entity, qboId, deps.now());
-        });
-      }
-      return { deleted: gone.length, requests };
+      const deleted =
+        gone.length === 0
+          ? 0
+          : await asSync(db, (trx) => markDocumentsDeleted(trx, settings, entity, gone, deps.now()));
+      return { deleted, requests };
     },
 
     /** Applies a mode change to the database at once: the one-way lock is a trigger on sync_mode (R8). */
