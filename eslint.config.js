@@ -1,4 +1,5 @@
 // @ts-check
+import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -17,28 +18,8 @@ const sandboxForbidden = {
   patterns: [
     { group: ['node:*'], message: 'Node built-ins are not deterministic; keep them out of workflows/ and common/.' },
     {
-      group: [
-        'fs',
-        'fs/*',
-        'path',
-        'os',
-        'crypto',
-        'http',
-        'https',
-        'net',
-        'dns',
-        'child_process',
-        'worker_threads',
-        'stream',
-        'zlib',
-        'url',
-        'util',
-        'events',
-        'timers',
-        'process',
-        'readline',
-        'tls',
-      ],
+      // Every Node built-in, from Node itself, with its sub-paths (fs/promises, stream/web, …).
+      group: builtinModules.filter((name) => !name.startsWith('_')).flatMap((name) => [name, `${name}/*`]),
       message: 'Node built-ins are not deterministic; keep them out of workflows/ and common/.',
     },
     {
@@ -58,6 +39,15 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    // Rules that need types: a promise nobody awaits loses its failure (and, in a workflow, its order).
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false, attributes: false } }],
     },
   },
   {

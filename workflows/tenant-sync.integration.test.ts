@@ -68,7 +68,7 @@ function timerSeconds(events: HistoryEvent[]): number[] {
 }
 
 describe('tenant sync workflow (stub activities)', () => {
-  it('R23: pause and resume are updates that answer the state they applied; a paused tenant calls no activity', async () => {
+  it('R24: pause and resume are updates that answer the state they applied; a paused tenant calls no activity', async () => {
     const tenant = await start({ pagesPerEntity: 1 }, { pollIntervalSeconds: 1 });
     await until('the backfill', async () =>
       (await tenant.handle.query(statusQuery)).phase === 'incremental' ? true : undefined,
@@ -87,7 +87,7 @@ describe('tenant sync workflow (stub activities)', () => {
     await expect(tenant.handle.executeUpdate(resumeUpdate)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
   });
 
-  it('R23: a pause that lands mid-pass ends the pass as cancelled, never leaving it running', async () => {
+  it('R24: a pause that lands mid-pass ends the pass as cancelled, never leaving it running', async () => {
     const tenant = await start({ pagesPerEntity: 50, pageDelayMs: 100 });
     await until('a few pages', async () => (tenant.calls.pages.length >= 3 ? true : undefined));
     await tenant.handle.executeUpdate(pauseUpdate, { args: [{ reason: 'support' }] });
@@ -161,7 +161,7 @@ describe('tenant sync workflow (stub activities)', () => {
     expect(tenant.calls.finish).toEqual([{ passId: 1, status: 'succeeded' }]);
   });
 
-  it('R8: mode switch is an update that applies the one-way lock before answering; an unknown mode is refused', async () => {
+  it('R24, R8: mode switch is an update that applies the one-way lock before answering; an unknown mode is refused', async () => {
     const tenant = await start({ pagesPerEntity: 1 });
     const applied = await tenant.handle.executeUpdate(setModeUpdate, { args: [{ mode: 'one_way' }] });
     expect(applied.mode).toBe('one_way');
