@@ -23,7 +23,10 @@ async function lintProbe(folder: string, code: string): Promise<string[]> {
 
 describe('lint rules (R26)', () => {
   it('R26: a promise left floating is an error', async () => {
-    const rules = await lintProbe('activities', 'export async function f() { return 1; }\nexport function g() { f(); }\n');
+    const rules = await lintProbe(
+      'activities',
+      'export async function f() { return 1; }\nexport function g() { f(); }\n',
+    );
     expect(rules).toContain('@typescript-eslint/no-floating-promises');
   }, 60_000);
 

@@ -1,0 +1,114 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { findTemporal } from '../worker/temporal-server.js';
+import { pauseUpdate, resumeUpdate, setModeUpdate, statusQuery, syncNowUpdate } from '../workflows/definitions.js';
+import { startStubbedTenant, type StubbedTenant } from './workflow-scenarios.js';
+
+/**
+ * Records the histories that workflows/tenant-sync.replay.integration.test.ts replays: real runs
+ * of the tenant workflow on a Temporal dev server, with stub activities. Run it after a deliberate,
+ * versioned change to the workflow's decisions, and commit what it writes:
+ *
+ *   TEMPORAL_ADDRESS=127.0.0.1:7233 npx tsx test/record-histories.ts
+ */
+export const historiesFolder = path.join(import.meta.dirname, '..', 'workflows', 'histories');
+
+async function until(what: string, done: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Saved by the Temporal CLI, in the JSON form every Temporal tool reads. */
+async function save(name: string, tenant: StubbedTenant, address: string, runId?: string): Promise<void> {
+  const args = [
+    'workflow',
+    'show',
+    '--address',
+    address,
+    '--workflow-id',
+    tenant.handle.workflowId,
+    '--output',
+    'json',
+  ];
+  if (runId) args.push('--run-id', runId);
+  const json = execFileSync(temporalBinary(), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  await writeFile(path.join(historiesFolder, `${name}.json`), json);
+  console.log(`${name}: ${(JSON.parse(json) as { events: unknown[] }).events.length} events`);
+}
+
+function temporalBinary(): string {
+  const found = findTemporal({
+    cliPath: process.env['TEMPORAL_CLI_PATH'],
+    pathVariable: process.env['PATH'],
+    dataDir: '.data',
+  });
+  if (!found) throw new Error('the Temporal CLI is needed to save histories: run npm run setup');
+  return found.path;
+}
+
+export async function recordHistories(address: string): Promise<void> {
+  await mkdir(historiesFolder, { recursive: true });
+  const incremental = await startStubbedTenant({
+    address,
+    behaviour: {
+      pagesPerEntity: 2,
+      incremental: (call) =>
+        call === 1 ? 'changes' : call === 2 ? { fail: 'QboServerFault' } : call === 3 ? 'by-query' : 'idle',
+    },
+    input: { pollIntervalSeconds: 1, retryDelaySeconds: 1 },
+  });
+  try {
+    await until('five incremental passes', async () => incremental.calls.incremental >= 6);
+    await incremental.handle.executeUpdate(setModeUpdate, { args: [{ mode: 'one_way' }] });
+    await incremental.handle.executeUpdate(syncNowUpdate, { args: [{ reason: 'record', wait: true }] });
+    await save('backfill-then-incremental', incremental, address);
+  } finally {
+    await incremental.stop();
+  }
+
+  const paused = await startStubbedTenant({
+    address,
+    behaviour: { pagesPerEntity: 20, pageDelayMs: 50 },
+    input: { pollIntervalSeconds: 3600 },
+  });
+  try {
+    await until('a few pages', async () => paused.calls.pages.length >= 5);
+    await paused.handle.executeUpdate(pauseUpdate, { args: [{ reason: 'record: pause mid-backfill' }] });
+    await until('the pass to end', async () => paused.calls.finish.length > 0);
+    await paused.handle.executeUpdate(resumeUpdate);
+    await until('the backfill', async () => (await paused.handle.query(statusQuery)).phase === 'incremental');
+    await save('pause-mid-backfill', paused, address);
+  } finally {
+    await paused.stop();
+  }
+
+  const continued = await startStubbedTenant({
+    address,
+    behaviour: { pagesPerEntity: 8 },
+    input: { continueAsNewAfterEvents: 50, pollIntervalSeconds: 3600 },
+  });
+  try {
+    await until('the backfill', async () => (await continued.handle.query(statusQuery)).phase === 'incremental');
+    const runs: string[] = [];
+    for await (const execution of continued.client.workflow.list({
+      query: `WorkflowId = '${continued.handle.workflowId}'`,
+    })) {
+      runs.push(execution.runId);
+    }
+    // The oldest run (it continued as new mid-backfill) and a run that began mid-pass.
+    await save('continue-as-new-first-run', continued, address, runs.at(-1));
+    await save('continue-as-new-middle-run', continued, address, runs.at(-2));
+  } finally {
+    await continued.stop();
+  }
+}
+
+if (process.argv[1] === import.meta.filename) {
+  const address = process.env['TEMPORAL_ADDRESS'];
+  if (!address) throw new Error('set TEMPORAL_ADDRESS to a running Temporal server (e.g. temporal server start-dev)');
+  await recordHistories(address);
+}
