@@ -3,17 +3,17 @@
  * and PostgreSQL. Prints records per second, history bytes per 1,000 records, events per run and
  * the largest payload in the history, then verifies the CRM against the company.
  *
- *   npx tsx bench/backfill.ts [--customers N] [--transactions N]
+ *   npx tsx bench/backfill.ts [--customers N] [--transactions N] [--continue-as-new-after EVENTS]
  */
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { connectTenant, createQboClientForTenant } from '../activities/qbo/qbo-auth.js';
 import { verifyTenant } from '../client/verify.js';
-import type { TenantStatus } from '../common/sync-types.js';
+import { latestSucceededPass } from '../db/repositories/sync-passes.js';
 import { loadConfig } from '../worker/config.js';
 import { startWorker } from '../worker/main.js';
 import { findTemporal, startDevServer } from '../worker/temporal-server.js';
-import { statusQuery, tenantSyncWorkflowType, tenantWorkflowId } from '../workflows/definitions.js';
+import { tenantSyncWorkflowType, tenantWorkflowId } from '../workflows/definitions.js';
 import { freePort } from '../test/global-setup.js';
 import { consent, createTenant, startQboFixture } from '../test/onboarding-helpers.js';
 import { historyFigures } from '../test/history.js';
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     customers: { type: 'string', default: '2000' },
     transactions: { type: 'string', default: '8000' },
     'start-date': { type: 'string', default: '2015-01-01' },
+    'continue-as-new-after': { type: 'string' },
   },
 });
 const customers = Number(values.customers);
@@ -59,16 +60,27 @@ try {
   const handle = await client.workflow.start(tenantSyncWorkflowType, {
     taskQueue,
     workflowId: tenantWorkflowId(tenantId),
-    args: [{ tenantId, realmId, mode: 'two_way', pollIntervalSeconds: 3600 }],
+    args: [
+      {
+        tenantId,
+        realmId,
+        mode: 'two_way',
+        pollIntervalSeconds: 3600,
+        ...(values['continue-as-new-after']
+          ? { continueAsNewAfterEvents: Number(values['continue-as-new-after']) }
+          : {}),
+      },
+    ],
   });
-  let status: TenantStatus;
+  let backfill: Awaited<ReturnType<typeof latestSucceededPass>>;
   for (;;) {
-    status = await handle.query(statusQuery);
-    if (status.phase === 'incremental' && status.lastPass) break;
+    backfill = await latestSucceededPass(fixture.database.db, tenantId, 'backfill');
+    if (backfill?.finished_at) break;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  const seconds = (Date.now() - started) / 1000;
-  const records = status.lastPass.records;
+  const seconds = (backfill.finished_at!.getTime() - started) / 1000;
+  const counts = backfill.counts as { written: number; unchanged: number; deleted: number };
+  const records = counts.written + counts.unchanged + counts.deleted;
   const figures = await historyFigures(client, handle.workflowId);
   const verifyStarted = Date.now();
   const report = await verifyTenant(

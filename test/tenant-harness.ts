@@ -1,6 +1,7 @@
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { expect, inject } from 'vitest';
 import { connectTenant, createQboClientForTenant } from '../activities/qbo/qbo-auth.js';
+import { latestSucceededPass } from '../db/repositories/sync-passes.js';
 import { verifyTenant, type VerifyReport } from '../client/verify.js';
 import type { TenantStatus } from '../common/sync-types.js';
 import type { StartOptions } from '../sandbox/index.js';
@@ -40,6 +41,8 @@ export interface TenantHarness {
   handle(): WorkflowHandle;
   status(): Promise<TenantStatus>;
   waitFor(what: string, done: (status: TenantStatus) => boolean, timeoutMs?: number): Promise<TenantStatus>;
+  /** Waits for the backfill to end; its pass's records and duration, from the audit log. */
+  backfilled(timeoutMs?: number): Promise<{ readonly records: number; readonly seconds: number }>;
   /** Asks for a pass now and waits for it to finish; fails on a pass that ended in error. */
   pass(): Promise<TenantStatus>;
   verify(): Promise<VerifyReport>;
@@ -126,6 +129,16 @@ export async function startTenantHarness(options: {
       handle,
       status,
       waitFor,
+      async backfilled(timeoutMs = 240_000) {
+        await waitFor('the backfill', (s) => s.phase === 'incremental' && s.lastPass !== null, timeoutMs);
+        const pass = await latestSucceededPass(fixture.database.db, tenantId, 'backfill');
+        if (!pass?.finished_at) throw new Error('the backfill finished no pass');
+        const counts = pass.counts as { written: number; unchanged: number; deleted: number };
+        return {
+          records: counts.written + counts.unchanged + counts.deleted,
+          seconds: (pass.finished_at.getTime() - pass.started_at.getTime()) / 1000,
+        };
+      },
       async pass() {
         for (;;) {
           const result = await handle().executeUpdate(syncNowUpdate, { args: [{ reason: 'test', wait: true }] });

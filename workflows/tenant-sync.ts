@@ -371,28 +371,9 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
           succeeded(result.openErrors, summary('incremental', result.startedAt, result.finishedAt, counts));
           return 'completed';
         }
-        pass = {
-          kind: 'incremental',
-          passId: result.passId,
-          until: result.until,
-          startedAt: new Date().toISOString(),
-          finishedEntities: [],
-          entityInProgress: null,
-          counts: noCounts,
-        };
+        pass = openedPass('incremental', result);
       }
-      if (!pass) {
-        const begun = await bookkeeping.beginSyncPass({ tenantId: input.tenantId, kind: 'backfill' });
-        pass = {
-          kind: 'backfill',
-          passId: begun.passId,
-          until: begun.until,
-          startedAt: new Date().toISOString(),
-          finishedEntities: [],
-          entityInProgress: null,
-          counts: noCounts,
-        };
-      }
+      pass ??= openedPass('backfill', await bookkeeping.beginSyncPass({ tenantId: input.tenantId, kind: 'backfill' }));
       const current: PassInProgress = pass;
       const finished = new Set(current.finishedEntities);
       for (const entity of syncedEntities) {
@@ -502,6 +483,19 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
   function progress(entity: SyncedEntity, change: Partial<EntityProgress>) {
     state.entities[entity] = { ...state.entities[entity], ...change };
   }
+}
+
+/** A pass just opened: nothing read yet. */
+function openedPass(kind: PassInProgress['kind'], opened: { passId: number; until: string }): PassInProgress {
+  return {
+    kind,
+    passId: opened.passId,
+    until: opened.until,
+    startedAt: new Date().toISOString(),
+    finishedEntities: [],
+    entityInProgress: null,
+    counts: noCounts,
+  };
 }
 
 function assertMode(mode: unknown): asserts mode is SyncMode {

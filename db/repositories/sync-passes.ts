@@ -89,3 +89,20 @@ export async function countOpenSyncErrors(
     .executeTakeFirstOrThrow();
   return Number(row.open);
 }
+
+/** The tenant's latest pass of a kind that succeeded, if any (a backfill's figures, say). */
+export async function latestSucceededPass(
+  db: Kysely<Database> | Transaction<Database>,
+  tenantId: string,
+  kind: SyncPassRow['kind'],
+): Promise<SyncPassRow | undefined> {
+  return db
+    .selectFrom('sync_passes')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('kind', '=', kind)
+    .where('status', '=', 'succeeded')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
