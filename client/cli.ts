@@ -115,7 +115,7 @@ export function buildProgram(): Command {
         customers: options.customers,
         transactions: options.transactions,
         startDate: `${new Date().getUTCFullYear() - 3}-01-01`,
-        incrementalEverySeconds: options.every,
+        pollIntervalSeconds: options.every,
       });
       const { stack } = demo;
       log('');

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { describePassRecords } from '../common/sync-types.js';
 import { asSync } from '../db/crm-rules.js';
+import { deleteTenant } from '../db/repositories/tenants.js';
 import { parseTokenKey } from '../db/token-crypto.js';
 import { startSimulator, type RunningSimulator } from '../sandbox/index.js';
 import type { Config } from '../worker/config.js';
@@ -26,7 +27,8 @@ export interface DevDemoOptions {
   readonly customers: number;
   readonly transactions: number;
   readonly startDate: string;
-  readonly incrementalEverySeconds: number;
+  /** Seconds between the demo's incremental passes (short, so that edits show up at once). */
+  readonly pollIntervalSeconds: number;
 }
 
 export interface DevDemo {
@@ -77,7 +79,7 @@ export async function startDevDemo(
       .catch((error: unknown) => {
         if (!(error instanceof WorkflowNotFoundError)) throw error;
       });
-    await asSync(db, (trx) => trx.deleteFrom('tenants').where('id', '=', demoTenantId).execute());
+    await asSync(db, (trx) => deleteTenant(trx, demoTenantId));
     const deps: OnboardingDeps = {
       ...qboAuthDepsFromConfig(effective, db, () => new Date())!,
       temporal: stack.client,
@@ -90,7 +92,7 @@ export async function startDevDemo(
       defaultCustomerLanguage: 'fr',
       mode: 'two_way',
     });
-    await startTenantSync(deps, demoTenantId, { incrementalEverySeconds: options.incrementalEverySeconds });
+    await startTenantSync(deps, demoTenantId, { pollIntervalSeconds: options.pollIntervalSeconds });
     const running = stack;
     return {
       stack: running,

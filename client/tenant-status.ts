@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { describePassRecords, syncedEntities, type SyncMode, type TenantStatus } from '../common/sync-types.js';
+import type { SyncNowResult } from '../workflows/definitions.js';
 import type { VerifyReport } from './verify.js';
 
 /**
@@ -7,11 +8,53 @@ import type { VerifyReport } from './verify.js';
  * sync-now|repair|watch|verify`): no I/O, so they are unit-tested and `qbsync --help` stays fast.
  */
 
-/** `one-way` | `two-way` on the command line; the workflow's `one_way` | `two_way`. */
+/**
+ * `one-way` | `two-way`, the spelling of the CLI, its help and the README; scripts written against the
+ * workflow's own `one_way` | `two_way` keep working, so those are accepted too.
+ */
+export function parseSyncMode(value: string): SyncMode | undefined {
+  const mode = value.trim().toLowerCase().replace('-', '_');
+  return mode === 'one_way' || mode === 'two_way' ? mode : undefined;
+}
+
+export function describeModeProblem(value: string): string {
+  return `mode must be one-way or two-way, not ${JSON.stringify(value)}`;
+}
+
 export function modeArg(value: string): SyncMode {
-  if (value === 'one-way') return 'one_way';
-  if (value === 'two-way') return 'two_way';
-  throw new InvalidArgumentError(`mode must be one-way or two-way, not ${JSON.stringify(value)}`);
+  const mode = parseSyncMode(value);
+  if (mode === undefined) throw new InvalidArgumentError(describeModeProblem(value));
+  return mode;
+}
+
+/** `qbsync poll-interval`: `90s`, `15m`, `1h` or plain seconds; the workflow checks the range. */
+export function pollIntervalArg(value: string): number {
+  const match = /^(\d{1,6})\s*(s|m|h)?$/.exec(value.trim().toLowerCase());
+  const seconds = match ? Number(match[1]) * { s: 1, m: 60, h: 3600 }[(match[2] ?? 's') as 's' | 'm' | 'h'] : 0;
+  if (!match || seconds <= 0) {
+    throw new InvalidArgumentError(
+      `must be a duration like 90s, 15m, 1h or a number of seconds, not ${JSON.stringify(value)}`,
+    );
+  }
+  return seconds;
+}
+
+/** A poll interval as a person says it: `15 min`, `1 h`, `1 h 30 min`, `90 s`. */
+export function formatInterval(seconds: number): string {
+  if (seconds % 60 !== 0 || seconds < 60) return `${seconds} s`;
+  const minutes = seconds / 60;
+  if (minutes < 60) return `${minutes} min`;
+  return minutes % 60 === 0 ? `${minutes / 60} h` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** "3 failed passes in a row; next try at 14:05:00 UTC (in 4 min 10 s)", or undefined while none failed. */
+export function describeFailures(status: TenantStatus, now: Date): string | undefined {
+  if (status.consecutiveFailures <= 0) return undefined;
+  const count = `${status.consecutiveFailures} failed ${status.consecutiveFailures === 1 ? 'pass' : 'passes'} in a row`;
+  if (!status.nextAttemptAt) return count;
+  const at = new Date(status.nextAttemptAt);
+  const wait = at.getTime() - now.getTime();
+  return `${count}; next try at ${at.toISOString().slice(11, 19)} UTC (${wait > 0 ? `in ${formatDuration(wait)}` : 'due now'})`;
 }
 
 /** A QBO id as given to `qbsync repair --survivor/--merged`: digits only. */
@@ -47,13 +90,44 @@ function padStart(text: string, width: number): string {
   return text.length >= width ? text : ' '.repeat(width - text.length) + text;
 }
 
+/** How `qbsync sync-now` ended, in one line; ok is false when no pass succeeded. */
+export function describeSyncNow(
+  tenantId: string,
+  result: SyncNowResult,
+): { readonly ok: boolean; readonly text: string } {
+  switch (result.outcome) {
+    case 'requested':
+      return {
+        ok: true,
+        text: `Pass requested for tenant ${tenantId}; "qbsync status ${tenantId}" shows when it has run.`,
+      };
+    case 'failed':
+      return { ok: false, text: `tenant ${tenantId}: the pass failed: ${result.lastError ?? 'no reason given'}` };
+    case 'paused':
+      return {
+        ok: false,
+        text: `tenant ${tenantId} was paused before the pass ended (${result.pausedReason ?? 'no reason given'}): "qbsync resume ${tenantId}" lets it run`,
+      };
+    case 'succeeded': {
+      const pass = result.lastPass;
+      if (!pass) return { ok: true, text: `Pass done for tenant ${tenantId}.` };
+      return {
+        ok: true,
+        text: `Pass done for tenant ${tenantId}: ${pass.kind}, ${describePassRecords(pass)}${pass.failed ? `, ${pass.failed} failed` : ''} in ${(pass.durationMs / 1000).toFixed(1)} s.`,
+      };
+    }
+  }
+}
+
 /** `qbsync status <tenant>`: the status query's result, for a person. */
 export function formatStatus(status: TenantStatus, workflowId: string, now: Date): string {
+  const failures = describeFailures(status, now);
   const lines = [
     `Tenant ${status.tenantId} (QuickBooks company ${status.realmId}), workflow ${workflowId}, run ${status.run}`,
     `  Phase            ${status.phase}`,
     `  Mode             ${modeLabel(status.mode)}`,
     `  Paused           ${status.paused ? `yes: ${status.pausedReason ?? 'no reason given'}` : 'no'}`,
+    `  Poll interval    every ${formatInterval(status.pollIntervalSeconds)}`,
     '',
     `  ${pad('Entity', 14)}${pad('Cursor', 26)}${padStart('Done', 9)}${padStart('Total', 9)}${padStart('Failed', 8)}`,
     ...syncedEntities.map((entity) => {
@@ -69,6 +143,7 @@ export function formatStatus(status: TenantStatus, workflowId: string, now: Date
     }`,
     `  Open errors      ${status.openErrors}`,
     `  Last error       ${status.lastError ?? 'none'}`,
+    ...(failures === undefined ? [] : [`  Failures         ${failures}`]),
     `  Pending repairs  ${status.pendingRepairs.length === 0 ? 'none' : status.pendingRepairs.length}`,
     ...status.pendingRepairs.map(
       (r) =>
@@ -96,6 +171,8 @@ export function formatStatusLine(
     s.lastPass ? `last pass ${ago(s.lastPass.finishedAt, now)}` : 'no pass yet',
     `${s.openErrors} open errors`,
   ];
+  const failures = describeFailures(s, now);
+  if (failures) parts.push(failures);
   if (s.lastError) parts.push(`last error: ${s.lastError.slice(0, 80)}`);
   return parts.join('  ');
 }

@@ -61,7 +61,7 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
       qboClientFor: (id) => createQboClientForTenant(fixture.deps, id),
     });
     client = new Client({ connection: await Connection.connect({ address: inject('temporalAddress') }) });
-    const input: TenantSyncInput = { tenantId, realmId, mode: 'two_way', incrementalEverySeconds: 3600 };
+    const input: TenantSyncInput = { tenantId, realmId, mode: 'two_way', pollIntervalSeconds: 3600 };
     handle = await client.workflow.start(tenantSyncWorkflowType, {
       taskQueue,
       workflowId: tenantWorkflowId(tenantId),
