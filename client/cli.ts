@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Kysely } from 'kysely';
-import { loadConfig, type Config } from '../worker/config.js';
+import { loadConfig, requireWorkerQboAccess, type Config } from '../worker/config.js';
 import { reportFailure } from './cli-errors.js';
 import { registerSandboxCommand } from './commands/sandbox.js';
 import { registerMapCommand } from './commands/map.js';
@@ -70,6 +70,7 @@ export function buildProgram(): Command {
     .description('run a Temporal worker for the qbsync task queue (needs a migrated database)')
     .action(async () => {
       const cfg = config();
+      requireWorkerQboAccess(cfg);
       const { assertMigrated, connectToTemporal, startWorker } = await import('../worker/main.js');
       const { openDatabase } = await import('./connections.js');
       const connection = await connectToTemporal(cfg.temporal.address);

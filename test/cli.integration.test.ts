@@ -10,6 +10,13 @@ import { createTestDatabase, type TestDatabase } from './database.js';
 import { runCli, startCli } from './cli.js';
 import { freePort } from './global-setup.js';
 
+/** What a worker needs to reach QuickBooks; these tests never get as far as calling it. */
+const workerQboAccess = {
+  QBO_CLIENT_ID: 'ABsim1',
+  QBO_CLIENT_SECRET: 'secret',
+  QBSYNC_TOKEN_KEY: Buffer.alloc(32, 7).toString('base64'),
+};
+
 describe('qbsync CLI', () => {
   let database: TestDatabase;
   beforeAll(async () => {
@@ -41,17 +48,43 @@ describe('qbsync CLI', () => {
     );
   });
 
+  it('refuses to start a worker that cannot reach QuickBooks, naming the missing variables in one line', async () => {
+    const result = await runCli(['worker'], {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      DATABASE_URL: database.url,
+      QBO_CLIENT_ID: 'ABsim1',
+    });
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      "qbsync: a worker cannot reach QuickBooks without QBO_CLIENT_SECRET, QBSYNC_TOKEN_KEY: set them (the QuickBooks app's OAuth credentials and the token key; see the README's configuration table)\n",
+    );
+  });
+
   it('gives a one-line error, not a stack trace, for an unreachable TEMPORAL_ADDRESS', async () => {
     const port = await freePort();
-    const result = await runCli(['worker'], { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, DATABASE_URL: database.url });
+    const result = await runCli(['worker'], {
+      ...workerQboAccess,
+      TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+      DATABASE_URL: database.url,
+    });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
       `qbsync: cannot reach Temporal at 127.0.0.1:${port} (TEMPORAL_ADDRESS): connection refused\n`,
     );
   });
 
+  it('says in one line to run qbsync migrate when a command meets a database that is not migrated', async () => {
+    const result = await runCli(['status', 'x'], { DATABASE_URL: database.url });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'qbsync: the database is not migrated (it has no table tenants): run "qbsync migrate"\n',
+    );
+  });
+
   it('refuses to start a worker on a database that is not migrated, then migrates it up and down', async () => {
     const refused = await runCli(['worker'], {
+      ...workerQboAccess,
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       DATABASE_URL: database.url,
     });
