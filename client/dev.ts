@@ -112,6 +112,30 @@ export async function startDevDemo(
   }
 }
 
+/**
+ * What a second terminal needs to reach this dev stack (written to .data/dev.env): the names are
+ * worker/config.ts's variables.
+ */
+export function devEnvironment(demo: DevDemo): Record<string, string> {
+  const { config, stack } = demo;
+  const variables: Record<string, string | undefined> = {
+    DATABASE_URL: stack.database.target.url,
+    TEMPORAL_ADDRESS: config.temporal.address,
+    TEMPORAL_NAMESPACE: config.temporal.namespace,
+    TEMPORAL_TASK_QUEUE: config.temporal.taskQueue,
+    TEMPORAL_UI_PORT: String(config.temporal.uiPort),
+    QBO_ENVIRONMENT: config.qbo.environment,
+    QBO_CLIENT_ID: config.qbo.clientId,
+    QBO_CLIENT_SECRET: config.qbo.clientSecret,
+    QBO_API_BASE_URL: config.qbo.apiBaseUrl,
+    QBO_OAUTH_BASE_URL: config.qbo.oauthBaseUrl,
+    QBSYNC_TOKEN_KEY: config.tokenKey === undefined ? undefined : Buffer.from(config.tokenKey).toString('base64'),
+  };
+  return Object.fromEntries(
+    Object.entries(variables).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+}
+
 /** A token key kept in the data folder, so that tokens stored by one dev run decrypt in the next. */
 function devTokenKey(dataDir: string): Uint8Array {
   const file = path.resolve(dataDir, 'dev-token.key');

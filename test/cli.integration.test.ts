@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -132,7 +132,7 @@ describe('qbsync CLI', () => {
     try {
       const firstRuns: string[] = [];
       for (let run = 0; run < 2; run += 1) {
-        const dev = await startCli(args, env, /Incremental pass at/, 150_000);
+        const dev = await startCli(args, env, /Incremental pass at/, 150_000, { processGroup: true });
         const output = dev.output();
         expect(output).toContain(`Temporal UI http://127.0.0.1:${uiPort}`);
         expect(output).toContain(`QuickBooks  simulator at http://127.0.0.1:${simulatorPort}`);
@@ -152,9 +152,23 @@ describe('qbsync CLI', () => {
         }
         await client.connection.close();
 
+        // A second terminal needs no variables: the commands read .data/dev.env while dev runs.
+        const envFile = path.join(dataDir, 'dev.env');
+        expect(statSync(envFile).mode & 0o777).toBe(0o600);
+        const status = await runCli(['status', 'demo'], { QBSYNC_DATA_DIR: dataDir });
+        expect(status.code, status.stderr).toBe(0);
+        expect(status.stdout).toContain('workflow tenant-sync-demo');
+
+        // Ctrl-C in a terminal signals the whole process group: the worker stops before Temporal,
+        // so nothing retries a server that has gone.
         const exited = new Promise<number | null>((resolve) => dev.child.once('exit', resolve));
-        dev.child.kill('SIGINT');
+        const outputBefore = dev.output().length;
+        process.kill(-dev.child.pid!, 'SIGINT');
         expect(await exited).toBe(0);
+        const afterSigint = dev.output().slice(outputBefore);
+        expect(afterSigint).not.toMatch(/grpc|connection refused|retry|retrying|transport error/i);
+        expect(afterSigint.trim()).toMatch(/Stopped\.$/);
+        expect(existsSync(envFile)).toBe(false);
         // Helpers such as tsx's esbuild service exit when their parent's pipe closes: give them a moment.
         expect(await settled(() => children.every((pid) => !processAlive(Number(pid))))).toBe(true);
         expect(await portAnswers('127.0.0.1', temporalPort)).toBe(false);
