@@ -10,7 +10,7 @@ import { startSimulator, type RunningSimulator } from '../sandbox/index.js';
 import type { Config } from '../worker/config.js';
 import { qboAuthDepsFromConfig } from '../worker/qbo-deps.js';
 import { statusQuery, tenantWorkflowId } from '../workflows/definitions.js';
-import { renderBackfillProgress } from './tenant-status.js';
+import { createProgressView } from './progress-view.js';
 import { runConnectFlow } from './onboarding/connect-flow.js';
 import { saveSettings, startTenantSync, type OnboardingDeps } from './onboarding/service.js';
 import { startDevStack, type DevStack } from './stack.js';
@@ -154,27 +154,17 @@ export function monitorDemo(demo: DevDemo, log: (line: string) => void, tty: boo
   let stopped = false;
   const handle = demo.stack.client.workflow.getHandle(demo.workflowId);
   const started = Date.now();
+  const view = createProgressView({ baseline: { sinceMs: started, doneAtStart: 0 }, tty, stream: process.stdout, log });
   const loop = (async () => {
-    let drawn = 0;
-    let lastPrinted = 0;
     let announced = false;
     let lastPass = '';
     while (!stopped) {
       const status = await handle.query(statusQuery).catch(() => undefined);
       if (status) {
-        if (status.phase === 'backfill' || !announced) {
-          const lines = renderBackfillProgress(status, { sinceMs: started, doneAtStart: 0 }, Date.now());
-          if (tty) {
-            if (drawn > 0) process.stdout.write(`\u001b[${drawn}A`);
-            for (const line of lines) process.stdout.write(`\u001b[2K${line}\n`);
-            drawn = lines.length;
-          } else if (Date.now() - lastPrinted > 5_000 || status.phase !== 'backfill') {
-            for (const line of lines) log(line);
-            lastPrinted = Date.now();
-          }
-        }
+        if (status.phase === 'backfill' || !announced) view.show(status, Date.now());
         if (status.phase === 'incremental' && !announced) {
           announced = true;
+          view.stop();
           lastPass = status.lastPass?.finishedAt ?? '';
           const customer = firstCustomerId(demo);
           log('');
@@ -206,6 +196,7 @@ export function monitorDemo(demo: DevDemo, log: (line: string) => void, tty: boo
     async stop() {
       stopped = true;
       await loop;
+      view.stop();
     },
   };
 }

@@ -185,29 +185,37 @@ export interface WatchBaseline {
   readonly doneAtStart: number;
 }
 
+/** One entity's row of the backfill's progress, ready to draw. */
+export interface ProgressRow {
+  readonly entity: string;
+  /** 0..1 (1 for an entity with nothing to read). */
+  readonly fraction: number;
+  /** `300/1000, 2 failed`, or `300 of ?` before its total is known. */
+  readonly counts: string;
+  /** `ETA 70 s`, `done`, `waiting`, `ETA ?`. */
+  readonly eta: string;
+}
+
 /**
- * `qbsync watch`: one progress bar per entity with counts and an ETA. Entities run one after the
- * other, so an entity's ETA is the time to finish it and every one before it at the overall rate
- * (records done since the baseline over the time elapsed since it).
+ * The backfill's progress: a row per entity with counts and an ETA, and a summary line. Entities run
+ * one after the other, so an entity's ETA is the time to finish it and every one before it at the
+ * overall rate (records done since the baseline over the time elapsed since it).
  */
-export function renderBackfillProgress(
+export function backfillProgress(
   status: TenantStatus,
   baseline: WatchBaseline,
   nowMs: number,
-  barWidth = 30,
-): string[] {
+): { readonly rows: ProgressRow[]; readonly summary: string } {
   const done = syncedEntities.reduce((sum, e) => sum + status.entities[e].done, 0);
   const elapsedMs = nowMs - baseline.sinceMs;
   const rate = elapsedMs > 0 ? (done - baseline.doneAtStart) / elapsedMs : 0; // records per ms
   let remainingSoFar = 0;
   let knownTotal = 0;
-  const lines = syncedEntities.map((entity) => {
+  const rows = syncedEntities.map((entity): ProgressRow => {
     const p = status.entities[entity];
     const total = p.total === null ? null : Math.max(p.total, p.done);
     const fraction = total === null ? 0 : total === 0 ? 1 : Math.min(1, p.done / total);
-    const filled = Math.round(fraction * barWidth);
-    const bar = `[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}]`;
-    const counts = total === null ? `${p.done} of ?` : `${p.done}/${total}`;
+    const failed = p.failed ? `, ${p.failed} failed` : '';
     let eta: string;
     if (total === null) eta = 'waiting';
     else if (p.done >= total) eta = 'done';
@@ -216,16 +224,41 @@ export function renderBackfillProgress(
       eta = rate > 0 ? `ETA ${formatDuration(remainingSoFar / rate)}` : 'ETA ?';
     }
     if (total !== null) knownTotal += total;
-    const failed = p.failed ? `, ${p.failed} failed` : '';
-    return `${pad(entity, 13)}${bar} ${padStart(String(Math.floor(fraction * 100)), 3)}%  ${counts}${failed}  ${eta}`;
+    return { entity, fraction, counts: `${total === null ? `${p.done} of ?` : `${p.done}/${total}`}${failed}`, eta };
   });
   const rateText = rate > 0 ? `${(rate * 1000).toFixed(1)} records/s` : 'rate ?';
   const pausedText = status.paused ? `  PAUSED: ${status.pausedReason ?? 'no reason given'}` : '';
   const errorText = status.lastError ? `  last error: ${status.lastError.slice(0, 100)}` : '';
-  lines.push(
-    `${status.phase === 'backfill' ? 'Backfill' : 'Backfill finished'}: ${done}/${knownTotal || '?'} records, ${rateText}, elapsed ${formatDuration(elapsedMs)}${pausedText}${errorText}`,
-  );
-  return lines;
+  return {
+    rows,
+    summary: `${status.phase === 'backfill' ? 'Backfill' : 'Backfill finished'}: ${done}/${knownTotal || '?'} records, ${rateText}, elapsed ${formatDuration(elapsedMs)}${pausedText}${errorText}`,
+  };
+}
+
+export function formatPercent(fraction: number): string {
+  return padStart(String(Math.floor(fraction * 100)), 3);
+}
+
+export function padEntity(entity: string): string {
+  return pad(entity, 13);
+}
+
+/** The progress as plain lines: a bar of # and . per entity, then the summary. */
+export function renderBackfillProgress(
+  status: TenantStatus,
+  baseline: WatchBaseline,
+  nowMs: number,
+  barWidth = 30,
+): string[] {
+  const { rows, summary } = backfillProgress(status, baseline, nowMs);
+  return [
+    ...rows.map((row) => {
+      const filled = Math.round(row.fraction * barWidth);
+      const bar = `[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}]`;
+      return `${padEntity(row.entity)}${bar} ${formatPercent(row.fraction)}%  ${row.counts}  ${row.eta}`;
+    }),
+    summary,
+  ];
 }
 
 /** `qbsync verify`: counts per entity, the three totals, then each differing record (field names only). */

@@ -325,6 +325,7 @@ async function qboClientFromConfig(config: Config, db: Kysely<Database>, tenantI
 
 async function watchBackfill(context: TenantContext, workflow: RunningWorkflow, everyMs: number): Promise<void> {
   const { queryStatus, findRunningWorkflow, WorkflowNotRunningError } = await import('../tenant-control.js');
+  const { createProgressView } = await import('../progress-view.js');
   const tty = process.stdout.isTTY === true;
   const first = await queryStatus(workflow);
   // The rate is measured from the backfill's first pass when the database knows it, else from now.
@@ -350,23 +351,12 @@ async function watchBackfill(context: TenantContext, workflow: RunningWorkflow, 
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  let shown = 0;
-  let lastBars = '';
+  const view = createProgressView({ baseline, tty, stream: process.stdout, log });
   try {
     for (let status = first, round = 1; ; round++) {
-      const lines = renderBackfillProgress(status, baseline, Date.now());
-      const block = lines.join('\n');
-      if (tty) {
-        // Redraw in place: up to the first line of the previous block, clear to the end of the screen.
-        process.stdout.write(`${shown > 0 ? `\x1b[${shown}F\x1b[J` : ''}${block}\n`);
-        shown = lines.length;
-      } else {
-        // Plain lines (a pipe, a log file): a new block only when a bar has moved or the phase changed.
-        const bars = `${lines.slice(0, -1).join('\n')} ${status.phase} ${status.paused}`;
-        if (bars !== lastBars) log(`${block}\n`);
-        lastBars = bars;
-      }
+      view.show(status, Date.now());
       if (status.phase !== 'backfill') {
+        view.stop();
         log(`Backfill of tenant ${status.tenantId} finished.`);
         return;
       }
@@ -375,6 +365,7 @@ async function watchBackfill(context: TenantContext, workflow: RunningWorkflow, 
         setTimeout(resolve, everyMs);
       });
       if (stopped) {
+        view.stop();
         log('Stopped watching; the backfill goes on.');
         return;
       }
@@ -388,6 +379,7 @@ async function watchBackfill(context: TenantContext, workflow: RunningWorkflow, 
       status = await queryStatus(workflow);
     }
   } finally {
+    view.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
