@@ -161,6 +161,15 @@ describe('qbsync CLI', () => {
 
         // Ctrl-C in a terminal signals the whole process group: the worker stops before Temporal,
         // so nothing retries a server that has gone.
+        // Changes for the next pass, so that Ctrl-C likely comes while a worker is busy with one.
+        const realm = /company (\d+)/.exec(output)?.[1];
+        const edited = await fetch(`http://127.0.0.1:${simulatorPort}/__sim/companies/${realm}/bulk-edit`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ count: 40 }),
+        });
+        expect(edited.ok).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
         const exited = new Promise<number | null>((resolve) => dev.child.once('exit', resolve));
         const outputBefore = dev.output().length;
         process.kill(-dev.child.pid!, 'SIGINT');
