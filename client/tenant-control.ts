@@ -94,25 +94,20 @@ export async function requireRunningWorkflow(context: TenantContext, tenantId: s
   return found;
 }
 
-/** The status query, with a deadline: a workflow whose worker is down cannot answer. */
+/**
+ * The status query, with a deadline: a workflow whose worker is down cannot answer. The query is
+ * aborted at the deadline, not left retrying on a connection the command is about to close.
+ */
 export async function queryStatus(workflow: RunningWorkflow, timeoutMs = 10_000): Promise<TenantStatus> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new WorkflowUnresponsiveError(
-            `${workflow.workflowId} did not answer the status query within ${timeoutMs / 1000} s: is a worker polling task queue "${workflow.taskQueue}"?`,
-          ),
-        ),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([workflow.handle.query(statusQuery), deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withDeadline(
+    workflow.handle.client,
+    timeoutMs,
+    () => workflow.handle.query(statusQuery),
+    () =>
+      new WorkflowUnresponsiveError(
+        `${workflow.workflowId} did not answer the status query within ${timeoutMs / 1000} s: is a worker polling task queue "${workflow.taskQueue}"?`,
+      ),
+  );
 }
 
 /** The workflow's validator refused the update (paused, an unknown mode, an interval out of range…). */
@@ -173,7 +168,12 @@ export async function runUpdate<Ret>(
   }
 }
 
-async function withDeadline<T>(client: Client, ms: number, call: () => Promise<T>, late: () => Error): Promise<T> {
+async function withDeadline<T>(
+  client: Pick<Client, 'withAbortSignal'>,
+  ms: number,
+  call: () => Promise<T>,
+  late: () => Error,
+): Promise<T> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), ms);
   try {

@@ -388,21 +388,24 @@ export async function tenantSyncStatus(temporal: Client, tenantId: string, timeo
   if (!run) return { workflowId, execution: 'NOT_STARTED', status: undefined, queryError: undefined };
   if (run.status !== 'RUNNING' || timeoutMs <= 0)
     return { workflowId, execution: run.status, status: undefined, queryError: undefined };
-  let timer: NodeJS.Timeout | undefined;
+  // Aborted at the deadline, so that no retry outlives a connection the caller then closes.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
-    const status = await Promise.race([
+    const status = await temporal.withAbortSignal(controller.signal, () =>
       temporal.workflow.getHandle(workflowId).query(statusQuery),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms (is a worker running?)`)), timeoutMs);
-      }),
-    ]);
+    );
     return { workflowId, execution: run.status, status, queryError: undefined };
   } catch (error) {
     return {
       workflowId,
       execution: run.status,
       status: undefined,
-      queryError: error instanceof Error ? error.message.split('\n')[0] : String(error),
+      queryError: controller.signal.aborted
+        ? `no answer in ${timeoutMs} ms (is a worker running?)`
+        : error instanceof Error
+          ? error.message.split('\n')[0]
+          : String(error),
     };
   } finally {
     clearTimeout(timer);
