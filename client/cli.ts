@@ -1,7 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Kysely } from 'kysely';
-import { loadConfig, type Config } from '../worker/config.js';
+import { loadConfig, requireWorkerQboAccess, type Config } from '../worker/config.js';
 import { reportFailure } from './cli-errors.js';
+import { readLiveDevEnv, withDevEnv } from './dev-env.js';
 import { registerSandboxCommand } from './commands/sandbox.js';
 import { registerMapCommand } from './commands/map.js';
 import { registerReportCommand } from './commands/report.js';
@@ -17,6 +18,12 @@ import { registerTenantCommands } from './commands/tenant.js';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
+/** Fills unset variables from the dev.env of a running `qbsync dev`; the real environment wins. */
+function adoptDevEnv(): void {
+  const file = readLiveDevEnv(process.env);
+  if (file) Object.assign(process.env, withDevEnv(process.env, file));
+}
+
 function config(): Config {
   return loadConfig(process.env);
 }
@@ -25,7 +32,11 @@ export function buildProgram(): Command {
   const program = new Command('qbsync')
     .description("Keeps a CRM's PostgreSQL database in step with each tenant's QuickBooks Online company.")
     .showHelpAfterError('(run qbsync --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_program, action) => {
+      // `dev` writes dev.env; every other command reads it, so that it reaches a running dev stack.
+      if (action.name() !== 'dev') adoptDevEnv();
+    });
 
   program
     .command('setup')
@@ -70,6 +81,7 @@ export function buildProgram(): Command {
     .description('run a Temporal worker for the qbsync task queue (needs a migrated database)')
     .action(async () => {
       const cfg = config();
+      requireWorkerQboAccess(cfg);
       const { assertMigrated, connectToTemporal, startWorker } = await import('../worker/main.js');
       const { openDatabase } = await import('./connections.js');
       const connection = await connectToTemporal(cfg.temporal.address);
@@ -109,13 +121,13 @@ export function buildProgram(): Command {
     .addOption(new Option('--every <seconds>', 'seconds between incremental passes').argParser(countArg).default(10))
     .action(async (options: { simulatorPort: number; customers: number; transactions: number; every: number }) => {
       const cfg = config();
-      const { startDevDemo, monitorDemo } = await import('./dev.js');
+      const { startDevDemo, monitorDemo, devEnvironment } = await import('./dev.js');
       const demo = await startDevDemo(cfg, log, {
         simulatorPort: options.simulatorPort,
         customers: options.customers,
         transactions: options.transactions,
         startDate: `${new Date().getUTCFullYear() - 3}-01-01`,
-        incrementalEverySeconds: options.every,
+        pollIntervalSeconds: options.every,
       });
       const { stack } = demo;
       log('');
@@ -128,10 +140,14 @@ export function buildProgram(): Command {
       log(`  QuickBooks  simulator at ${demo.simulator.baseUrl}, company ${demo.realmId}`);
       log(`  Demo tenant "demo", workflow ${demo.workflowId}:`);
       log(`              ${stack.temporalUiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${demo.workflowId}`);
+      const { removeDevEnv, writeDevEnv } = await import('./dev-env.js');
+      const envFile = writeDevEnv(cfg.dataDir, devEnvironment(demo), process.pid);
+      log(`  Settings    ${envFile} (qbsync commands in another terminal read it)`);
       log('');
       log('Press Ctrl-C to stop.');
       const monitor = monitorDemo(demo, log, process.stdout.isTTY === true);
       await untilSignal(async () => {
+        removeDevEnv(cfg.dataDir);
         await monitor.stop();
         await demo.stop();
       }, stack.worker.running);

@@ -4,12 +4,13 @@ import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { describePassRecords } from '../common/sync-types.js';
 import { asSync } from '../db/crm-rules.js';
+import { deleteTenant } from '../db/repositories/tenants.js';
 import { parseTokenKey } from '../db/token-crypto.js';
 import { startSimulator, type RunningSimulator } from '../sandbox/index.js';
 import type { Config } from '../worker/config.js';
 import { qboAuthDepsFromConfig } from '../worker/qbo-deps.js';
 import { statusQuery, tenantWorkflowId } from '../workflows/definitions.js';
-import { renderBackfillProgress } from './tenant-status.js';
+import { createProgressView } from './progress-view.js';
 import { runConnectFlow } from './onboarding/connect-flow.js';
 import { saveSettings, startTenantSync, type OnboardingDeps } from './onboarding/service.js';
 import { startDevStack, type DevStack } from './stack.js';
@@ -26,7 +27,8 @@ export interface DevDemoOptions {
   readonly customers: number;
   readonly transactions: number;
   readonly startDate: string;
-  readonly incrementalEverySeconds: number;
+  /** Seconds between the demo's incremental passes (short, so that edits show up at once). */
+  readonly pollIntervalSeconds: number;
 }
 
 export interface DevDemo {
@@ -77,7 +79,7 @@ export async function startDevDemo(
       .catch((error: unknown) => {
         if (!(error instanceof WorkflowNotFoundError)) throw error;
       });
-    await asSync(db, (trx) => trx.deleteFrom('tenants').where('id', '=', demoTenantId).execute());
+    await asSync(db, (trx) => deleteTenant(trx, demoTenantId));
     const deps: OnboardingDeps = {
       ...qboAuthDepsFromConfig(effective, db, () => new Date())!,
       temporal: stack.client,
@@ -90,7 +92,7 @@ export async function startDevDemo(
       defaultCustomerLanguage: 'fr',
       mode: 'two_way',
     });
-    await startTenantSync(deps, demoTenantId, { incrementalEverySeconds: options.incrementalEverySeconds });
+    await startTenantSync(deps, demoTenantId, { pollIntervalSeconds: options.pollIntervalSeconds });
     const running = stack;
     return {
       stack: running,
@@ -108,6 +110,30 @@ export async function startDevDemo(
     await simulator.stop();
     throw error;
   }
+}
+
+/**
+ * What a second terminal needs to reach this dev stack (written to .data/dev.env): the names are
+ * worker/config.ts's variables.
+ */
+export function devEnvironment(demo: DevDemo): Record<string, string> {
+  const { config, stack } = demo;
+  const variables: Record<string, string | undefined> = {
+    DATABASE_URL: stack.database.target.url,
+    TEMPORAL_ADDRESS: config.temporal.address,
+    TEMPORAL_NAMESPACE: config.temporal.namespace,
+    TEMPORAL_TASK_QUEUE: config.temporal.taskQueue,
+    TEMPORAL_UI_PORT: String(config.temporal.uiPort),
+    QBO_ENVIRONMENT: config.qbo.environment,
+    QBO_CLIENT_ID: config.qbo.clientId,
+    QBO_CLIENT_SECRET: config.qbo.clientSecret,
+    QBO_API_BASE_URL: config.qbo.apiBaseUrl,
+    QBO_OAUTH_BASE_URL: config.qbo.oauthBaseUrl,
+    QBSYNC_TOKEN_KEY: config.tokenKey === undefined ? undefined : Buffer.from(config.tokenKey).toString('base64'),
+  };
+  return Object.fromEntries(
+    Object.entries(variables).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
 }
 
 /** A token key kept in the data folder, so that tokens stored by one dev run decrypt in the next. */
@@ -128,27 +154,17 @@ export function monitorDemo(demo: DevDemo, log: (line: string) => void, tty: boo
   let stopped = false;
   const handle = demo.stack.client.workflow.getHandle(demo.workflowId);
   const started = Date.now();
+  const view = createProgressView({ baseline: { sinceMs: started, doneAtStart: 0 }, tty, stream: process.stdout, log });
   const loop = (async () => {
-    let drawn = 0;
-    let lastPrinted = 0;
     let announced = false;
     let lastPass = '';
     while (!stopped) {
       const status = await handle.query(statusQuery).catch(() => undefined);
       if (status) {
-        if (status.phase === 'backfill' || !announced) {
-          const lines = renderBackfillProgress(status, { sinceMs: started, doneAtStart: 0 }, Date.now());
-          if (tty) {
-            if (drawn > 0) process.stdout.write(`\u001b[${drawn}A`);
-            for (const line of lines) process.stdout.write(`\u001b[2K${line}\n`);
-            drawn = lines.length;
-          } else if (Date.now() - lastPrinted > 5_000 || status.phase !== 'backfill') {
-            for (const line of lines) log(line);
-            lastPrinted = Date.now();
-          }
-        }
+        if (status.phase === 'backfill' || !announced) view.show(status, Date.now());
         if (status.phase === 'incremental' && !announced) {
           announced = true;
+          view.stop();
           lastPass = status.lastPass?.finishedAt ?? '';
           const customer = firstCustomerId(demo);
           log('');
@@ -180,6 +196,7 @@ export function monitorDemo(demo: DevDemo, log: (line: string) => void, tty: boo
     async stop() {
       stopped = true;
       await loop;
+      view.stop();
     },
   };
 }

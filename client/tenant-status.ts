@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { describePassRecords, syncedEntities, type SyncMode, type TenantStatus } from '../common/sync-types.js';
+import type { SyncNowResult } from '../workflows/definitions.js';
 import type { VerifyReport } from './verify.js';
 
 /**
@@ -7,11 +8,53 @@ import type { VerifyReport } from './verify.js';
  * sync-now|repair|watch|verify`): no I/O, so they are unit-tested and `qbsync --help` stays fast.
  */
 
-/** `one-way` | `two-way` on the command line; the workflow's `one_way` | `two_way`. */
+/**
+ * `one-way` | `two-way`, the spelling of the CLI, its help and the README; scripts written against the
+ * workflow's own `one_way` | `two_way` keep working, so those are accepted too.
+ */
+export function parseSyncMode(value: string): SyncMode | undefined {
+  const mode = value.trim().toLowerCase().replace('-', '_');
+  return mode === 'one_way' || mode === 'two_way' ? mode : undefined;
+}
+
+export function describeModeProblem(value: string): string {
+  return `mode must be one-way or two-way, not ${JSON.stringify(value)}`;
+}
+
 export function modeArg(value: string): SyncMode {
-  if (value === 'one-way') return 'one_way';
-  if (value === 'two-way') return 'two_way';
-  throw new InvalidArgumentError(`mode must be one-way or two-way, not ${JSON.stringify(value)}`);
+  const mode = parseSyncMode(value);
+  if (mode === undefined) throw new InvalidArgumentError(describeModeProblem(value));
+  return mode;
+}
+
+/** `qbsync poll-interval`: `90s`, `15m`, `1h` or plain seconds; the workflow checks the range. */
+export function pollIntervalArg(value: string): number {
+  const match = /^(\d{1,6})\s*(s|m|h)?$/.exec(value.trim().toLowerCase());
+  const seconds = match ? Number(match[1]) * { s: 1, m: 60, h: 3600 }[(match[2] ?? 's') as 's' | 'm' | 'h'] : 0;
+  if (!match || seconds <= 0) {
+    throw new InvalidArgumentError(
+      `must be a duration like 90s, 15m, 1h or a number of seconds, not ${JSON.stringify(value)}`,
+    );
+  }
+  return seconds;
+}
+
+/** A poll interval as a person says it: `15 min`, `1 h`, `1 h 30 min`, `90 s`. */
+export function formatInterval(seconds: number): string {
+  if (seconds % 60 !== 0 || seconds < 60) return `${seconds} s`;
+  const minutes = seconds / 60;
+  if (minutes < 60) return `${minutes} min`;
+  return minutes % 60 === 0 ? `${minutes / 60} h` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** "3 failed passes in a row; next try at 14:05:00 UTC (in 4 min 10 s)", or undefined while none failed. */
+export function describeFailures(status: TenantStatus, now: Date): string | undefined {
+  if (status.consecutiveFailures <= 0) return undefined;
+  const count = `${status.consecutiveFailures} failed ${status.consecutiveFailures === 1 ? 'pass' : 'passes'} in a row`;
+  if (!status.nextAttemptAt) return count;
+  const at = new Date(status.nextAttemptAt);
+  const wait = at.getTime() - now.getTime();
+  return `${count}; next try at ${at.toISOString().slice(11, 19)} UTC (${wait > 0 ? `in ${formatDuration(wait)}` : 'due now'})`;
 }
 
 /** A QBO id as given to `qbsync repair --survivor/--merged`: digits only. */
@@ -47,13 +90,44 @@ function padStart(text: string, width: number): string {
   return text.length >= width ? text : ' '.repeat(width - text.length) + text;
 }
 
+/** How `qbsync sync-now` ended, in one line; ok is false when no pass succeeded. */
+export function describeSyncNow(
+  tenantId: string,
+  result: SyncNowResult,
+): { readonly ok: boolean; readonly text: string } {
+  switch (result.outcome) {
+    case 'requested':
+      return {
+        ok: true,
+        text: `Pass requested for tenant ${tenantId}; "qbsync status ${tenantId}" shows when it has run.`,
+      };
+    case 'failed':
+      return { ok: false, text: `tenant ${tenantId}: the pass failed: ${result.lastError ?? 'no reason given'}` };
+    case 'paused':
+      return {
+        ok: false,
+        text: `tenant ${tenantId} was paused before the pass ended (${result.pausedReason ?? 'no reason given'}): "qbsync resume ${tenantId}" lets it run`,
+      };
+    case 'succeeded': {
+      const pass = result.lastPass;
+      if (!pass) return { ok: true, text: `Pass done for tenant ${tenantId}.` };
+      return {
+        ok: true,
+        text: `Pass done for tenant ${tenantId}: ${pass.kind}, ${describePassRecords(pass)}${pass.failed ? `, ${pass.failed} failed` : ''} in ${(pass.durationMs / 1000).toFixed(1)} s.`,
+      };
+    }
+  }
+}
+
 /** `qbsync status <tenant>`: the status query's result, for a person. */
 export function formatStatus(status: TenantStatus, workflowId: string, now: Date): string {
+  const failures = describeFailures(status, now);
   const lines = [
     `Tenant ${status.tenantId} (QuickBooks company ${status.realmId}), workflow ${workflowId}, run ${status.run}`,
     `  Phase            ${status.phase}`,
     `  Mode             ${modeLabel(status.mode)}`,
     `  Paused           ${status.paused ? `yes: ${status.pausedReason ?? 'no reason given'}` : 'no'}`,
+    `  Poll interval    every ${formatInterval(status.pollIntervalSeconds)}`,
     '',
     `  ${pad('Entity', 14)}${pad('Cursor', 26)}${padStart('Done', 9)}${padStart('Total', 9)}${padStart('Failed', 8)}`,
     ...syncedEntities.map((entity) => {
@@ -69,6 +143,7 @@ export function formatStatus(status: TenantStatus, workflowId: string, now: Date
     }`,
     `  Open errors      ${status.openErrors}`,
     `  Last error       ${status.lastError ?? 'none'}`,
+    ...(failures === undefined ? [] : [`  Failures         ${failures}`]),
     `  Pending repairs  ${status.pendingRepairs.length === 0 ? 'none' : status.pendingRepairs.length}`,
     ...status.pendingRepairs.map(
       (r) =>
@@ -96,6 +171,8 @@ export function formatStatusLine(
     s.lastPass ? `last pass ${ago(s.lastPass.finishedAt, now)}` : 'no pass yet',
     `${s.openErrors} open errors`,
   ];
+  const failures = describeFailures(s, now);
+  if (failures) parts.push(failures);
   if (s.lastError) parts.push(`last error: ${s.lastError.slice(0, 80)}`);
   return parts.join('  ');
 }
@@ -108,29 +185,37 @@ export interface WatchBaseline {
   readonly doneAtStart: number;
 }
 
+/** One entity's row of the backfill's progress, ready to draw. */
+export interface ProgressRow {
+  readonly entity: string;
+  /** 0..1 (1 for an entity with nothing to read). */
+  readonly fraction: number;
+  /** `300/1000, 2 failed`, or `300 of ?` before its total is known. */
+  readonly counts: string;
+  /** `ETA 70 s`, `done`, `waiting`, `ETA ?`. */
+  readonly eta: string;
+}
+
 /**
- * `qbsync watch`: one progress bar per entity with counts and an ETA. Entities run one after the
- * other, so an entity's ETA is the time to finish it and every one before it at the overall rate
- * (records done since the baseline over the time elapsed since it).
+ * The backfill's progress: a row per entity with counts and an ETA, and a summary line. Entities run
+ * one after the other, so an entity's ETA is the time to finish it and every one before it at the
+ * overall rate (records done since the baseline over the time elapsed since it).
  */
-export function renderBackfillProgress(
+export function backfillProgress(
   status: TenantStatus,
   baseline: WatchBaseline,
   nowMs: number,
-  barWidth = 30,
-): string[] {
+): { readonly rows: ProgressRow[]; readonly summary: string } {
   const done = syncedEntities.reduce((sum, e) => sum + status.entities[e].done, 0);
   const elapsedMs = nowMs - baseline.sinceMs;
   const rate = elapsedMs > 0 ? (done - baseline.doneAtStart) / elapsedMs : 0; // records per ms
   let remainingSoFar = 0;
   let knownTotal = 0;
-  const lines = syncedEntities.map((entity) => {
+  const rows = syncedEntities.map((entity): ProgressRow => {
     const p = status.entities[entity];
     const total = p.total === null ? null : Math.max(p.total, p.done);
     const fraction = total === null ? 0 : total === 0 ? 1 : Math.min(1, p.done / total);
-    const filled = Math.round(fraction * barWidth);
-    const bar = `[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}]`;
-    const counts = total === null ? `${p.done} of ?` : `${p.done}/${total}`;
+    const failed = p.failed ? `, ${p.failed} failed` : '';
     let eta: string;
     if (total === null) eta = 'waiting';
     else if (p.done >= total) eta = 'done';
@@ -139,16 +224,41 @@ export function renderBackfillProgress(
       eta = rate > 0 ? `ETA ${formatDuration(remainingSoFar / rate)}` : 'ETA ?';
     }
     if (total !== null) knownTotal += total;
-    const failed = p.failed ? `, ${p.failed} failed` : '';
-    return `${pad(entity, 13)}${bar} ${padStart(String(Math.floor(fraction * 100)), 3)}%  ${counts}${failed}  ${eta}`;
+    return { entity, fraction, counts: `${total === null ? `${p.done} of ?` : `${p.done}/${total}`}${failed}`, eta };
   });
   const rateText = rate > 0 ? `${(rate * 1000).toFixed(1)} records/s` : 'rate ?';
   const pausedText = status.paused ? `  PAUSED: ${status.pausedReason ?? 'no reason given'}` : '';
   const errorText = status.lastError ? `  last error: ${status.lastError.slice(0, 100)}` : '';
-  lines.push(
-    `${status.phase === 'backfill' ? 'Backfill' : 'Backfill finished'}: ${done}/${knownTotal || '?'} records, ${rateText}, elapsed ${formatDuration(elapsedMs)}${pausedText}${errorText}`,
-  );
-  return lines;
+  return {
+    rows,
+    summary: `${status.phase === 'backfill' ? 'Backfill' : 'Backfill finished'}: ${done}/${knownTotal || '?'} records, ${rateText}, elapsed ${formatDuration(elapsedMs)}${pausedText}${errorText}`,
+  };
+}
+
+export function formatPercent(fraction: number): string {
+  return padStart(String(Math.floor(fraction * 100)), 3);
+}
+
+export function padEntity(entity: string): string {
+  return pad(entity, 13);
+}
+
+/** The progress as plain lines: a bar of # and . per entity, then the summary. */
+export function renderBackfillProgress(
+  status: TenantStatus,
+  baseline: WatchBaseline,
+  nowMs: number,
+  barWidth = 30,
+): string[] {
+  const { rows, summary } = backfillProgress(status, baseline, nowMs);
+  return [
+    ...rows.map((row) => {
+      const filled = Math.round(row.fraction * barWidth);
+      const bar = `[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}]`;
+      return `${padEntity(row.entity)}${bar} ${formatPercent(row.fraction)}%  ${row.counts}  ${row.eta}`;
+    }),
+    summary,
+  ];
 }
 
 /** `qbsync verify`: counts per entity, the three totals, then each differing record (field names only). */

@@ -2,11 +2,15 @@ import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { syncedEntities, type EntityProgress, type SyncedEntity, type TenantStatus } from '../common/sync-types.js';
 import {
+  describeFailures,
+  describeSyncNow,
   formatDuration,
+  formatInterval,
   formatStatus,
   formatStatusLine,
   formatVerifyReport,
   modeArg,
+  pollIntervalArg,
   renderBackfillProgress,
   verifyJson,
 } from './tenant-status.js';
@@ -28,6 +32,9 @@ function status(entities: Partial<Record<SyncedEntity, Partial<EntityProgress>>>
     pendingRepairs: [],
     run: 1,
     lastError: null,
+    pollIntervalSeconds: 900,
+    consecutiveFailures: 0,
+    nextAttemptAt: null,
     ...more,
   } satisfies TenantStatus;
 }
@@ -159,6 +166,104 @@ describe('tenant command arguments', () => {
   it('maps one-way/two-way and refuses anything else as a usage error', () => {
     expect(modeArg('one-way')).toBe('one_way');
     expect(modeArg('two-way')).toBe('two_way');
-    expect(() => modeArg('one_way')).toThrow(InvalidArgumentError);
+    // Scripts written against the workflow's spelling keep working.
+    expect(modeArg('one_way')).toBe('one_way');
+    expect(modeArg('two_way')).toBe('two_way');
+    expect(() => modeArg('sideways')).toThrow('mode must be one-way or two-way, not "sideways"');
+    expect(() => modeArg('one way')).toThrow(InvalidArgumentError);
+  });
+
+  it('reads a poll interval as 90s, 15m, 1h or plain seconds, and nothing else', () => {
+    expect(pollIntervalArg('90s')).toBe(90);
+    expect(pollIntervalArg('15m')).toBe(900);
+    expect(pollIntervalArg('1h')).toBe(3600);
+    expect(pollIntervalArg('600')).toBe(600);
+    for (const bad of ['', '0', '1.5h', '15 minutes', '-5s', 'soon', '2d']) {
+      expect(() => pollIntervalArg(bad)).toThrow(/^must be a duration like 90s, 15m, 1h or a number of seconds/);
+    }
+  });
+
+  it('says a poll interval as a person would', () => {
+    expect(formatInterval(900)).toBe('15 min');
+    expect(formatInterval(90)).toBe('90 s');
+    expect(formatInterval(3600)).toBe('1 h');
+    expect(formatInterval(5400)).toBe('1 h 30 min');
+  });
+});
+
+describe('qbsync status after failed passes', () => {
+  const now = new Date('2025-01-01T00:10:00Z');
+  const failing = status(
+    {},
+    {
+      phase: 'incremental',
+      consecutiveFailures: 3,
+      nextAttemptAt: '2025-01-01T00:14:00Z',
+      lastError: 'QboUnavailable: 503',
+    },
+  );
+
+  it('shows the poll interval, and how many passes failed and when the next try comes', () => {
+    const text = formatStatus(failing, 'tenant-sync-acme', now);
+    expect(text).toContain('Poll interval    every 15 min');
+    expect(text).toContain('Failures         3 failed passes in a row; next try at 00:14:00 UTC (in 4 min 0 s)');
+    expect(formatStatusLine('acme', { status: failing }, now)).toContain(
+      '3 failed passes in a row; next try at 00:14:00 UTC',
+    );
+    expect(formatStatus(status({}), 'tenant-sync-acme', now)).not.toContain('Failures');
+    expect(describeFailures(status({}, { consecutiveFailures: 1, nextAttemptAt: null }), now)).toBe(
+      '1 failed pass in a row',
+    );
+  });
+});
+
+describe('qbsync sync-now outcome', () => {
+  const state = {
+    paused: false,
+    pausedReason: null,
+    mode: 'two_way',
+    pollIntervalSeconds: 900,
+    phase: 'incremental',
+  } as const;
+  const pass = {
+    kind: 'incremental',
+    startedAt: '2025-01-01T00:00:00Z',
+    finishedAt: '2025-01-01T00:00:02Z',
+    durationMs: 2_000,
+    records: 5,
+    changed: 1,
+    failed: 0,
+  } as const;
+
+  it('prints the summary of a pass that succeeded', () => {
+    expect(describeSyncNow('acme', { ...state, outcome: 'succeeded', lastPass: pass, lastError: null })).toEqual({
+      ok: true,
+      text: 'Pass done for tenant acme: incremental, 5 records, 1 changed in 2.0 s.',
+    });
+  });
+
+  it('says a pass failed with its error, never that no pass finished', () => {
+    expect(
+      describeSyncNow('acme', { ...state, outcome: 'failed', lastPass: pass, lastError: 'QboUnavailable: 503' }),
+    ).toEqual({ ok: false, text: 'tenant acme: the pass failed: QboUnavailable: 503' });
+  });
+
+  it('says the tenant was paused before the pass ended', () => {
+    const ended = describeSyncNow('acme', {
+      ...state,
+      paused: true,
+      pausedReason: 'needs reconnect: invalid_grant',
+      outcome: 'paused',
+      lastPass: null,
+      lastError: null,
+    });
+    expect(ended.ok).toBe(false);
+    expect(ended.text).toContain('was paused before the pass ended (needs reconnect: invalid_grant)');
+  });
+
+  it('without --wait, says the pass was requested', () => {
+    expect(describeSyncNow('acme', { ...state, outcome: 'requested', lastPass: null, lastError: null }).text).toMatch(
+      /^Pass requested for tenant acme/,
+    );
   });
 });

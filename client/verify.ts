@@ -7,6 +7,13 @@ import { moneyText } from '../activities/mapping/money.js';
 import { mapSalesDocument } from '../activities/mapping/sales-document.js';
 import type { QboClient, QboRecord } from '../activities/qbo/qbo-client.js';
 import { maxPageSize, type QboCondition } from '../activities/qbo/qbo-query.js';
+import {
+  deletedOpportunityIds,
+  findVerifyScope,
+  listTenantLinks,
+  loadSyncedCrmRows,
+  openErrorKeys,
+} from '../db/repositories/verify-reads.js';
 import type { Database } from '../db/schema.js';
 
 /**
@@ -58,12 +65,7 @@ async function readAll(client: QboClient, entity: SyncedEntity, where: QboCondit
 const transactionEntities = ['Estimate', 'Invoice', 'CreditMemo', 'SalesReceipt'] as const;
 
 export async function verifyTenant(db: Kysely<Database>, client: QboClient, tenantId: string): Promise<VerifyReport> {
-  const tenant = await db
-    .selectFrom('tenants')
-    .innerJoin('qbo_connections', 'qbo_connections.tenant_id', 'tenants.id')
-    .select(['tenants.id', 'tenants.start_date', 'tenants.sync_language', 'qbo_connections.realm_id'])
-    .where('tenants.id', '=', tenantId)
-    .executeTakeFirstOrThrow();
+  const tenant = await findVerifyScope(db, tenantId);
   const scope: TenantScope = {
     tenantId,
     realmId: tenant.realm_id,
@@ -114,43 +116,11 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
     if (record) qbo.Customer.set(id, record);
   }
 
-  const links = await db
-    .selectFrom('qbo_links')
-    .select([
-      'entity_type',
-      'qbo_id',
-      'account_id',
-      'opportunity_id',
-      'product_id',
-      'revenue_category_id',
-      'parent_qbo_id',
-      'sync_token',
-    ])
-    .where('tenant_id', '=', tenantId)
-    .where('realm_id', '=', scope.realmId)
-    .execute();
+  const links = await listTenantLinks(db, tenantId, scope.realmId);
   const linkOf = new Map(links.map((link) => [`${link.entity_type}:${link.qbo_id}`, link]));
-  const openErrors = new Set(
-    (
-      await db
-        .selectFrom('sync_errors')
-        .select(['entity_type', 'qbo_id'])
-        .where('tenant_id', '=', tenantId)
-        .where('resolved_at', 'is', null)
-        .execute()
-    ).map((row) => `${row.entity_type}:${row.qbo_id}`),
-  );
+  const openErrors = await openErrorKeys(db, tenantId);
   let failed = 0;
-  const deletedOpportunities = new Set(
-    (
-      await db
-        .selectFrom('opportunities')
-        .select('id')
-        .where('tenant_id', '=', tenantId)
-        .where('deleted_at', 'is not', null)
-        .execute()
-    ).map((row) => row.id),
-  );
+  const deletedOpportunities = await deletedOpportunityIds(db, tenantId);
 
   const crm = await loadCrmRows(db, tenantId);
   for (const entity of syncedEntities) {
@@ -195,26 +165,14 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
  * of 100,000 records verifies in seconds instead of minutes.
  */
 async function loadCrmRows(db: Kysely<Database>, tenantId: string) {
-  const [accounts, contacts, categories, products, opportunities, lines] = await Promise.all([
-    db.selectFrom('accounts').selectAll().where('tenant_id', '=', tenantId).execute(),
-    db
-      .selectFrom('contacts')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('is_primary', '=', true)
-      .where('account_id', 'is not', null)
-      .execute(),
-    db.selectFrom('revenue_categories').selectAll().where('tenant_id', '=', tenantId).execute(),
-    db.selectFrom('products').selectAll().where('tenant_id', '=', tenantId).execute(),
-    db.selectFrom('opportunities').selectAll().where('tenant_id', '=', tenantId).execute(),
-    db
-      .selectFrom('opportunity_lines')
-      .select(['opportunity_id', 'line_number', 'product_code', 'amount'])
-      .where('tenant_id', '=', tenantId)
-      .orderBy('opportunity_id')
-      .orderBy('line_number')
-      .execute(),
-  ]);
+  const {
+    accounts,
+    primaryContacts: contacts,
+    categories,
+    products,
+    opportunities,
+    lines,
+  } = await loadSyncedCrmRows(db, tenantId);
   const linesOf = new Map<number, typeof lines>();
   for (const line of lines) {
     const list = linesOf.get(line.opportunity_id);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -9,6 +9,13 @@ import { portAnswers } from '../db/postgres.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { runCli, startCli } from './cli.js';
 import { freePort } from './global-setup.js';
+
+/** What a worker needs to reach QuickBooks; these tests never get as far as calling it. */
+const workerQboAccess = {
+  QBO_CLIENT_ID: 'ABsim1',
+  QBO_CLIENT_SECRET: 'secret',
+  QBSYNC_TOKEN_KEY: Buffer.alloc(32, 7).toString('base64'),
+};
 
 describe('qbsync CLI', () => {
   let database: TestDatabase;
@@ -41,17 +48,43 @@ describe('qbsync CLI', () => {
     );
   });
 
+  it('refuses to start a worker that cannot reach QuickBooks, naming the missing variables in one line', async () => {
+    const result = await runCli(['worker'], {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      DATABASE_URL: database.url,
+      QBO_CLIENT_ID: 'ABsim1',
+    });
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      "qbsync: a worker cannot reach QuickBooks without QBO_CLIENT_SECRET, QBSYNC_TOKEN_KEY: set them (the QuickBooks app's OAuth credentials and the token key; see the README's configuration table)\n",
+    );
+  });
+
   it('gives a one-line error, not a stack trace, for an unreachable TEMPORAL_ADDRESS', async () => {
     const port = await freePort();
-    const result = await runCli(['worker'], { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, DATABASE_URL: database.url });
+    const result = await runCli(['worker'], {
+      ...workerQboAccess,
+      TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+      DATABASE_URL: database.url,
+    });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
       `qbsync: cannot reach Temporal at 127.0.0.1:${port} (TEMPORAL_ADDRESS): connection refused\n`,
     );
   });
 
+  it('says in one line to run qbsync migrate when a command meets a database that is not migrated', async () => {
+    const result = await runCli(['status', 'x'], { DATABASE_URL: database.url });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'qbsync: the database is not migrated (it has no table tenants): run "qbsync migrate"\n',
+    );
+  });
+
   it('refuses to start a worker on a database that is not migrated, then migrates it up and down', async () => {
     const refused = await runCli(['worker'], {
+      ...workerQboAccess,
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       DATABASE_URL: database.url,
     });
@@ -99,7 +132,7 @@ describe('qbsync CLI', () => {
     try {
       const firstRuns: string[] = [];
       for (let run = 0; run < 2; run += 1) {
-        const dev = await startCli(args, env, /Incremental pass at/, 150_000);
+        const dev = await startCli(args, env, /Incremental pass at/, 150_000, { processGroup: true });
         const output = dev.output();
         expect(output).toContain(`Temporal UI http://127.0.0.1:${uiPort}`);
         expect(output).toContain(`QuickBooks  simulator at http://127.0.0.1:${simulatorPort}`);
@@ -119,9 +152,32 @@ describe('qbsync CLI', () => {
         }
         await client.connection.close();
 
+        // A second terminal needs no variables: the commands read .data/dev.env while dev runs.
+        const envFile = path.join(dataDir, 'dev.env');
+        expect(statSync(envFile).mode & 0o777).toBe(0o600);
+        const status = await runCli(['status', 'demo'], { QBSYNC_DATA_DIR: dataDir });
+        expect(status.code, status.stderr).toBe(0);
+        expect(status.stdout).toContain('workflow tenant-sync-demo');
+
+        // Ctrl-C in a terminal signals the whole process group: the worker stops before Temporal,
+        // so nothing retries a server that has gone.
+        // Changes for the next pass, so that Ctrl-C likely comes while a worker is busy with one.
+        const realm = /company (\d+)/.exec(output)?.[1];
+        const edited = await fetch(`http://127.0.0.1:${simulatorPort}/__sim/companies/${realm}/bulk-edit`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ count: 40 }),
+        });
+        expect(edited.ok).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
         const exited = new Promise<number | null>((resolve) => dev.child.once('exit', resolve));
-        dev.child.kill('SIGINT');
+        const outputBefore = dev.output().length;
+        process.kill(-dev.child.pid!, 'SIGINT');
         expect(await exited).toBe(0);
+        const afterSigint = dev.output().slice(outputBefore);
+        expect(afterSigint).not.toMatch(/grpc|connection refused|retry|retrying|transport error/i);
+        expect(afterSigint.trim()).toMatch(/Stopped\.$/);
+        expect(existsSync(envFile)).toBe(false);
         // Helpers such as tsx's esbuild service exit when their parent's pipe closes: give them a moment.
         expect(await settled(() => children.every((pid) => !processAlive(Number(pid))))).toBe(true);
         expect(await portAnswers('127.0.0.1', temporalPort)).toBe(false);

@@ -42,15 +42,24 @@ export function runCli(
   });
 }
 
-/** Starts `qbsync ARGS` in the background and resolves once its output matches `ready`. */
+/**
+ * Starts `qbsync ARGS` in the background and resolves once its output matches `ready`. With
+ * processGroup, it leads a process group of its own, as a command in a terminal does: signal the
+ * group (process.kill(-pid)) to press Ctrl-C.
+ */
 export function startCli(
   args: readonly string[],
   env: Record<string, string>,
   ready: RegExp,
   timeoutMs = 120_000,
+  options: { readonly processGroup?: boolean } = {},
 ): Promise<{ child: ChildProcess; output: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: cliEnv(env) });
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      cwd: repoRoot,
+      env: cliEnv(env),
+      detached: options.processGroup === true,
+    });
     let output = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

@@ -35,7 +35,7 @@ describe('qbsync dev stack', () => {
       customers: 60,
       transactions: 200,
       startDate: '2020-01-01',
-      incrementalEverySeconds: 3600,
+      pollIntervalSeconds: 3600,
     });
     expect(demo.stack.database.target.source).toBe('embedded');
     expect(demo.stack.startedTemporal).toBe(false);

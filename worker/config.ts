@@ -126,6 +126,28 @@ export function requireQboApp(config: Config): { clientId: string; clientSecret:
   return { clientId, clientSecret };
 }
 
+/** The variables a worker needs to reach QuickBooks that are not set (none: it can). */
+export function missingQboVariables(config: Config): string[] {
+  return [
+    config.qbo.clientId === undefined ? 'QBO_CLIENT_ID' : '',
+    config.qbo.clientSecret === undefined ? 'QBO_CLIENT_SECRET' : '',
+    config.tokenKey === undefined ? 'QBSYNC_TOKEN_KEY' : '',
+  ].filter(Boolean);
+}
+
+/**
+ * A worker refuses to start without QuickBooks access: started anyway, it would pause every tenant
+ * it touched as "needs reconnect" although nothing is wrong with their connections.
+ */
+export function requireWorkerQboAccess(config: Config): void {
+  const missing = missingQboVariables(config);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `a worker cannot reach QuickBooks without ${missing.join(', ')}: set ${missing.length > 1 ? 'them' : 'it'} (the QuickBooks app's OAuth credentials and the token key; see the README's configuration table)`,
+    );
+  }
+}
+
 export class ConfigError extends OperatorError {
   override readonly name = 'ConfigError';
 }

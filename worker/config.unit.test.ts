@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, knownVariables, loadConfig, requireQboApp } from './config.js';
+import { ConfigError, knownVariables, loadConfig, requireQboApp, requireWorkerQboAccess } from './config.js';
 
 describe('configuration', () => {
   it('uses embedded defaults when nothing is set', () => {
@@ -92,5 +92,20 @@ describe('QuickBooks configuration (issue 6)', () => {
     expect(() => loadConfig({ QBO_REDIRECT_URI: 'ftp://x' })).toThrow(
       /QBO_REDIRECT_URI="ftp:\/\/x" must be an http\(s\) URL/,
     );
+  });
+
+  it('a worker needs the OAuth app and the token key, and names the ones missing', () => {
+    expect(() => requireWorkerQboAccess(loadConfig({}))).toThrow(
+      /^a worker cannot reach QuickBooks without QBO_CLIENT_ID, QBO_CLIENT_SECRET, QBSYNC_TOKEN_KEY: set them/,
+    );
+    expect(() => requireWorkerQboAccess(loadConfig({ QBO_CLIENT_ID: 'x', QBO_CLIENT_SECRET: 'y' }))).toThrow(
+      /without QBSYNC_TOKEN_KEY: set it/,
+    );
+    const complete = loadConfig({
+      QBO_CLIENT_ID: 'x',
+      QBO_CLIENT_SECRET: 'y',
+      QBSYNC_TOKEN_KEY: Buffer.alloc(32, 7).toString('base64'),
+    });
+    expect(() => requireWorkerQboAccess(complete)).not.toThrow();
   });
 });

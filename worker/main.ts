@@ -3,14 +3,12 @@ import path from 'node:path';
 import { NativeConnection, Runtime, Worker, DefaultLogger, type LogLevel } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import { OperatorError } from '../common/errors.js';
-import { ApplicationFailure } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { createQboClientForTenant } from '../activities/qbo/qbo-auth.js';
-import { FailureType } from '../common/failure-types.js';
 import type { Database } from '../db/schema.js';
 import { describe } from '../db/postgres.js';
 import { listMigrations } from '../db/migrate.js';
-import type { Config } from './config.js';
+import { requireWorkerQboAccess, type Config } from './config.js';
 import { qboAuthDepsFromConfig } from './qbo-deps.js';
 import { TemporalUnavailableError } from './temporal-server.js';
 
@@ -62,34 +60,16 @@ export async function assertMigrated(db: Kysely<Database>): Promise<void> {
 
 /**
  * How activities reach QBO: the OAuth app and token key from configuration, the shared per-realm
- * limiter in PostgreSQL. A worker without them still runs, and sync activities fail with a
- * non-retryable failure that names the missing variables.
+ * limiter in PostgreSQL. Without them a worker does not start (requireWorkerQboAccess).
  */
 export function qboClientsFromConfig(
   config: Config,
   db: Kysely<Database>,
   now: () => Date,
 ): ActivityDeps['qboClientFor'] {
-  const deps = qboAuthDepsFromConfig(config, db, now);
-  if (deps === undefined) {
-    const missing = missingQboVariables(config);
-    return async () => {
-      throw ApplicationFailure.create({
-        type: FailureType.TenantNotConnected,
-        message: `this worker cannot reach QuickBooks: ${missing.join(', ')} not set`,
-        nonRetryable: true,
-      });
-    };
-  }
+  requireWorkerQboAccess(config);
+  const deps = qboAuthDepsFromConfig(config, db, now)!;
   return (tenantId) => createQboClientForTenant(deps, tenantId);
-}
-
-function missingQboVariables(config: Config): string[] {
-  return [
-    config.qbo.clientId === undefined ? 'QBO_CLIENT_ID' : '',
-    config.qbo.clientSecret === undefined ? 'QBO_CLIENT_SECRET' : '',
-    config.tokenKey === undefined ? 'QBSYNC_TOKEN_KEY' : '',
-  ].filter(Boolean);
 }
 
 /** The composition root: config and connections in, a running worker out. */
@@ -100,8 +80,9 @@ export async function startWorker(options: {
   /** Overrides how activities reach QBO (tests wire a simulator-specific factory here). */
   readonly qboClientFor?: ActivityDeps['qboClientFor'];
 }): Promise<WorkerHandle> {
-  installRuntime(options.config.logLevel);
   const now = () => new Date();
+  const qboClientFor = options.qboClientFor ?? qboClientsFromConfig(options.config, options.db, now);
+  installRuntime(options.config.logLevel);
   const connection = options.connection ?? (await connectToTemporal(options.config.temporal.address));
   const worker = await Worker.create({
     connection,
@@ -111,7 +92,7 @@ export async function startWorker(options: {
     activities: createActivities({
       db: options.db,
       now,
-      qboClientFor: options.qboClientFor ?? qboClientsFromConfig(options.config, options.db, now),
+      qboClientFor,
     }),
     bundlerOptions: { ignoreModules: [] },
   });

@@ -196,7 +196,9 @@ async function launchDevServer(options: DevServerOptions): Promise<RunningDevSer
     ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
     ...Object.entries(searchAttributeTypes).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
-  const child = spawn(options.binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
+  // In its own process group: Ctrl-C in the terminal reaches qbsync only, which stops its worker
+  // first and this server last; a server stopped first would leave the worker retrying, loudly.
+  const child = spawn(options.binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   const stderr = new StderrKeeper();
   child.stderr?.on('data', (chunk: Buffer) => stderr.add(chunk.toString()));
   const address = `${ip}:${options.port}`;

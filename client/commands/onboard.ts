@@ -27,7 +27,11 @@ export function registerOnboardCommand(program: Command): void {
     )
     .requiredOption('--language <fr|en>', 'language the sync writes in (stage names, labels)', languageArg)
     .requiredOption('--default-language <fr|en>', 'language given to new customers the sync creates', languageArg)
-    .addOption(new Option('--mode <mode>', 'customer data direction').argParser(modeArg).default('two_way'))
+    .addOption(
+      new Option('--mode <one-way|two-way>', 'customer data direction')
+        .argParser(modeArg)
+        .default('two_way', 'two-way'),
+    )
     .option('--auto-consent', 'simulator only: run the whole OAuth flow without a person')
     .option('--name <name>', 'display name of a tenant created by this command')
     .option('--no-preview', 'do not print the preview before starting')

@@ -60,7 +60,8 @@ export function registerReportCommand(program: Command): void {
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const database = await openDatabase(loadConfig(process.env), log);
       try {
-        const found = await database.db.selectFrom('tenants').select('id').where('id', '=', tenant).executeTakeFirst();
+        const { findTenantById } = await import('../../db/repositories/tenants.js');
+        const found = await findTenantById(database.db, tenant);
         if (found === undefined) throw new UsageError(`no tenant "${tenant}"`);
         let rows: readonly object[];
         if (name === 'forecast') rows = await reportsModule.forecastByMonth(database.db, tenant);

@@ -34,6 +34,7 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
   let worker: WorkerHandle;
   let client: Client;
   let handle: WorkflowHandle;
+  let orphan: WorkflowHandle;
   let env: Record<string, string>;
   let watching: Promise<CliResult>;
   const tenantId = 'acme';
@@ -45,6 +46,7 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
     fixture = await startQboFixture({ customers: 150, transactions: 600, items: 15, seed: 11 });
     const { realmId } = await connectedTenant(fixture, tenantId);
     await createTenant(fixture, 'idle'); // in the database, with no workflow
+    await createTenant(fixture, 'orphan'); // with a workflow on a task queue no worker polls
     env = {
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       TEMPORAL_TASK_QUEUE: taskQueue,
@@ -61,11 +63,16 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
       qboClientFor: (id) => createQboClientForTenant(fixture.deps, id),
     });
     client = new Client({ connection: await Connection.connect({ address: inject('temporalAddress') }) });
-    const input: TenantSyncInput = { tenantId, realmId, mode: 'two_way', incrementalEverySeconds: 3600 };
+    const input: TenantSyncInput = { tenantId, realmId, mode: 'two_way', pollIntervalSeconds: 3600 };
     handle = await client.workflow.start(tenantSyncWorkflowType, {
       taskQueue,
       workflowId: tenantWorkflowId(tenantId),
       args: [input],
+    });
+    orphan = await client.workflow.start(tenantSyncWorkflowType, {
+      taskQueue: `${taskQueue}-unpolled`,
+      workflowId: tenantWorkflowId('orphan'),
+      args: [{ tenantId: 'orphan', realmId: '1', mode: 'two_way' } satisfies TenantSyncInput],
     });
     // Spawned at once, so that it sees the backfill under way.
     watching = cli('watch', tenantId, '--every', '0.5');
@@ -73,6 +80,7 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
 
   afterAll(async () => {
     await handle?.cancel().catch(() => undefined);
+    await orphan?.terminate().catch(() => undefined);
     await worker?.stop();
     await client?.connection.close();
     await fixture?.stop();
@@ -107,9 +115,10 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
     expect(parsed.entities.Customer.done).toBeGreaterThan(0);
     expect(all.code, all.stderr).toBe(0);
     const lines = all.stdout.trim().split('\n');
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^acme +incremental +two-way +running +\d+ records +last pass/);
     expect(lines[1]).toMatch(/^idle +not running \(tenant-sync-idle was never started\)$/);
+    expect(lines[2]).toMatch(/^orphan +not running \(running, but no worker answered the status query\)$/);
   });
 
   it('R25: verify --json prints 0 missing, 0 extra, 0 different after the backfill and exits 0', async () => {
@@ -127,6 +136,41 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toContain('Tenant acme is running');
     expect(await status()).toMatchObject({ paused: false, pausedReason: null });
+  });
+
+  it('R24: poll-interval takes 90s, 15m, 1h or seconds; the workflow refuses an interval out of range', async () => {
+    const set = await cli('poll-interval', tenantId, '90s');
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toBe('Tenant acme polls QuickBooks every 90 s.\n');
+    expect((await status()).pollIntervalSeconds).toBe(90);
+    const [tooShort, garbled] = await Promise.all([
+      cli('poll-interval', tenantId, '5s'),
+      cli('poll-interval', tenantId, 'soon'),
+    ]);
+    oneLineError(tooShort, 1, /^qbsync: tenant acme: .+/);
+    oneLineError(garbled, 2, /must be a duration like 90s, 15m, 1h or a number of seconds, not "soon"/);
+    const reset = await cli('poll-interval', tenantId, '15m');
+    expect(reset.stdout).toBe('Tenant acme polls QuickBooks every 15 min.\n');
+  });
+
+  it('R24: sync-now is refused while paused, with the reason, in one line', async () => {
+    expect((await cli('pause', tenantId)).code).toBe(0);
+    const refused = await cli('sync-now', tenantId, '--wait');
+    oneLineError(refused, 1, /^qbsync: tenant acme: .+/);
+    expect((await cli('resume', tenantId)).code).toBe(0);
+  });
+
+  it('R24: an update no worker takes is a one-line error naming the task queue, not a command that hangs', async () => {
+    const started = Date.now();
+    const result = await cli('pause', 'orphan');
+    oneLineError(
+      result,
+      1,
+      new RegExp(
+        `^qbsync: tenant-sync-orphan did not take the pause update within 10 s: is a worker polling task queue "${taskQueue}-unpolled"\\?$`,
+      ),
+    );
+    expect(Date.now() - started).toBeLessThan(30_000);
   });
 
   it('R8/R24: mode one-way is in the tenants table as soon as the command returns', async () => {

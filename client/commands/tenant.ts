@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import type { WorkflowHandle, WorkflowUpdateHandle } from '@temporalio/client';
 import { OperatorError } from '../../common/errors.js';
-import { describePassRecords, type SyncMode, type TenantStatus } from '../../common/sync-types.js';
+import type { SyncMode, TenantStatus } from '../../common/sync-types.js';
 import type { Kysely } from 'kysely';
 import type { QboClient } from '../../activities/qbo/qbo-client.js';
 import type { Database } from '../../db/schema.js';
@@ -8,12 +9,15 @@ import { loadConfig, type Config } from '../../worker/config.js';
 import { UsageError } from '../cli-errors.js';
 import { tenantArg } from './args.js';
 import {
+  describeSyncNow,
   formatDuration,
+  formatInterval,
   formatStatus,
   formatStatusLine,
   formatVerifyReport,
   modeArg,
   modeLabel,
+  pollIntervalArg,
   qboIdArg,
   renderBackfillProgress,
   verifyJson,
@@ -27,6 +31,11 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 
 export class VerifyDifferencesError extends OperatorError {
   override readonly name = 'VerifyDifferencesError';
+}
+
+/** sync-now --wait: the pass failed, or the tenant was paused before it ran. */
+export class PassNotDoneError extends OperatorError {
+  override readonly name = 'PassNotDoneError';
 }
 
 async function withContext<T>(run: (context: TenantContext) => Promise<T>): Promise<T> {
@@ -43,6 +52,28 @@ async function withContext<T>(run: (context: TenantContext) => Promise<T>): Prom
 async function runningWorkflow(context: TenantContext, tenantId: string): Promise<RunningWorkflow> {
   const { requireRunningWorkflow } = await import('../tenant-control.js');
   return requireRunningWorkflow(context, tenantId);
+}
+
+/** A control update on the tenant's workflow, in its own context; see runUpdate for the deadlines. */
+async function controlUpdate<Ret>(
+  tenantId: string,
+  name: string,
+  start: (handle: WorkflowHandle) => Promise<WorkflowUpdateHandle<Ret>>,
+  answerMs?: number,
+): Promise<Ret> {
+  return withContext((context) => controlUpdateIn(context, tenantId, name, start, answerMs));
+}
+
+async function controlUpdateIn<Ret>(
+  context: TenantContext,
+  tenantId: string,
+  name: string,
+  start: (handle: WorkflowHandle) => Promise<WorkflowUpdateHandle<Ret>>,
+  answerMs = 10_000,
+): Promise<Ret> {
+  const { runUpdate } = await import('../tenant-control.js');
+  const workflow = await runningWorkflow(context, tenantId);
+  return runUpdate(context, workflow, name, start, { acceptMs: 10_000, answerMs });
 }
 
 function operator(): string {
@@ -130,17 +161,13 @@ export function registerTenantCommands(program: Command): void {
     .argument('<tenant>', 'tenant id', tenantArg)
     .option('--reason <text>', 'why, shown by qbsync status', 'paused by support')
     .action(async (tenantId: string, options: { reason: string }) => {
-      const { pauseSignal } = await import('../../workflows/definitions.js');
-      await withContext(async (context) => {
-        const workflow = await runningWorkflow(context, tenantId);
-        await workflow.handle.signal(pauseSignal, { reason: options.reason });
-        const status = await confirm(workflow, (s) => s.paused);
-        log(
-          status
-            ? `Tenant ${tenantId} is paused (${status.pausedReason}): no QuickBooks calls until "qbsync resume ${tenantId}".`
-            : notYetApplied(workflow),
-        );
-      });
+      const { pauseUpdate } = await import('../../workflows/definitions.js');
+      const state = await controlUpdate(tenantId, 'pause', (handle) =>
+        handle.startUpdate(pauseUpdate, { args: [{ reason: options.reason }], waitForStage: 'ACCEPTED' }),
+      );
+      log(
+        `Tenant ${tenantId} is paused (${state.pausedReason}): no QuickBooks calls until "qbsync resume ${tenantId}".`,
+      );
     });
 
   program
@@ -148,13 +175,11 @@ export function registerTenantCommands(program: Command): void {
     .description('resume a paused tenant: it catches up from its cursors')
     .argument('<tenant>', 'tenant id', tenantArg)
     .action(async (tenantId: string) => {
-      const { resumeSignal } = await import('../../workflows/definitions.js');
-      await withContext(async (context) => {
-        const workflow = await runningWorkflow(context, tenantId);
-        await workflow.handle.signal(resumeSignal);
-        const status = await confirm(workflow, (s) => !s.paused);
-        log(status ? `Tenant ${tenantId} is running: it catches up from its cursors.` : notYetApplied(workflow));
-      });
+      const { resumeUpdate } = await import('../../workflows/definitions.js');
+      await controlUpdate(tenantId, 'resume', (handle) =>
+        handle.startUpdate(resumeUpdate, { waitForStage: 'ACCEPTED' }),
+      );
+      log(`Tenant ${tenantId} is running: it catches up from its cursors.`);
     });
 
   program
@@ -163,63 +188,60 @@ export function registerTenantCommands(program: Command): void {
     .argument('<tenant>', 'tenant id', tenantArg)
     .argument('<mode>', 'one-way or two-way', modeArg)
     .action(async (tenantId: string, mode: SyncMode) => {
-      const { setModeSignal } = await import('../../workflows/definitions.js');
+      const { setModeUpdate } = await import('../../workflows/definitions.js');
       await withContext(async (context) => {
-        const workflow = await runningWorkflow(context, tenantId);
-        await workflow.handle.signal(setModeSignal, { mode });
-        const status = await confirm(workflow, (s) => s.mode === mode, 15_000);
-        if (!status) {
-          log(notYetApplied(workflow));
-          return;
-        }
         const { requireTenant } = await import('../tenant-control.js');
+        const state = await controlUpdateIn(context, tenantId, 'setMode', (handle) =>
+          handle.startUpdate(setModeUpdate, { args: [{ mode }], waitForStage: 'ACCEPTED' }),
+        );
         const row = await requireTenant(context, tenantId);
         log(
-          `Tenant ${tenantId} is ${modeLabel(mode)}: the tenants table says ${row.syncMode}${
-            mode === 'one_way' ? ' (CRM edits to QuickBooks data are locked, R8)' : ''
+          `Tenant ${tenantId} is ${modeLabel(state.mode)}: the tenants table says ${row.sync_mode}${
+            row.sync_mode === 'one_way' ? ' (CRM edits to QuickBooks data are locked, R8)' : ''
           }; the sync follows at its next pass.`,
         );
       });
     });
 
   program
-    .command('sync-now')
-    .description('ask the tenant for an incremental pass now')
+    .command('poll-interval')
+    .description('set how often the tenant polls QuickBooks between passes (10s to 24h; default 15m)')
     .argument('<tenant>', 'tenant id', tenantArg)
-    .option('--wait', 'wait for the pass to finish and print it')
+    .argument('<duration>', 'like 90s, 15m, 1h, or a number of seconds', pollIntervalArg)
+    .action(async (tenantId: string, seconds: number) => {
+      const { setPollIntervalUpdate } = await import('../../workflows/definitions.js');
+      const state = await controlUpdate(tenantId, 'setPollInterval', (handle) =>
+        handle.startUpdate(setPollIntervalUpdate, { args: [{ seconds }], waitForStage: 'ACCEPTED' }),
+      );
+      log(`Tenant ${tenantId} polls QuickBooks every ${formatInterval(state.pollIntervalSeconds)}.`);
+    });
+
+  program
+    .command('sync-now')
+    .description('ask the tenant for an incremental pass now (refused while it is paused)')
+    .argument('<tenant>', 'tenant id', tenantArg)
+    .option('--wait', 'wait for the pass to end and print how it ended')
     .option('--timeout <seconds>', 'with --wait, give up after this many seconds', '300')
     .action(async (tenantId: string, options: { wait?: boolean; timeout: string }) => {
       const timeoutSeconds = Number(options.timeout);
       if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
         throw new UsageError('--timeout must be a positive number of seconds');
       }
-      const { syncNowSignal } = await import('../../workflows/definitions.js');
-      const { queryStatus } = await import('../tenant-control.js');
-      await withContext(async (context) => {
-        const workflow = await runningWorkflow(context, tenantId);
-        const before = await queryStatus(workflow);
-        await workflow.handle.signal(syncNowSignal, { reason: `sync-now from ${operator()}` });
-        if (before.paused) {
-          log(
-            `Tenant ${tenantId} is paused (${before.pausedReason}): the pass runs after "qbsync resume ${tenantId}".`,
-          );
-          return;
-        }
-        if (!options.wait) {
-          log(`Pass requested for tenant ${tenantId}; "qbsync status ${tenantId}" shows when it has run.`);
-          return;
-        }
-        const finished = before.lastPass?.finishedAt ?? '';
-        const status = await confirm(workflow, (s) => (s.lastPass?.finishedAt ?? '') > finished, timeoutSeconds * 1000);
-        if (!status?.lastPass) {
-          throw new OperatorError(`tenant ${tenantId}: no pass finished within ${timeoutSeconds} s`);
-        }
-        const pass = status.lastPass;
-        log(
-          `Pass done for tenant ${tenantId}: ${pass.kind}, ${describePassRecords(pass)}${pass.failed ? `, ${pass.failed} failed` : ''} in ${(pass.durationMs / 1000).toFixed(1)} s.`,
-        );
-        if (status.lastError) log(`Last error: ${status.lastError}`);
-      });
+      const { syncNowUpdate } = await import('../../workflows/definitions.js');
+      const wait = options.wait === true;
+      const result = await controlUpdate(
+        tenantId,
+        'syncNow',
+        (handle) =>
+          handle.startUpdate(syncNowUpdate, {
+            args: [{ reason: `sync-now from ${operator()}`, wait }],
+            waitForStage: 'ACCEPTED',
+          }),
+        wait ? timeoutSeconds * 1000 : undefined,
+      );
+      const ended = describeSyncNow(tenantId, result);
+      if (!ended.ok) throw new PassNotDoneError(ended.text);
+      log(ended.text);
     });
 
   program
@@ -274,12 +296,9 @@ export function registerTenantCommands(program: Command): void {
         await requireTenant(context, tenantId);
         requireQboApp(context.config);
         requireTokenKey(context.config);
-        const connection = await context.database.db
-          .selectFrom('qbo_connections')
-          .select('tenant_id')
-          .where('tenant_id', '=', tenantId)
-          .executeTakeFirst();
-        if (!connection) throw new OperatorError(`tenant "${tenantId}" is not connected to QuickBooks`);
+        const { findConnectedRealm } = await import('../../db/repositories/connections.js');
+        if ((await findConnectedRealm(context.database.db, tenantId)) === undefined)
+          throw new OperatorError(`tenant "${tenantId}" is not connected to QuickBooks`);
         const { verifyTenant } = await import('../verify.js');
         const db = context.database.db;
         const qbo = await qboClientFromConfig(context.config, db, tenantId);
@@ -306,16 +325,12 @@ async function qboClientFromConfig(config: Config, db: Kysely<Database>, tenantI
 
 async function watchBackfill(context: TenantContext, workflow: RunningWorkflow, everyMs: number): Promise<void> {
   const { queryStatus, findRunningWorkflow, WorkflowNotRunningError } = await import('../tenant-control.js');
+  const { createProgressView } = await import('../progress-view.js');
   const tty = process.stdout.isTTY === true;
   const first = await queryStatus(workflow);
   // The rate is measured from the backfill's first pass when the database knows it, else from now.
-  const firstPass = await context.database.db
-    .selectFrom('sync_passes')
-    .select((eb) => eb.fn.min('started_at').as('started'))
-    .where('tenant_id', '=', first.tenantId)
-    .where('kind', '=', 'backfill')
-    .executeTakeFirst();
-  const started = firstPass?.started ? new Date(firstPass.started as unknown as string).getTime() : undefined;
+  const { backfillStartedAt } = await import('../../db/repositories/tenants.js');
+  const started = (await backfillStartedAt(context.database.db, first.tenantId))?.getTime();
   const baseline =
     started !== undefined
       ? { sinceMs: started, doneAtStart: 0 }
@@ -336,23 +351,12 @@ async function watchBackfill(context: TenantContext, workflow: RunningWorkflow, 
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  let shown = 0;
-  let lastBars = '';
+  const view = createProgressView({ baseline, tty, stream: process.stdout, log });
   try {
     for (let status = first, round = 1; ; round++) {
-      const lines = renderBackfillProgress(status, baseline, Date.now());
-      const block = lines.join('\n');
-      if (tty) {
-        // Redraw in place: up to the first line of the previous block, clear to the end of the screen.
-        process.stdout.write(`${shown > 0 ? `\x1b[${shown}F\x1b[J` : ''}${block}\n`);
-        shown = lines.length;
-      } else {
-        // Plain lines (a pipe, a log file): a new block only when a bar has moved or the phase changed.
-        const bars = `${lines.slice(0, -1).join('\n')} ${status.phase} ${status.paused}`;
-        if (bars !== lastBars) log(`${block}\n`);
-        lastBars = bars;
-      }
+      view.show(status, Date.now());
       if (status.phase !== 'backfill') {
+        view.stop();
         log(`Backfill of tenant ${status.tenantId} finished.`);
         return;
       }
@@ -361,6 +365,7 @@ async function watchBackfill(context: TenantContext, workflow: RunningWorkflow, 
         setTimeout(resolve, everyMs);
       });
       if (stopped) {
+        view.stop();
         log('Stopped watching; the backfill goes on.');
         return;
       }
@@ -374,6 +379,7 @@ async function watchBackfill(context: TenantContext, workflow: RunningWorkflow, 
       status = await queryStatus(workflow);
     }
   } finally {
+    view.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -8,6 +8,7 @@ import {
   normaliseName,
   OnboardingInputError,
   parseLanguage,
+  parseMode,
   parseStartDate,
   parseTenantId,
   signState,
@@ -26,6 +27,15 @@ const tenant: TenantSettings = {
 };
 
 describe('onboarding input checks', () => {
+  it('takes the mode as qbsync mode does: one-way or two-way, and the underscore spellings for scripts', () => {
+    expect(parseMode('one-way')).toBe('one_way');
+    expect(parseMode('two-way')).toBe('two_way');
+    expect(parseMode('one_way')).toBe('one_way');
+    expect(parseMode('two_way')).toBe('two_way');
+    expect(() => parseMode('both')).toThrow(OnboardingInputError);
+    expect(() => parseMode('both')).toThrow('mode must be one-way or two-way, not "both"');
+  });
+
   it('R2: a start date must be a real YYYY-MM-DD day, not in the future', () => {
     expect(parseStartDate('2024-02-29', now)).toBe('2024-02-29');
     expect(parseStartDate('2026-11-27', now)).toBe('2026-11-27');

@@ -13,7 +13,9 @@ import type { QboCondition } from '../../activities/qbo/qbo-query.js';
 import { OperatorError } from '../../common/errors.js';
 import { modeKey, pausedKey, phaseKey, realmIdKey, tenantIdKey } from '../../common/search-attribute-keys.js';
 import { syncedEntities, type SyncedEntity, type SyncMode, type TenantStatus } from '../../common/sync-types.js';
+import { findTenantById, insertTenantIfAbsent, updateTenantSettings } from '../../db/repositories/tenants.js';
 import type { Database } from '../../db/schema.js';
+import { describeModeProblem, parseSyncMode } from '../tenant-status.js';
 import {
   resumeSignal,
   statusQuery,
@@ -81,9 +83,11 @@ export function parseLanguage(value: string, what: string): Language {
   throw new OnboardingInputError(`${what} ${JSON.stringify(value)} must be fr or en`);
 }
 
+/** one-way | two-way, as the CLI spells them everywhere; the page's one_way | two_way too. */
 export function parseMode(value: string): SyncMode {
-  if (value === 'two_way' || value === 'one_way') return value;
-  throw new OnboardingInputError(`mode ${JSON.stringify(value)} must be two_way or one_way`);
+  const mode = parseSyncMode(value);
+  if (mode === undefined) throw new OnboardingInputError(describeModeProblem(value));
+  return mode;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,15 +134,11 @@ export interface TenantSettings {
 
 /** Creates the tenant if it does not exist yet; its start date is today until the tenant chooses one. */
 export async function ensureTenant(db: Kysely<Database>, tenantId: string, now: Date, name?: string): Promise<void> {
-  await db
-    .insertInto('tenants')
-    .values({ id: tenantId, name: name?.trim() || tenantId, start_date: isoDay(now) })
-    .onConflict((conflict) => conflict.column('id').doNothing())
-    .execute();
+  await insertTenantIfAbsent(db, { id: tenantId, name: name?.trim() || tenantId, startDate: isoDay(now) });
 }
 
 export async function readTenant(db: Kysely<Database>, tenantId: string): Promise<TenantSettings | undefined> {
-  const row = await db.selectFrom('tenants').selectAll().where('id', '=', tenantId).executeTakeFirst();
+  const row = await findTenantById(db, tenantId);
   return row
     ? {
         tenantId: row.id,
@@ -163,17 +163,8 @@ export async function saveSettings(
   tenantId: string,
   settings: { startDate: string; syncLanguage: Language; defaultCustomerLanguage: Language; mode?: SyncMode },
 ): Promise<void> {
-  const result = await db
-    .updateTable('tenants')
-    .set({
-      start_date: settings.startDate,
-      sync_language: settings.syncLanguage,
-      default_customer_language: settings.defaultCustomerLanguage,
-      ...(settings.mode ? { sync_mode: settings.mode } : {}),
-    })
-    .where('id', '=', tenantId)
-    .executeTakeFirst();
-  if (Number(result.numUpdatedRows) === 0) throw new OnboardingInputError(`no tenant ${tenantId}`);
+  const updated = await updateTenantSettings(db, tenantId, settings);
+  if (!updated) throw new OnboardingInputError(`no tenant ${tenantId}`);
 }
 
 export async function requireConnection(db: Kysely<Database>, tenantId: string): Promise<ConnectionInfo> {
@@ -340,7 +331,7 @@ export async function previewTenant(
 export async function startTenantSync(
   deps: Pick<OnboardingDeps, 'db' | 'temporal' | 'taskQueue'>,
   tenantId: string,
-  options: { incrementalEverySeconds?: number } = {},
+  options: { pollIntervalSeconds?: number } = {},
 ): Promise<{ workflowId: string; runId: string; alreadyRunning: boolean }> {
   const tenant = await readTenant(deps.db, tenantId);
   if (!tenant) throw new OnboardingInputError(`no tenant ${tenantId}`);
@@ -351,9 +342,7 @@ export async function startTenantSync(
     tenantId,
     realmId: connection.realmId,
     mode: tenant.mode,
-    ...(options.incrementalEverySeconds !== undefined
-      ? { incrementalEverySeconds: options.incrementalEverySeconds }
-      : {}),
+    ...(options.pollIntervalSeconds !== undefined ? { pollIntervalSeconds: options.pollIntervalSeconds } : {}),
   };
   const handle = await deps.temporal.workflow.start(tenantSyncWorkflowType, {
     taskQueue: deps.taskQueue,
@@ -399,21 +388,24 @@ export async function tenantSyncStatus(temporal: Client, tenantId: string, timeo
   if (!run) return { workflowId, execution: 'NOT_STARTED', status: undefined, queryError: undefined };
   if (run.status !== 'RUNNING' || timeoutMs <= 0)
     return { workflowId, execution: run.status, status: undefined, queryError: undefined };
-  let timer: NodeJS.Timeout | undefined;
+  // Aborted at the deadline, so that no retry outlives a connection the caller then closes.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
-    const status = await Promise.race([
+    const status = await temporal.withAbortSignal(controller.signal, () =>
       temporal.workflow.getHandle(workflowId).query(statusQuery),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms (is a worker running?)`)), timeoutMs);
-      }),
-    ]);
+    );
     return { workflowId, execution: run.status, status, queryError: undefined };
   } catch (error) {
     return {
       workflowId,
       execution: run.status,
       status: undefined,
-      queryError: error instanceof Error ? error.message.split('\n')[0] : String(error),
+      queryError: controller.signal.aborted
+        ? `no answer in ${timeoutMs} ms (is a worker running?)`
+        : error instanceof Error
+          ? error.message.split('\n')[0]
+          : String(error),
     };
   } finally {
     clearTimeout(timer);
