@@ -4,6 +4,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startStubbedTenant, syncedEntities, type StubbedTenant } from '../test/workflow-scenarios.js';
 import {
   pauseUpdate,
+  repairSignal,
   resumeUpdate,
   setModeUpdate,
   setPollIntervalUpdate,
@@ -199,6 +200,19 @@ describe('tenant sync workflow (stub activities)', () => {
     const failed = await tenant.handle.executeUpdate(syncNowUpdate, { args: [{ reason: 'test', wait: true }] });
     expect(failed.outcome).toBe('failed');
     expect(failed.lastError).toMatch(/^QboNetwork: /);
+  });
+
+  it('R25: repair requests are kept once each and bounded, across continue-as-new', async () => {
+    const tenant = await start({ pagesPerEntity: 3 }, { continueAsNewAfterEvents: 40, pollIntervalSeconds: 3600 });
+    for (let n = 0; n < 30; n += 1) {
+      await tenant.handle.signal(repairSignal, { requestedBy: 'test', survivorQboId: String(n % 25), mergedQboId: 'm' });
+    }
+    const status = await until('the backfill, past continue-as-new', async () => {
+      const status = await tenant.handle.query(statusQuery);
+      return status.phase === 'incremental' && status.run > 1 ? status : undefined;
+    });
+    expect(status.pendingRepairs).toHaveLength(20);
+    expect(new Set(status.pendingRepairs.map((r) => r.survivorQboId)).size).toBe(20);
   });
 
   it('R23: an idle incremental pass adds at most 6 history events', async () => {

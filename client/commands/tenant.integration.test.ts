@@ -106,7 +106,7 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
     expect(text.stdout).toMatch(/Mode +two-way/);
     expect(text.stdout).toMatch(/Paused +no/);
     expect(text.stdout).toMatch(/^ {2}Customer +\S+ +\d+ +- +0$/m);
-    expect(text.stdout).toMatch(/Last pass +backfill, finished .* records/);
+    expect(text.stdout).toMatch(/Last pass +(backfill|incremental), finished .* records?/);
     expect(text.stdout).toMatch(/Open errors +\d+/);
     expect(text.stdout).toMatch(/Pending repairs +none/);
     expect(json.code, json.stderr).toBe(0);
