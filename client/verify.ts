@@ -7,13 +7,10 @@ import { moneyText } from '../activities/mapping/money.js';
 import { mapSalesDocument } from '../activities/mapping/sales-document.js';
 import type { QboClient, QboRecord } from '../activities/qbo/qbo-client.js';
 import { maxPageSize, type QboCondition } from '../activities/qbo/qbo-query.js';
-import {
-  deletedOpportunityIds,
-  findVerifyScope,
-  listTenantLinks,
-  loadSyncedCrmRows,
-  openErrorKeys,
-} from '../db/repositories/verify-reads.js';
+import { deletedOpportunityIds, loadSyncedCrmRows } from '../db/repositories/crm-records.js';
+import { listTenantLinks } from '../db/repositories/qbo-links.js';
+import { openErrorKeys } from '../db/repositories/sync-errors.js';
+import { findVerifyScope } from '../db/repositories/tenants.js';
 import type { Database } from '../db/schema.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { LinkedDocument } from '../../db/repositories/linked-documents.js';
+import type { LinkedDocument } from '../../db/repositories/qbo-links.js';
 
 /**
  * Finding documents hard-deleted in QBO that CDC could not report (a pause past its 30 days, or a

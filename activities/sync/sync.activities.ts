@@ -4,16 +4,11 @@ import type { Kysely } from 'kysely';
 import { FailureType } from '../../common/failure-types.js';
 import { syncedEntities, type SyncedEntity, type SyncMode } from '../../common/sync-types.js';
 import { asSync } from '../../db/crm-rules.js';
-import { listLinkedDocuments } from '../../db/repositories/linked-documents.js';
+import { listLinkedDocuments } from '../../db/repositories/qbo-links.js';
 import { readCursor, readCursors, saveCursor } from '../../db/repositories/sync-cursors.js';
-import {
-  beginPass,
-  countOpenSyncErrors,
-  finishPass,
-  insertFinishedPass,
-  type PassOpening,
-} from '../../db/repositories/sync-passes.js';
-import { readSyncSettings, saveSyncMode, type SyncSettings } from '../../db/repositories/sync-settings.js';
+import { beginPass, finishPass, insertFinishedPass, type PassOpening } from '../../db/repositories/sync-passes.js';
+import { countOpenSyncErrors } from '../../db/repositories/sync-errors.js';
+import { readSyncSettings, saveSyncMode, type SyncSettings } from '../../db/repositories/tenants.js';
 import { analyzeGrownTables } from '../../db/table-statistics.js';
 import type { Database, SalesDocumentEntityType } from '../../db/schema.js';
 import type { QboClient, QboRecord } from '../qbo/qbo-client.js';

@@ -296,7 +296,7 @@ export function registerTenantCommands(program: Command): void {
         await requireTenant(context, tenantId);
         requireQboApp(context.config);
         requireTokenKey(context.config);
-        const { findConnectedRealm } = await import('../../db/repositories/connections.js');
+        const { findConnectedRealm } = await import('../../db/repositories/tenants.js');
         if ((await findConnectedRealm(context.database.db, tenantId)) === undefined)
           throw new OperatorError(`tenant "${tenantId}" is not connected to QuickBooks`);
         const { verifyTenant } = await import('../verify.js');
@@ -329,7 +329,7 @@ async function watchBackfill(context: TenantContext, workflow: RunningWorkflow, 
   const tty = process.stdout.isTTY === true;
   const first = await queryStatus(workflow);
   // The rate is measured from the backfill's first pass when the database knows it, else from now.
-  const { backfillStartedAt } = await import('../../db/repositories/tenants.js');
+  const { backfillStartedAt } = await import('../../db/repositories/sync-passes.js');
   const started = (await backfillStartedAt(context.database.db, first.tenantId))?.getTime();
   const baseline =
     started !== undefined

@@ -1,6 +1,7 @@
-import { sql, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { recordset, type Executor } from '../recordset.js';
-import type { QboEntityType, QboLinksTable } from '../schema.js';
+import { isoDate } from '../dates.js';
+import type { Database, QboEntityType, QboLinksTable } from '../schema.js';
 
 /** One synced QBO record's link to its CRM row, keyed by (tenant, realm, entity type, QBO id). */
 export type QboLink = Selectable<QboLinksTable>;
@@ -97,4 +98,47 @@ export async function upsertLinks(
     FROM ${recordset(rows, columns)}
     ON CONFLICT (tenant_id, realm_id, entity_type, qbo_id) DO UPDATE SET
       ${sql.join(names.slice(1).map((name) => sql`${sql.id(name)} = ${sql.ref(`excluded.${name}`)}`))}`.execute(db);
+}
+
+export interface LinkedDocument {
+  readonly qboId: string;
+  /** The document's TxnDate, YYYY-MM-DD. */
+  readonly txnDate: string;
+}
+
+/** The QBO documents of one type that the CRM holds as live opportunities. */
+export async function listLinkedDocuments(
+  db: Executor,
+  key: { readonly tenantId: string; readonly realmId: string },
+  entity: QboEntityType,
+): Promise<LinkedDocument[]> {
+  const rows = await db
+    .selectFrom('qbo_links')
+    .innerJoin('opportunities', 'opportunities.id', 'qbo_links.opportunity_id')
+    .select(['qbo_links.qbo_id', 'opportunities.txn_date'])
+    .where('qbo_links.tenant_id', '=', key.tenantId)
+    .where('qbo_links.realm_id', '=', key.realmId)
+    .where('qbo_links.entity_type', '=', entity)
+    .where('opportunities.deleted_at', 'is', null)
+    .execute();
+  return rows.map((row) => ({ qboId: row.qbo_id, txnDate: isoDate(row.txn_date) }));
+}
+
+/** Every link between the tenant's QBO records (in that company) and its CRM rows. */
+export async function listTenantLinks(db: Kysely<Database>, tenantId: string, realmId: string) {
+  return db
+    .selectFrom('qbo_links')
+    .select([
+      'entity_type',
+      'qbo_id',
+      'account_id',
+      'opportunity_id',
+      'product_id',
+      'revenue_category_id',
+      'parent_qbo_id',
+      'sync_token',
+    ])
+    .where('tenant_id', '=', tenantId)
+    .where('realm_id', '=', realmId)
+    .execute();
 }

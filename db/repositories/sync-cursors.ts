@@ -1,5 +1,6 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { Database, SyncCursorsTable } from '../schema.js';
+import type { Selectable } from 'kysely';
+import type { Executor } from '../recordset.js';
+import type { SyncCursorsTable } from '../schema.js';
 
 export type SyncCursorRow = Selectable<SyncCursorsTable>;
 
@@ -24,7 +25,7 @@ export function cursorFromRow(row: Pick<SyncCursorRow, 'cursor'>): CursorState {
 
 /** The stored cursor of each entity of the tenant's company that has one. */
 export async function readCursors(
-  db: Kysely<Database> | Transaction<Database>,
+  db: Executor,
   key: CursorKey,
   entities: readonly string[],
 ): Promise<Map<string, CursorState>> {
@@ -39,21 +40,12 @@ export async function readCursors(
   return new Map(rows.map((row) => [row.entity_type, cursorFromRow(row)]));
 }
 
-export async function readCursor(
-  db: Kysely<Database> | Transaction<Database>,
-  key: CursorKey,
-  entity: string,
-): Promise<CursorState | undefined> {
+export async function readCursor(db: Executor, key: CursorKey, entity: string): Promise<CursorState | undefined> {
   return (await readCursors(db, key, [entity])).get(entity);
 }
 
 /** Saves an entity's cursor; callers do it in the transaction that wrote the records it follows. */
-export async function saveCursor(
-  db: Kysely<Database> | Transaction<Database>,
-  key: CursorKey,
-  entity: string,
-  state: CursorState,
-): Promise<void> {
+export async function saveCursor(db: Executor, key: CursorKey, entity: string, state: CursorState): Promise<void> {
   const cursor = JSON.stringify(state);
   await db
     .insertInto('sync_cursors')

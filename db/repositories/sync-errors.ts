@@ -1,6 +1,6 @@
-import { sql, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { recordset, type Executor } from '../recordset.js';
-import type { SyncErrorsTable } from '../schema.js';
+import type { Database, SyncErrorsTable } from '../schema.js';
 import type { RealmKey } from './qbo-links.js';
 
 export type SyncError = Selectable<SyncErrorsTable>;
@@ -65,4 +65,26 @@ export async function resolveSyncErrors(
     .where(sql<boolean>`qbo_id = ANY(${[...qboIds]}::text[])`)
     .where('resolved_at', 'is', null)
     .execute();
+}
+
+/** The records with an open entry in the error table, as `Entity:qboId` keys. */
+export async function openErrorKeys(db: Kysely<Database>, tenantId: string): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom('sync_errors')
+    .select(['entity_type', 'qbo_id'])
+    .where('tenant_id', '=', tenantId)
+    .where('resolved_at', 'is', null)
+    .execute();
+  return new Set(rows.map((row) => `${row.entity_type}:${row.qbo_id}`));
+}
+
+/** The tenant's records that the sync could not write and that nobody has resolved yet. */
+export async function countOpenSyncErrors(db: Executor, tenantId: string): Promise<number> {
+  const row = await db
+    .selectFrom('sync_errors')
+    .select((eb) => eb.fn.countAll<number>().as('open'))
+    .where('tenant_id', '=', tenantId)
+    .where('resolved_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  return Number(row.open);
 }

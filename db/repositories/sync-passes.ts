@@ -1,4 +1,5 @@
-import type { Insertable, Kysely, Selectable, Transaction } from 'kysely';
+import type { Insertable, Kysely, Selectable } from 'kysely';
+import type { Executor } from '../recordset.js';
 import type { Database, SyncPassesTable } from '../schema.js';
 
 export type SyncPassRow = Selectable<SyncPassesTable>;
@@ -42,17 +43,13 @@ function endingValues(end: PassEnding) {
 }
 
 /** Records a pass under way in the audit log; returns its id. */
-export async function beginPass(db: Kysely<Database> | Transaction<Database>, pass: PassOpening): Promise<number> {
+export async function beginPass(db: Executor, pass: PassOpening): Promise<number> {
   const row = await db.insertInto('sync_passes').values(openingValues(pass)).returning('id').executeTakeFirstOrThrow();
   return row.id;
 }
 
 /** Closes a pass; returns its tenant. */
-export async function finishPass(
-  db: Kysely<Database> | Transaction<Database>,
-  passId: number,
-  end: PassEnding,
-): Promise<string> {
+export async function finishPass(db: Executor, passId: number, end: PassEnding): Promise<string> {
   const row = await db
     .updateTable('sync_passes')
     .set(endingValues(end))
@@ -63,11 +60,7 @@ export async function finishPass(
 }
 
 /** Records a pass that ran whole inside one transaction: it is never seen running. */
-export async function insertFinishedPass(
-  db: Kysely<Database> | Transaction<Database>,
-  pass: PassOpening,
-  end: PassEnding,
-): Promise<number> {
+export async function insertFinishedPass(db: Executor, pass: PassOpening, end: PassEnding): Promise<number> {
   const row = await db
     .insertInto('sync_passes')
     .values({ ...openingValues(pass), ...endingValues(end) })
@@ -76,23 +69,9 @@ export async function insertFinishedPass(
   return row.id;
 }
 
-/** The tenant's records that the sync could not write and that nobody has resolved yet. */
-export async function countOpenSyncErrors(
-  db: Kysely<Database> | Transaction<Database>,
-  tenantId: string,
-): Promise<number> {
-  const row = await db
-    .selectFrom('sync_errors')
-    .select((eb) => eb.fn.countAll<number>().as('open'))
-    .where('tenant_id', '=', tenantId)
-    .where('resolved_at', 'is', null)
-    .executeTakeFirstOrThrow();
-  return Number(row.open);
-}
-
 /** The tenant's latest pass of a kind that succeeded, if any (a backfill's figures, say). */
 export async function latestSucceededPass(
-  db: Kysely<Database> | Transaction<Database>,
+  db: Executor,
   tenantId: string,
   kind: SyncPassRow['kind'],
 ): Promise<SyncPassRow | undefined> {
@@ -105,4 +84,19 @@ export async function latestSucceededPass(
     .orderBy('id', 'desc')
     .limit(1)
     .executeTakeFirst();
+}
+
+/**
+ * When the tenant's first backfill pass started, or undefined before it has one. Reads sync_passes:
+ * `qbsync watch` measures its rate from there.
+ */
+export async function backfillStartedAt(db: Kysely<Database>, tenantId: string): Promise<Date | undefined> {
+  const row = await db
+    .selectFrom('sync_passes')
+    .select((eb) => eb.fn.min('started_at').as('started'))
+    .where('tenant_id', '=', tenantId)
+    .where('kind', '=', 'backfill')
+    .executeTakeFirst();
+  const started = row?.started as Date | string | null | undefined;
+  return started ? new Date(started) : undefined;
 }

@@ -1,4 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
+import type { Executor } from '../recordset.js';
+import { isoDate } from '../dates.js';
 import type { Database, TenantsTable } from '../schema.js';
 
 /**
@@ -63,16 +65,74 @@ export async function deleteTenant(db: Kysely<Database>, tenantId: string): Prom
 }
 
 /**
- * When the tenant's first backfill pass started, or undefined before it has one. Reads sync_passes:
- * `qbsync watch` measures its rate from there.
+ * The qbo_connections table as the commands need it: which QuickBooks company a tenant is
+ * connected to. Tokens are read and written by activities/qbo/qbo-auth.ts only.
  */
-export async function backfillStartedAt(db: Kysely<Database>, tenantId: string): Promise<Date | undefined> {
+export async function findConnectedRealm(db: Kysely<Database>, tenantId: string): Promise<string | undefined> {
   const row = await db
-    .selectFrom('sync_passes')
-    .select((eb) => eb.fn.min('started_at').as('started'))
+    .selectFrom('qbo_connections')
+    .select('realm_id')
     .where('tenant_id', '=', tenantId)
-    .where('kind', '=', 'backfill')
     .executeTakeFirst();
-  const started = row?.started as Date | string | null | undefined;
-  return started ? new Date(started) : undefined;
+  return row?.realm_id;
+}
+
+/** What the sync of one tenant needs to know about it; shaped like the writer's TenantSettings. */
+export interface SyncSettings {
+  readonly tenantId: string;
+  readonly realmId: string;
+  /** The tenant's protected QuickBooks list (R14). */
+  readonly quickbooksListId: number;
+  /** R2, as YYYY-MM-DD. */
+  readonly startDate: string;
+  readonly syncLanguage: Selectable<TenantsTable>['sync_language'];
+  readonly defaultLanguage: Selectable<TenantsTable>['default_customer_language'];
+  readonly mode: Selectable<TenantsTable>['sync_mode'];
+}
+
+/** The tenant's sync settings; undefined when it has no QuickBooks connection (or no QuickBooks list). */
+export async function readSyncSettings(db: Executor, tenantId: string): Promise<SyncSettings | undefined> {
+  const row = await db
+    .selectFrom('tenants')
+    .innerJoin('qbo_connections', 'qbo_connections.tenant_id', 'tenants.id')
+    .innerJoin('lists', (join) => join.onRef('lists.tenant_id', '=', 'tenants.id').on('lists.is_quickbooks', '=', true))
+    .select([
+      'tenants.start_date',
+      'tenants.sync_language',
+      'tenants.default_customer_language',
+      'tenants.sync_mode',
+      'qbo_connections.realm_id',
+      'lists.id as list_id',
+    ])
+    .where('tenants.id', '=', tenantId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    tenantId,
+    realmId: row.realm_id,
+    quickbooksListId: row.list_id,
+    startDate: isoDate(row.start_date),
+    syncLanguage: row.sync_language,
+    defaultLanguage: row.default_customer_language,
+    mode: row.sync_mode,
+  };
+}
+
+/** Applies a mode change; the one-way lock is a trigger on sync_mode (R8). */
+export async function saveSyncMode(
+  db: Executor,
+  tenantId: string,
+  mode: Selectable<TenantsTable>['sync_mode'],
+): Promise<void> {
+  await db.updateTable('tenants').set({ sync_mode: mode }).where('id', '=', tenantId).execute();
+}
+
+/** The tenant's start date, sync language and the QuickBooks company it is connected to. */
+export async function findVerifyScope(db: Kysely<Database>, tenantId: string) {
+  return db
+    .selectFrom('tenants')
+    .innerJoin('qbo_connections', 'qbo_connections.tenant_id', 'tenants.id')
+    .select(['tenants.id', 'tenants.start_date', 'tenants.sync_language', 'qbo_connections.realm_id'])
+    .where('tenants.id', '=', tenantId)
+    .executeTakeFirstOrThrow();
 }
