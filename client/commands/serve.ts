@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { ConfigError, loadConfig } from '../../worker/config.js';
+import { loadConfig } from '../../worker/config.js';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -23,12 +23,8 @@ export function registerServeCommand(program: Command): void {
     .action(async (options: { port?: number; host: string }) => {
       const config = loadConfig(process.env);
       const { openOnboarding, redirectUriOf } = await import('../onboarding/deps.js');
-      const { isLoopback, startOnboardingServer } = await import('../onboarding/server.js');
-      if (!config.serveAuth && !isLoopback(options.host)) {
-        throw new ConfigError(
-          `refusing to listen on ${options.host} without QBSYNC_SERVE_AUTH: the onboarding page has no login of its own (set QBSYNC_SERVE_AUTH, see the README, or listen on 127.0.0.1)`,
-        );
-      }
+      const { requireAuthBeyondLoopback, startOnboardingServer } = await import('../onboarding/server.js');
+      requireAuthBeyondLoopback(options.host, config.serveAuth);
       const opened = await openOnboarding(config, log);
       let server;
       try {

@@ -148,6 +148,15 @@ export function isLoopback(host: string): boolean {
   return loopbackHosts.has(host.toLowerCase()) || (isIPv4(host) && host.startsWith('127.'));
 }
 
+/** The page has no login of its own: beyond the loopback interface, QBSYNC_SERVE_AUTH must stand in. */
+export function requireAuthBeyondLoopback(host: string, auth: ServeAuth | undefined): void {
+  if (!auth && !isLoopback(host)) {
+    throw new ConfigError(
+      `refusing to listen on ${host} without QBSYNC_SERVE_AUTH: the onboarding page has no login of its own (set QBSYNC_SERVE_AUTH, see the README, or listen on 127.0.0.1)`,
+    );
+  }
+}
+
 export interface OnboardingServer {
   readonly url: string;
   close(): Promise<void>;
@@ -364,11 +373,7 @@ export async function startOnboardingServer(
   options: OnboardingServerOptions & { port: number; host?: string },
 ): Promise<OnboardingServer> {
   const host = options.host ?? '127.0.0.1';
-  if (!options.auth && !isLoopback(host)) {
-    throw new ConfigError(
-      `refusing to listen on ${host} without QBSYNC_SERVE_AUTH: the onboarding page has no login of its own (set QBSYNC_SERVE_AUTH, see the README, or listen on 127.0.0.1)`,
-    );
-  }
+  requireAuthBeyondLoopback(host, options.auth);
   const server = http.createServer(createOnboardingHandler(deps, options));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
