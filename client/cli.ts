@@ -11,6 +11,7 @@ import { registerConnectCommand } from './commands/connect.js';
 import { registerPreviewCommand } from './commands/preview.js';
 import { registerOnboardCommand } from './commands/onboard.js';
 import { registerDisconnectCommand } from './commands/disconnect.js';
+import { registerChangeCompanyCommand } from './commands/change-company.js';
 import { registerTenantCommands } from './commands/tenant.js';
 
 // Commands import their heavy modules (Temporal, pg, the simulator) inside their actions, so that
@@ -162,6 +163,7 @@ export function buildProgram(): Command {
   registerPreviewCommand(program);
   registerOnboardCommand(program);
   registerDisconnectCommand(program);
+  registerChangeCompanyCommand(program);
   registerTenantCommands(program);
 
   return program;

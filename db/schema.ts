@@ -30,6 +30,7 @@ export interface CrmTables {
   sync_cursors: SyncCursorsTable;
   sync_errors: SyncErrorsTable;
   sync_passes: SyncPassesTable;
+  oauth_states: OAuthStatesTable;
 }
 
 export interface TenantsTable {
@@ -252,4 +253,17 @@ export interface SyncPassesTable {
   finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   counts: ColumnType<unknown, string | undefined, string>;
   error: string | null;
+}
+
+/** An OAuth `state` handed out and not yet consumed by its callback (issue 12, point 3). */
+export interface OAuthStatesTable {
+  /** SHA-256 of the state, base64url: the state itself travels through Intuit and is not stored. */
+  state_hash: string;
+  tenant_id: string;
+  /** SHA-256 of the browser session the state was issued to; null when a terminal (qbsync connect) asked. */
+  session_hash: string | null;
+  /** The page language to come back to. */
+  extra: Generated<string>;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+  created_at: Timestamp;
 }

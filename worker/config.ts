@@ -38,6 +38,33 @@ const httpUrl = nonEmpty.refine((value) => {
   }
 }, 'must be an http(s) URL');
 
+/**
+ * How `qbsync serve` knows a request comes from someone allowed in (issue 12, point 4): a header that
+ * an authenticating reverse proxy sets (the CRM's login), or a shared secret sent as a bearer token.
+ */
+export type ServeAuth =
+  { readonly kind: 'header'; readonly header: string } | { readonly kind: 'secret'; readonly secret: string };
+
+const serveAuthProblem =
+  'must be header:<HTTP header name> (set by the authenticating reverse proxy) or secret:<at least 16 characters> (sent as Authorization: Bearer <secret>)';
+
+export function parseServeAuth(value: string): ServeAuth | undefined {
+  const [kind, ...rest] = value.split(':');
+  const argument = rest.join(':');
+  if (kind === 'header' && /^[A-Za-z0-9-]{1,64}$/.test(argument)) return { kind, header: argument.toLowerCase() };
+  if (kind === 'secret' && argument.length >= 16 && !/\s/.test(argument)) return { kind, secret: argument };
+  return undefined;
+}
+
+const serveAuth = nonEmpty.transform((value, context) => {
+  const parsed = parseServeAuth(value);
+  if (parsed === undefined) {
+    context.addIssue({ code: 'custom', message: serveAuthProblem });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
 const port = z.coerce.number().int('must be an integer').min(1, 'must be a port number').max(65535, 'must be a port');
 
 export const configSchema = z.object({
@@ -61,6 +88,7 @@ export const configSchema = z.object({
   QBO_API_BASE_URL: httpUrl.optional(),
   QBO_OAUTH_BASE_URL: httpUrl.optional(),
   QBSYNC_SERVE_PORT: port.default(8080),
+  QBSYNC_SERVE_AUTH: serveAuth.optional(),
 });
 
 export type ConfigVariable = keyof typeof configSchema.shape;
@@ -97,6 +125,8 @@ export interface Config {
   };
   /** Port of `qbsync serve` (onboarding page and OAuth callback). */
   readonly servePort: number;
+  /** How `qbsync serve` authenticates requests; required to listen beyond the loopback interface. */
+  readonly serveAuth: ServeAuth | undefined;
 }
 
 /** The token key, for commands that read or write tenants' tokens. */
@@ -204,12 +234,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       oauthBaseUrl: values.QBO_OAUTH_BASE_URL,
     }),
     servePort: values.QBSYNC_SERVE_PORT,
+    serveAuth: values.QBSYNC_SERVE_AUTH,
   });
 }
 
 function redact(variable: string, value: string): string {
   if (variable === 'QBSYNC_TOKEN_KEY' || variable === 'QBO_CLIENT_SECRET')
     return `<${value.length} characters, hidden>`;
+  if (variable === 'QBSYNC_SERVE_AUTH' && !value.startsWith('header:')) return `<${value.length} characters, hidden>`;
   if (variable !== 'DATABASE_URL') return value;
   try {
     const url = new URL(value);

@@ -1,6 +1,8 @@
 import OAuthClient from 'intuit-oauth';
 import type { Kysely, Transaction } from 'kysely';
 import { FailureType } from '../../common/failure-types.js';
+import { OperatorError } from '../../common/errors.js';
+import { findPinnedRealms } from '../../db/repositories/tenants.js';
 import type { Database } from '../../db/schema.js';
 import { decryptToken, encryptToken } from '../../db/token-crypto.js';
 import {
@@ -226,6 +228,16 @@ export class RealmAlreadyConnectedError extends Error {
   override readonly name = 'RealmAlreadyConnectedError';
 }
 
+/** A consent for another company than the one the tenant is pinned to; nothing was stored. */
+export class RealmChangeRefusedError extends OperatorError {
+  override readonly name = 'RealmChangeRefusedError';
+  constructor(tenantId: string, pinnedRealmIds: readonly string[], realmId: string) {
+    super(
+      `tenant ${tenantId} is connected to QuickBooks company ${pinnedRealmIds.join(', ')}, and this consent was for company ${realmId}: nothing was stored. Reconnect to the same company; moving the tenant to another company is qbsync change-company ${tenantId} --confirm, which deletes what was synced from the old one`,
+    );
+  }
+}
+
 /**
  * Exchanges the code of a callback URL (`…?code=…&state=…&realmId=…`) for tokens and stores them
  * for the tenant, encrypted, clearing needs_reauth. The caller has checked `state`. The code is
@@ -243,6 +255,9 @@ export async function connectTenant(
   if (!query.get('code') || !realmId) {
     throw new QboError(FailureType.QboValidation, 'the callback URL lacks code or realmId');
   }
+  // A tenant's company never changes by reconnecting (issue 12, point 1): checked before the code is spent.
+  const pinned = await findPinnedRealms(deps.db, tenantId);
+  if (pinned.length > 0 && !pinned.includes(realmId)) throw new RealmChangeRefusedError(tenantId, pinned, realmId);
   const client = oauthClient(deps.oauth);
   const response = await call(deps.oauth, client, 'exchange the authorization code', () =>
     client.createToken(callbackUrl),
@@ -262,7 +277,7 @@ export async function connectTenant(
     );
   }
   const row = encryptedRow(deps.tokenKey, tenantId, tokens, now);
-  await deps.db
+  const stored = await deps.db
     .insertInto('qbo_connections')
     .values({
       tenant_id: tenantId,
@@ -274,9 +289,13 @@ export async function connectTenant(
     .onConflict((conflict) =>
       conflict
         .column('tenant_id')
-        .doUpdateSet({ realm_id: realmId, environment: deps.oauth.environment, ...row, needs_reauth: false }),
+        .doUpdateSet({ environment: deps.oauth.environment, ...row, needs_reauth: false })
+        .where('qbo_connections.realm_id', '=', realmId),
     )
-    .execute();
+    .executeTakeFirst();
+  if (Number(stored.numInsertedOrUpdatedRows ?? 0) === 0) {
+    throw new RealmChangeRefusedError(tenantId, await findPinnedRealms(deps.db, tenantId), realmId);
+  }
   return { realmId };
 }
 

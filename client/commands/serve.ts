@@ -15,17 +15,23 @@ export function registerServeCommand(program: Command): void {
     .command('serve')
     .description('serve the onboarding page (connect, settings, preview, start, status) and the OAuth callback')
     .option('--port <n>', 'TCP port (default QBSYNC_SERVE_PORT, 8080)', port)
-    .option('--host <address>', 'interface to listen on', '127.0.0.1')
+    .option(
+      '--host <address>',
+      'interface to listen on; other than loopback, QBSYNC_SERVE_AUTH must be set (see the README)',
+      '127.0.0.1',
+    )
     .action(async (options: { port?: number; host: string }) => {
       const config = loadConfig(process.env);
       const { openOnboarding, redirectUriOf } = await import('../onboarding/deps.js');
-      const { startOnboardingServer } = await import('../onboarding/server.js');
+      const { requireAuthBeyondLoopback, startOnboardingServer } = await import('../onboarding/server.js');
+      requireAuthBeyondLoopback(options.host, config.serveAuth);
       const opened = await openOnboarding(config, log);
       let server;
       try {
         server = await startOnboardingServer(opened.deps, {
           port: options.port ?? config.servePort,
           host: options.host,
+          auth: config.serveAuth,
           log: (line) => process.stderr.write(`${line}\n`),
         });
       } catch (error) {

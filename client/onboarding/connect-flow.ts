@@ -2,7 +2,7 @@ import http from 'node:http';
 import { authorizeUrl, intuitOAuthEndpoints, readConnection } from '../../activities/qbo/qbo-auth.js';
 import { UsageError } from '../cli-errors.js';
 import { escapeHtml } from './page.js';
-import { completeCallback, ensureTenant, signState, type OnboardingDeps } from './service.js';
+import { completeCallback, ensureTenant, issueState, type OnboardingDeps } from './service.js';
 
 /**
  * `qbsync connect` and `qbsync onboard`: the OAuth code flow from a terminal. It prints the
@@ -16,7 +16,7 @@ export async function runConnectFlow(
   options: { autoConsent: boolean; log: (line: string) => void; timeoutMs?: number; name?: string | undefined },
 ): Promise<{ realmId: string }> {
   await ensureTenant(deps.db, tenantId, deps.now(), options.name);
-  const url = authorizeUrl(deps.oauth, signState(deps.tokenKey, tenantId, deps.now()));
+  const url = authorizeUrl(deps.oauth, await issueState(deps.db, tenantId, deps.now()));
   if (options.autoConsent) {
     if (deps.oauth.endpoints.authorizeEndpoint === intuitOAuthEndpoints.authorizeEndpoint) {
       throw new UsageError('--auto-consent works only against the simulator (set QBO_OAUTH_BASE_URL to its base URL)');

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { syncedEntities } from '../../common/sync-types.js';
 import { escapeHtml, previewPage, statusFragment, tenantPage } from './page.js';
@@ -11,8 +10,6 @@ import {
   parseMode,
   parseStartDate,
   parseTenantId,
-  signState,
-  verifyState,
   type TenantSettings,
 } from './service.js';
 
@@ -52,13 +49,20 @@ describe('onboarding input checks', () => {
     expect(() => parseTenantId('../etc')).toThrow(/tenant id/);
   });
 
-  it('R1: the OAuth state names its tenant, is signed and expires', () => {
-    const key = randomBytes(32);
-    const state = signState(key, 'acme', now, 'en');
-    expect(verifyState(key, state, new Date(now.getTime() + 60_000))).toEqual({ tenantId: 'acme', extra: 'en' });
-    expect(() => verifyState(key, state.replace('acme', 'evil'), now)).toThrow(/does not match/);
-    expect(() => verifyState(randomBytes(32), state, now)).toThrow(/does not match/);
-    expect(() => verifyState(key, state, new Date(now.getTime() + 16 * 60_000))).toThrow(/expired/);
+  it('R25: a refused value is quoted in its error cut to 40 characters, however long it was', () => {
+    const long = 'x'.repeat(60_000);
+    for (const check of [
+      () => parseTenantId(long),
+      () => parseStartDate(long, now),
+      () => parseLanguage(long, 'sync language'),
+    ]) {
+      expect(check).toThrow(OnboardingInputError);
+      try {
+        check();
+      } catch (error) {
+        expect((error as Error).message.length).toBeLessThan(200);
+      }
+    }
   });
 });
 
@@ -94,13 +98,22 @@ describe('onboarding page', () => {
       connection: { realmId: '123', needsReauth: false },
       today: '2026-11-27',
       running: false,
+      csrfToken: 'token-of-the-session',
     });
     expect(fr).toContain('<html lang="fr">');
+    expect(fr).toContain('<input type="hidden" name="csrf" value="token-of-the-session">');
     expect(fr).toContain('Acme &lt;Ltée&gt;');
     expect(fr).not.toContain('<Ltée>');
     expect(fr).toMatch(/<label for="start-date">Date de début/);
     expect(fr).toContain('max="2026-11-27"');
-    const en = tenantPage({ language: 'en', tenant, connection: undefined, today: '2026-11-27', running: false });
+    const en = tenantPage({
+      language: 'en',
+      tenant,
+      connection: undefined,
+      today: '2026-11-27',
+      running: false,
+      csrfToken: 'tok',
+    });
     expect(en).toContain('Connect to QuickBooks');
     expect(en).not.toContain('start-date');
     expect(escapeHtml(`"'<&>`)).toBe('&quot;&#39;&lt;&amp;&gt;');
@@ -111,18 +124,23 @@ describe('onboarding page', () => {
       (typeof syncedEntities)[number],
       number
     >;
-    const html = previewPage('en', tenant, {
-      startDate: '2024-01-01',
-      counts,
-      duplicates: [
-        {
-          reason: 'email',
-          key: 'a@b.example',
-          customers: [{ id: '1', displayName: '<b>X</b>', email: 'a@b.example' }],
-        },
-      ],
-      duplicateScanTruncated: false,
-    });
+    const html = previewPage(
+      'en',
+      tenant,
+      {
+        startDate: '2024-01-01',
+        counts,
+        duplicates: [
+          {
+            reason: 'email',
+            key: 'a@b.example',
+            customers: [{ id: '1', displayName: '<b>X</b>', email: 'a@b.example' }],
+          },
+        ],
+        duplicateScanTruncated: false,
+      },
+      'tok',
+    );
     for (const entity of syncedEntities) expect(html).toContain(`data-entity="${entity}"`);
     expect(html).toContain('Same email &quot;a@b.example&quot;:');
     expect(html).toContain('&lt;b&gt;X&lt;/b&gt;');

@@ -183,6 +183,12 @@ export interface TenantPageModel {
   readonly connection: { realmId: string; needsReauth: boolean } | undefined;
   readonly today: string;
   readonly running: boolean;
+  /** The synchronizer token every form of the page posts back (issue 12, point 2). */
+  readonly csrfToken: string;
+}
+
+function csrfInput(token: string): string {
+  return `<input type="hidden" name="csrf" value="${escapeHtml(token)}">`;
 }
 
 function base(tenantId: string): string {
@@ -204,14 +210,15 @@ export function tenantPage(model: TenantPageModel): string {
   const t = labelsFor(language);
   const path = base(tenant.tenantId);
   const q = `?lang=${language}`;
+  const csrf = csrfInput(model.csrfToken);
   const step1 = connection
     ? connection.needsReauth
-      ? `<p role="alert">${escapeHtml(t.needsReauth)}</p><form method="post" action="${path}/connect${q}"><button type="submit">${escapeHtml(t.reconnect)}</button></form>`
+      ? `<p role="alert">${escapeHtml(t.needsReauth)}</p><form method="post" action="${path}/connect${q}">${csrf}<button type="submit">${escapeHtml(t.reconnect)}</button></form>`
       : `<p id="connection-status">${escapeHtml(t.connected(connection.realmId))}</p>`
-    : `<p class="note">${escapeHtml(t.cleanupNote)}</p><p id="connection-status">${escapeHtml(t.notConnected)}</p><form method="post" action="${path}/connect${q}"><button type="submit">${escapeHtml(t.connect)}</button></form>`;
+    : `<p class="note">${escapeHtml(t.cleanupNote)}</p><p id="connection-status">${escapeHtml(t.notConnected)}</p><form method="post" action="${path}/connect${q}">${csrf}<button type="submit">${escapeHtml(t.connect)}</button></form>`;
   const step2 =
     connection && !connection.needsReauth
-      ? `<section aria-labelledby="step2"><h2 id="step2">${escapeHtml(t.step2)}</h2><form method="post" action="${path}/settings${q}">
+      ? `<section aria-labelledby="step2"><h2 id="step2">${escapeHtml(t.step2)}</h2><form method="post" action="${path}/settings${q}">${csrf}
 <label for="start-date">${escapeHtml(t.startDate)}</label><input type="date" id="start-date" name="startDate" required max="${model.today}" min="2000-01-01" value="${escapeHtml(tenant.startDate)}">
 <label for="sync-language">${escapeHtml(t.syncLanguage)}</label><select id="sync-language" name="syncLanguage">${languageOptions(t, tenant.syncLanguage)}</select>
 <label for="default-language">${escapeHtml(t.defaultLanguage)}</label><select id="default-language" name="defaultCustomerLanguage">${languageOptions(t, tenant.defaultCustomerLanguage)}</select>
@@ -227,7 +234,7 @@ export function tenantPage(model: TenantPageModel): string {
 }
 
 /** Step 3: what the first sync would bring (R6), and the start button (R5). */
-export function previewPage(language: Language, tenant: TenantSettings, preview: Preview): string {
+export function previewPage(language: Language, tenant: TenantSettings, preview: Preview, csrfToken: string): string {
   const t = labelsFor(language);
   const path = base(tenant.tenantId);
   const q = `?lang=${language}`;
@@ -258,7 +265,7 @@ export function previewPage(language: Language, tenant: TenantSettings, preview:
     `<section aria-labelledby="step3"><h2 id="step3">${escapeHtml(t.step3)}</h2><p>${escapeHtml(t.since(preview.startDate))}</p>${settings}
 <table id="counts"><thead><tr><th scope="col">${escapeHtml(t.entity)}</th><th scope="col">${escapeHtml(t.count)}</th></tr></thead><tbody>${rows}</tbody></table>
 <h3>${escapeHtml(t.duplicates)}</h3>${duplicates}${preview.duplicateScanTruncated ? `<p>${escapeHtml(t.truncated)}</p>` : ''}
-<form method="post" action="${path}/start${q}"><p><button type="submit">${escapeHtml(t.startSync)}</button></p></form>
+<form method="post" action="${path}/start${q}">${csrfInput(csrfToken)}<p><button type="submit">${escapeHtml(t.startSync)}</button></p></form>
 <p><a href="${path}${q}">${escapeHtml(t.changeSettings)}</a></p></section>`,
     { otherLanguageHref: `${path}/preview?lang=${language === 'fr' ? 'en' : 'fr'}` },
   );

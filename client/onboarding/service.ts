@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import {
@@ -13,7 +13,15 @@ import type { QboCondition } from '../../activities/qbo/qbo-query.js';
 import { OperatorError } from '../../common/errors.js';
 import { modeKey, pausedKey, phaseKey, realmIdKey, tenantIdKey } from '../../common/search-attribute-keys.js';
 import { syncedEntities, type SyncedEntity, type SyncMode, type TenantStatus } from '../../common/sync-types.js';
-import { findTenantById, insertTenantIfAbsent, updateTenantSettings } from '../../db/repositories/tenants.js';
+import { asSync } from '../../db/crm-rules.js';
+import { deleteExpiredOAuthStates, insertOAuthState, takeOAuthState } from '../../db/repositories/oauth-states.js';
+import {
+  findTenantById,
+  insertTenantIfAbsent,
+  removeSyncedData,
+  updateTenantSettings,
+  type RemovedSyncedData,
+} from '../../db/repositories/tenants.js';
 import type { Database } from '../../db/schema.js';
 import { describeModeProblem, parseSyncMode } from '../tenant-status.js';
 import {
@@ -38,7 +46,7 @@ export interface OnboardingDeps extends QboAuthDeps {
 }
 
 export class OnboardingInputError extends OperatorError {
-  override readonly name = 'OnboardingInputError';
+  override readonly name: string = 'OnboardingInputError';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -46,11 +54,16 @@ export class OnboardingInputError extends OperatorError {
 
 const tenantIdPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+/** A value quoted in an error message, cut short: messages go back to whoever sent the value. */
+export function quote(value: string): string {
+  return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+}
+
 export function parseTenantId(value: string): string {
   const id = value.trim();
   if (!tenantIdPattern.test(id)) {
     throw new OnboardingInputError(
-      `tenant id ${JSON.stringify(value)} must be 1 to 63 lowercase letters, digits, - or _, starting with a letter or digit`,
+      `tenant id ${quote(value)} must be 1 to 63 lowercase letters, digits, - or _, starting with a letter or digit`,
     );
   }
   return id;
@@ -67,7 +80,7 @@ export function parseStartDate(value: string, now: Date): string {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
   const date = match ? new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]))) : undefined;
   if (!date || Number.isNaN(date.getTime()) || isoDay(date) !== text) {
-    throw new OnboardingInputError(`start date ${JSON.stringify(value)} is not a date written YYYY-MM-DD`);
+    throw new OnboardingInputError(`start date ${quote(value)} is not a date written YYYY-MM-DD`);
   }
   if (text > isoDay(now)) {
     throw new OnboardingInputError(
@@ -80,7 +93,7 @@ export function parseStartDate(value: string, now: Date): string {
 
 export function parseLanguage(value: string, what: string): Language {
   if (value === 'fr' || value === 'en') return value;
-  throw new OnboardingInputError(`${what} ${JSON.stringify(value)} must be fr or en`);
+  throw new OnboardingInputError(`${what} ${quote(value)} must be fr or en`);
 }
 
 /** one-way | two-way, as the CLI spells them everywhere; the page's one_way | two_way too. */
@@ -91,33 +104,64 @@ export function parseMode(value: string): SyncMode {
 }
 
 // ---------------------------------------------------------------------------------------------
-// OAuth state: the tenant id, signed, so the callback knows whose tokens arrive and that we sent it
+// OAuth state: random, single-use, bound to its tenant and to the browser session that asked for it
 
 const stateTtlMs = 15 * 60_000;
 
-function stateMac(key: Uint8Array, payload: string): string {
-  return createHmac('sha256', key).update(`qbsync-oauth-state:${payload}`).digest('base64url');
+function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('base64url');
 }
 
-export function signState(key: Uint8Array, tenantId: string, now: Date, extra = ''): string {
-  const payload = [tenantId, now.getTime().toString(36), randomBytes(6).toString('base64url'), extra].join('.');
-  return `${payload}.${stateMac(key, payload)}`;
+/**
+ * A new OAuth state for the tenant, stored (hashed) in PostgreSQL until its callback consumes it.
+ * `session` is the browser session's cookie value; a terminal (qbsync connect) has none, and its
+ * state is then good for whichever callback brings it first.
+ */
+export async function issueState(
+  db: Kysely<Database>,
+  tenantId: string,
+  now: Date,
+  options: { session?: string | undefined; extra?: string } = {},
+): Promise<string> {
+  const state = randomBytes(24).toString('base64url');
+  await deleteExpiredOAuthStates(db, now);
+  await insertOAuthState(db, {
+    stateHash: sha256(state),
+    tenantId,
+    sessionHash: options.session === undefined ? null : sha256(options.session),
+    extra: options.extra ?? '',
+    expiresAt: new Date(now.getTime() + stateTtlMs),
+  });
+  return state;
 }
 
-export function verifyState(key: Uint8Array, state: string, now: Date): { tenantId: string; extra: string } {
-  const parts = state.split('.');
-  const mac = parts.pop() ?? '';
-  const payload = parts.join('.');
-  const expected = Buffer.from(stateMac(key, payload));
-  const given = Buffer.from(mac);
-  const [tenantId = '', issued = '', , extra = ''] = parts;
-  if (parts.length !== 4 || expected.length !== given.length || !timingSafeEqual(expected, given)) {
-    throw new OnboardingInputError('the OAuth state does not match: start the connection again');
+/** Consumes the state of a callback: once only, before it expires, in the session it was issued to. */
+export async function consumeState(
+  db: Kysely<Database>,
+  state: string,
+  now: Date,
+  session: string | undefined,
+): Promise<{ tenantId: string; extra: string }> {
+  const row = state === '' || state.length > 200 ? undefined : await takeOAuthState(db, sha256(state));
+  if (!row) {
+    throw new OnboardingInputError('the OAuth state is unknown or was already used: start the connection again');
   }
-  if (now.getTime() - parseInt(issued, 36) > stateTtlMs) {
+  if (row.expires_at.getTime() <= now.getTime()) {
     throw new OnboardingInputError('the OAuth state has expired (15 minutes): start the connection again');
   }
-  return { tenantId: parseTenantId(tenantId), extra };
+  if (row.session_hash !== null && !sameText(row.session_hash, session === undefined ? '' : sha256(session))) {
+    throw new OnboardingInputError(
+      'this connection was started in another browser session: start it again from this browser',
+    );
+  }
+  return { tenantId: row.tenant_id, extra: row.extra };
+}
+
+/** Constant-time comparison of two strings. */
+export function sameText(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,15 +221,19 @@ export async function requireConnection(db: Kysely<Database>, tenantId: string):
   return connection;
 }
 
-/** Stores the tokens of an OAuth callback for the tenant its (verified) state names. */
+/**
+ * Stores the tokens of an OAuth callback for the tenant its state names, consuming the state.
+ * `session` is the browser session's cookie value (none from a terminal).
+ */
 export async function completeCallback(
   deps: QboAuthDeps,
   callbackUrl: string,
+  session?: string,
 ): Promise<{ tenantId: string; realmId: string; extra: string }> {
   const url = new URL(callbackUrl, 'http://callback.invalid');
-  const { tenantId, extra } = verifyState(deps.tokenKey, url.searchParams.get('state') ?? '', deps.now());
+  const { tenantId, extra } = await consumeState(deps.db, url.searchParams.get('state') ?? '', deps.now(), session);
   const error = url.searchParams.get('error');
-  if (error) throw new OnboardingInputError(`QuickBooks did not connect tenant ${tenantId}: ${error}`);
+  if (error) throw new OnboardingInputError(`QuickBooks did not connect tenant ${tenantId}: ${quote(error)}`);
   const { realmId } = await connectTenant(deps, tenantId, callbackUrl);
   return { tenantId, realmId, extra };
 }
@@ -441,4 +489,22 @@ export async function resumeAfterReconnect(temporal: Client, tenantId: string, t
   if (!view.status?.paused || !view.status.pausedReason?.startsWith('needs reconnect')) return false;
   await temporal.workflow.getHandle(view.workflowId).signal(resumeSignal);
   return true;
+}
+
+/**
+ * Issue 12, point 1: a tenant's QuickBooks company never changes by reconnecting. Moving it to
+ * another company is this: its tokens revoked, its workflow cancelled, and everything synced from the
+ * old company deleted (accounts, contacts, opportunities, products and revenue categories the sync
+ * brought in, with their links, cursors, errors and passes), so that the next connection may be to
+ * any company and its first sync starts from nothing.
+ */
+export async function changeCompany(
+  deps: OnboardingDeps,
+  tenantId: string,
+  options: { force?: boolean } = {},
+): Promise<{ stopped: Awaited<ReturnType<typeof disconnectAndStop>>; removed: RemovedSyncedData }> {
+  if (!(await findTenantById(deps.db, tenantId))) throw new OnboardingInputError(`no tenant ${tenantId}`);
+  const stopped = await disconnectAndStop(deps, tenantId, options);
+  const removed = await asSync(deps.db, (trx) => removeSyncedData(trx, tenantId));
+  return { stopped, removed };
 }

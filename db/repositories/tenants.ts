@@ -136,3 +136,91 @@ export async function findVerifyScope(db: Kysely<Database>, tenantId: string) {
     .where('tenants.id', '=', tenantId)
     .executeTakeFirstOrThrow();
 }
+
+/**
+ * The QuickBooks company a tenant is pinned to: its connection's, or, while it has none (after
+ * `qbsync disconnect`), the companies its synced data came from. Reconnecting may only return there.
+ */
+export async function findPinnedRealms(db: Executor, tenantId: string): Promise<string[]> {
+  const connected = await findConnectedRealm(db, tenantId);
+  if (connected !== undefined) return [connected];
+  const rows = await db
+    .selectFrom('qbo_links')
+    .select('realm_id')
+    .where('tenant_id', '=', tenantId)
+    .union(db.selectFrom('sync_cursors').select('realm_id').where('tenant_id', '=', tenantId))
+    .union(db.selectFrom('sync_errors').select('realm_id').where('tenant_id', '=', tenantId))
+    .execute();
+  return rows.map((row) => row.realm_id).sort();
+}
+
+/** What removeSyncedData deleted, per kind of row. */
+export interface RemovedSyncedData {
+  readonly opportunities: number;
+  readonly accounts: number;
+  readonly products: number;
+  readonly revenueCategories: number;
+  readonly links: number;
+  readonly cursors: number;
+  readonly errors: number;
+  readonly passes: number;
+}
+
+/**
+ * Deletes everything the sync brought in for the tenant, from whichever company: the CRM rows its
+ * links point at (their contacts, lines and list memberships go by cascade), the links, cursors,
+ * errors and passes. The tenant, its settings, its own lists and CRM-only rows stay. The CRM's rules
+ * let only the sync delete synced rows, so callers pass a sync transaction (db/crm-rules.ts asSync).
+ */
+export async function removeSyncedData(trx: Executor, tenantId: string): Promise<RemovedSyncedData> {
+  const linked = (column: 'opportunity_id' | 'account_id' | 'product_id' | 'revenue_category_id') =>
+    trx.selectFrom('qbo_links').select(column).where('tenant_id', '=', tenantId).where(column, 'is not', null);
+  const count = (result: { numDeletedRows: bigint }) => Number(result.numDeletedRows);
+  // Opportunities reference accounts and (through their lines) products, so they go first.
+  const opportunities = count(
+    await trx
+      .deleteFrom('opportunities')
+      .where('tenant_id', '=', tenantId)
+      .where('id', 'in', linked('opportunity_id'))
+      .executeTakeFirst(),
+  );
+  const accounts = count(
+    await trx
+      .deleteFrom('accounts')
+      .where('tenant_id', '=', tenantId)
+      .where('id', 'in', linked('account_id'))
+      .executeTakeFirst(),
+  );
+  await trx
+    .updateTable('opportunity_lines')
+    .set({ product_id: null })
+    .where('tenant_id', '=', tenantId)
+    .where('product_id', 'in', linked('product_id'))
+    .execute();
+  const products = count(
+    await trx
+      .deleteFrom('products')
+      .where('tenant_id', '=', tenantId)
+      .where('id', 'in', linked('product_id'))
+      .executeTakeFirst(),
+  );
+  // A CRM-made product may still name a synced revenue category: it keeps the product, not the category.
+  await trx
+    .updateTable('products')
+    .set({ revenue_category_id: null })
+    .where('tenant_id', '=', tenantId)
+    .where('revenue_category_id', 'in', linked('revenue_category_id'))
+    .execute();
+  const revenueCategories = count(
+    await trx
+      .deleteFrom('revenue_categories')
+      .where('tenant_id', '=', tenantId)
+      .where('id', 'in', linked('revenue_category_id'))
+      .executeTakeFirst(),
+  );
+  const links = count(await trx.deleteFrom('qbo_links').where('tenant_id', '=', tenantId).executeTakeFirst());
+  const cursors = count(await trx.deleteFrom('sync_cursors').where('tenant_id', '=', tenantId).executeTakeFirst());
+  const errors = count(await trx.deleteFrom('sync_errors').where('tenant_id', '=', tenantId).executeTakeFirst());
+  const passes = count(await trx.deleteFrom('sync_passes').where('tenant_id', '=', tenantId).executeTakeFirst());
+  return { opportunities, accounts, products, revenueCategories, links, cursors, errors, passes };
+}
