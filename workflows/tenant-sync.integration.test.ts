@@ -205,7 +205,11 @@ describe('tenant sync workflow (stub activities)', () => {
   it('R25: repair requests are kept once each and bounded, across continue-as-new', async () => {
     const tenant = await start({ pagesPerEntity: 3 }, { continueAsNewAfterEvents: 40, pollIntervalSeconds: 3600 });
     for (let n = 0; n < 30; n += 1) {
-      await tenant.handle.signal(repairSignal, { requestedBy: 'test', survivorQboId: String(n % 25), mergedQboId: 'm' });
+      await tenant.handle.signal(repairSignal, {
+        requestedBy: 'test',
+        survivorQboId: String(n % 25),
+        mergedQboId: 'm',
+      });
     }
     const status = await until('the backfill, past continue-as-new', async () => {
       const status = await tenant.handle.query(statusQuery);
