@@ -23,13 +23,21 @@ export class DamagedEntry {
 
 export type PageEntry = QboRecord | DamagedEntry;
 
-/** The error filed for a damaged record: its id if one can be read, else its place in the answer. */
-export function damagedFailure(damaged: DamagedRecord, position: number, answer: string): RecordFailure {
+/**
+ * The error filed for a damaged record: its id if one can be read, else its place in the answer,
+ * `#<position>@<where the answer starts>` (a position alone would be shared by records of different
+ * pages, and their errors merged into one).
+ */
+export function damagedFailure(
+  damaged: DamagedRecord,
+  position: number,
+  answer: { readonly start: string; readonly label: string },
+): RecordFailure {
   return {
-    qboId: damaged.qboId ?? `#${position}`,
+    qboId: damaged.qboId ?? `#${position}@${answer.start}`,
     errorType: 'MappingError',
     field: damaged.field,
-    message: `${damaged.problem} (QBO returned this ${damaged.entity} damaged: element ${position} of ${answer})`,
+    message: `${damaged.problem} (QBO returned this ${damaged.entity} damaged: element ${position} of ${answer.label})`,
   };
 }
 
@@ -49,7 +57,11 @@ export async function askQbo(
     ...(request.startPosition > 1 ? { startPosition: request.startPosition } : {}),
     maxResults: request.maxResults,
   });
-  const answer = `the ${entity} query of LastUpdatedTime ${isoSecond(request.window.from)}..${isoSecond(request.window.to)} by ${request.orderBy}`;
+  const start = isoSecond(request.window.from);
+  const answer = {
+    start,
+    label: `the ${entity} query of LastUpdatedTime ${start}..${isoSecond(request.window.to)} by ${request.orderBy}`,
+  };
   return [
     ...page.records,
     ...page.damaged.map(

@@ -49,7 +49,7 @@ describe('a page with a damaged record', () => {
     expect(records).toHaveLength(pageSize - 1);
     expect(damaged).toEqual([
       {
-        qboId: '#4',
+        qboId: '#4@2026-03-01T10:00:00',
         errorType: 'MappingError',
         field: 'Id',
         message:

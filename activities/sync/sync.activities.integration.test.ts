@@ -188,7 +188,7 @@ describe('a record QBO returns damaged (no usable Id)', () => {
     expect(errors).toEqual([
       {
         entity_type: 'Customer',
-        qbo_id: expect.stringMatching(/^#\d+$/) as string,
+        qbo_id: expect.stringMatching(/^#\d+@\d{4}-\d\d-\d\dT[\d:]+$/) as string,
         error_type: 'MappingError',
         field: 'Id',
         message: expect.stringMatching(
@@ -207,7 +207,7 @@ describe('a record QBO returns damaged (no usable Id)', () => {
       },
       {
         entity_type: 'Item',
-        qbo_id: expect.stringMatching(/^#\d+$/) as string,
+        qbo_id: expect.stringMatching(/^#\d+@\d{4}-\d\d-\d\dT[\d:]+$/) as string,
         error_type: 'MappingError',
         field: 'Id',
         message: expect.stringMatching(window) as string,

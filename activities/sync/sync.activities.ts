@@ -305,7 +305,8 @@ export function createSyncActivities(deps: SyncDeps) {
         for (const entity of syncedEntities) {
           const changes = answer.changes[entity] ?? [];
           await writeRecords(trx, settings, entity, changes, fetchReferences, deps.now(), counts);
-          const since = `the CDC answer since ${changedSince.toISOString().slice(0, 19)}`;
+          const start = changedSince.toISOString().slice(0, 19);
+          const since = { start: `cdc ${start}`, label: `the CDC answer since ${start}` };
           const damaged = answer.damaged
             .filter((record) => record.entity === entity)
             .map((record) => damagedFailure(record, record.index + 1, since));
