@@ -19,7 +19,14 @@ export function createDb(options: DbOptions): Kysely<Database> {
     application_name: options.applicationName ?? 'qbsync',
     connectionTimeoutMillis: 10_000,
   });
-  // An idle client that loses its server emits 'error' on the pool; without a listener Node crashes.
+  // A client that loses its server (PostgreSQL restarting, pg_terminate_backend) emits 'error'; with
+  // no listener Node kills the whole process, worker and `qbsync dev` alike. The pool listens on its
+  // idle clients only, so every client gets a listener of its own for the time it is checked out,
+  // by a page's transaction say. The loss is not lost: the client's next query fails, the failure
+  // is classified DatabaseUnavailable (activities/sync/classify.ts), and the pool drops the client.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   pool.on('error', () => undefined);
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }

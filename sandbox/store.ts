@@ -49,10 +49,10 @@ export interface Row {
   rendered?: RenderedText | undefined;
 }
 
-export const DAMAGE_KINDS = ['missing', 'wrongType', 'oversized'] as const;
+export const DAMAGE_KINDS = ['missing', 'wrongType', 'oversized', 'nulByte'] as const;
 export type DamageKind = (typeof DAMAGE_KINDS)[number];
 
-/** A field of the rendered record made unmappable: removed, of the wrong JSON type, or too long. */
+/** A field of the rendered record made unmappable: removed, of the wrong JSON type, too long, or with a NUL. */
 export interface Damage {
   readonly kind: DamageKind;
   /** Top-level field, or `Parent.child` for one level down (e.g. `CustomerRef.value`). */
@@ -560,6 +560,9 @@ function applyDamage(out: Json, damage: Damage): void {
     if (damage.kind === 'missing') delete target[key];
     else if (damage.kind === 'oversized')
       target[key] = 'X'.repeat(Math.max(0, damage.length - 12)) + ' (oversized)'.slice(0, damage.length);
+    // A NUL character after the first of a string (QBO's JSON escapes it as \u0000): PostgreSQL cannot store it.
+    else if (damage.kind === 'nulByte')
+      target[key] = typeof value === 'string' ? `${value.slice(0, 1)}\u0000${value.slice(1)}` : '\u0000';
     // A string becomes a number; anything else (number, boolean, object, array) becomes a string.
     else target[key] = typeof value === 'string' ? 12345 : WRONG_TYPE_STRING;
   }

@@ -53,6 +53,8 @@ export class Fields {
     const found = this.value[key];
     if (found === undefined || found === null) return null;
     if (typeof found !== 'string') this.fail(key, `must be a string, got ${describeType(found)}`);
+    const unstorable = unstorableText(found);
+    if (unstorable !== null) this.fail(key, unstorable);
     const trimmed = found.trim();
     if (trimmed.length > maxLength) this.fail(key, `is longer than ${maxLength} characters (${trimmed.length})`);
     return trimmed === '' ? null : trimmed;
@@ -149,6 +151,21 @@ export class Fields {
     if (found === null) this.fail(key, this.value[key] === undefined ? 'is missing' : 'must not be empty or null');
     return found;
   }
+}
+
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Why PostgreSQL cannot store a text as QBO sent it, or null: a text column refuses a NUL byte
+ * (the whole write would fail, naming no field), and a lone UTF-16 surrogate is not a character at
+ * all (the driver would store U+FFFD in its place, silently changing the value).
+ */
+export function unstorableText(text: string): string | null {
+  const nul = text.indexOf('\u0000');
+  if (nul >= 0) return `contains a NUL byte at character ${nul}, which PostgreSQL cannot store`;
+  const surrogate = loneSurrogate.exec(text);
+  if (surrogate) return `contains a lone UTF-16 surrogate at character ${surrogate.index}, which is not valid text`;
+  return null;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FailureType } from '../../common/failure-types.js';
+import { describeType, isPlainObject } from '../mapping/fields.js';
 import { classifyResponse, networkError, parseFault, QboError } from './qbo-errors.js';
 import { buildQuery, qboDateTime, type QboQuery } from './qbo-query.js';
 
@@ -44,7 +45,24 @@ export interface QboClientOptions {
 export type QboRecord = Record<string, unknown> & { readonly Id: string };
 
 const recordSchema = z.looseObject({ Id: z.string().min(1) });
-const deletedStubSchema = z.looseObject({ Id: z.string().min(1), status: z.literal('Deleted') });
+
+/**
+ * One element of a list answer that is not a record qbsync can even name: not an object, or with
+ * no usable `Id`. QBO has stored bad data before; one such record must not fail the page around it,
+ * so the list answers report it here, in its place, and the sync files it as that record's error.
+ */
+export class DamagedRecord {
+  constructor(
+    readonly entity: string,
+    /** 0-based place in the answer's list of this entity. */
+    readonly index: number,
+    /** The id as far as one can be read (a number where QBO sends a string), else null. */
+    readonly qboId: string | null,
+    /** What is wrong, as a path into the record (`Id`, or `(record)` for the whole of it). */
+    readonly field: string,
+    readonly problem: string,
+  ) {}
+}
 
 const queryEnvelope = z.object({
   QueryResponse: z.looseObject({
@@ -68,6 +86,8 @@ const cdcEnvelope = z.object({
 
 export interface QueryPage {
   readonly records: QboRecord[];
+  /** Elements of the page that are no records (see DamagedRecord); records.length + damaged.length were read. */
+  readonly damaged: DamagedRecord[];
   readonly startPosition: number | undefined;
   readonly totalCount: number | undefined;
   readonly time: string | undefined;
@@ -78,6 +98,8 @@ export interface CdcResult {
   readonly time: string;
   /** Changed (or deleted, `status: "Deleted"`) objects per entity, in QBO's order. */
   readonly changes: Record<string, QboRecord[]>;
+  /** Changed objects that are no records (see DamagedRecord), of any entity. */
+  readonly damaged: DamagedRecord[];
 }
 
 export type QboClient = ReturnType<typeof createQboClient>;
@@ -147,14 +169,17 @@ export function createQboClient(options: QboClientOptions) {
     );
   }
 
-  function records(value: unknown, what: string, allowDeleted: boolean): QboRecord[] {
+  /** An entity's list in an answer, each element a record or, when it cannot be one, a DamagedRecord. */
+  function records(value: unknown, entity: string): { records: QboRecord[]; damaged: DamagedRecord[] } {
     // One SDK returned a single object instead of a one-element array; accept both.
-    const list = Array.isArray(value) ? value : value === undefined ? [] : [value];
-    return list.map((item, index) => {
-      const schema =
-        allowDeleted && (item as { status?: unknown })?.status === 'Deleted' ? deletedStubSchema : recordSchema;
-      return parse(schema, item, `${what} [${index}]`) as QboRecord;
+    const list: unknown[] = Array.isArray(value) ? value : value === undefined ? [] : [value];
+    const found = { records: [] as QboRecord[], damaged: [] as DamagedRecord[] };
+    list.forEach((item: unknown, index) => {
+      const damage = damageOf(item);
+      if (damage === null) found.records.push(item as QboRecord);
+      else found.damaged.push(new DamagedRecord(entity, index, readableId(item), damage.field, damage.problem));
     });
+    return found;
   }
 
   return {
@@ -170,7 +195,7 @@ export function createQboClient(options: QboClientOptions) {
         what,
       );
       return {
-        records: records(body.QueryResponse[query.entity], what, false),
+        ...records(body.QueryResponse[query.entity], query.entity),
         startPosition: body.QueryResponse.startPosition,
         totalCount: body.QueryResponse.totalCount,
         time: body.time,
@@ -204,12 +229,16 @@ export function createQboClient(options: QboClientOptions) {
       const path = `/cdc?entities=${encodeURIComponent(entities.join(','))}&changedSince=${encodeURIComponent(qboDateTime(changedSince))}`;
       const body = parse(cdcEnvelope, await send(what, path, { method: 'GET' }), what);
       const changes: Record<string, QboRecord[]> = Object.fromEntries(entities.map((entity) => [entity, []]));
+      const damaged: DamagedRecord[] = [];
       for (const block of body.CDCResponse[0]?.QueryResponse ?? []) {
         for (const entity of entities) {
-          if (block[entity] !== undefined) changes[entity]!.push(...records(block[entity], `${what} ${entity}`, true));
+          if (block[entity] === undefined) continue;
+          const found = records(block[entity], entity);
+          changes[entity]!.push(...found.records);
+          damaged.push(...found.damaged);
         }
       }
-      return { time: body.time, changes };
+      return { time: body.time, changes, damaged };
     },
 
     async read(entity: string, id: string): Promise<QboRecord> {
@@ -243,4 +272,24 @@ export function createQboClient(options: QboClientOptions) {
       return parse(recordSchema, (body as Record<string, unknown> | null)?.['Customer'], what) as QboRecord;
     },
   };
+}
+
+/** Why an element of a list answer is no record, or null when it is one (a deleted stub included). */
+function damageOf(item: unknown): { field: string; problem: string } | null {
+  if (!isPlainObject(item)) return { field: '(record)', problem: `must be an object, got ${describeType(item)}` };
+  const id = item['Id'];
+  if (typeof id === 'string' && id.trim() !== '') return null;
+  return {
+    field: 'Id',
+    problem: id === undefined ? 'is missing' : `must be a non-empty string, got ${describeType(id)}`,
+  };
+}
+
+/** The id of a damaged record as far as it can be read: a number where QBO sends a string will do. */
+function readableId(item: unknown): string | null {
+  if (!isPlainObject(item)) return null;
+  const id = item['Id'];
+  if (typeof id === 'number' && Number.isSafeInteger(id)) return String(id);
+  if (typeof id === 'string' && /^[A-Za-z0-9_-]{1,40}$/.test(id.trim())) return id.trim();
+  return null;
 }

@@ -24,6 +24,11 @@ export function toActivityFailure(error: unknown): unknown {
 /** SQLSTATE classes and codes of a server that is going away or not accepting connections. */
 const unavailableSqlState = /^(08...|57P01|57P02|57P03)$/;
 const unavailableSocketCode = new Set(['ECONNREFUSED', 'ECONNRESET']);
+/**
+ * node-postgres's own errors, which carry no code: the connection ended under a query, or a
+ * client whose connection was lost earlier (while its transaction waited between queries) is used.
+ */
+const lostConnectionMessages = ['Connection terminated', 'Client has encountered a connection error'];
 
 /** A PostgreSQL connection failure, looked for in the error, its causes and (for AggregateError) its parts. */
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
@@ -35,7 +40,7 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
     errors?: unknown;
   };
   if (typeof code === 'string' && (unavailableSqlState.test(code) || unavailableSocketCode.has(code))) return true;
-  if (typeof message === 'string' && message.startsWith('Connection terminated')) return true;
+  if (typeof message === 'string' && lostConnectionMessages.some((start) => message.startsWith(start))) return true;
   if (Array.isArray(errors) && errors.some((part) => isDatabaseUnavailable(part, depth + 1))) return true;
   return isDatabaseUnavailable(cause, depth + 1);
 }

@@ -16,6 +16,7 @@ describe('classification of activity failures', () => {
     ['refused', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })],
     ['reset', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })],
     ['terminated', new Error('Connection terminated unexpectedly')],
+    ['lost between queries', new Error('Client has encountered a connection error and is not queryable')],
     ['refused on every address', new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })])],
     ['a cause', new Error('query failed', { cause: pgError('57P01') })],
   ])('a lost PostgreSQL connection (%s) is DatabaseUnavailable, retryable', (_, error) => {

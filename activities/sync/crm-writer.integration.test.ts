@@ -219,8 +219,8 @@ describe('a batch holding a record twice keeps its newest version', () => {
   });
 });
 
-describe('a record the database refuses', () => {
-  it('goes to the error table alone, with its QBO id, and the rest of its batch lands', async () => {
+describe('a record with text PostgreSQL cannot store', () => {
+  it('goes to the error table alone, with its QBO id and the field, and the rest of its batch lands', async () => {
     const settings = await newTenant();
     const batch = ['1', '2', '3', '4', '5'].map((id) =>
       customer(id, 0, 0, { CompanyName: id === '4' ? 'Nul\u0000 Inc.' : `Company ${id}` }),
@@ -230,20 +230,31 @@ describe('a record the database refuses', () => {
     for (const id of ['1', '2', '3', '5']) expect(await accountOf(settings, id)).toBeDefined();
     expect(await accountOf(settings, '4')).toBeUndefined();
     expect(await openErrors(settings)).toEqual([
-      { entity_type: 'Customer', qbo_id: '4', error_type: 'WriteError', field: null, message: expect.any(String) },
+      {
+        entity_type: 'Customer',
+        qbo_id: '4',
+        error_type: 'MappingError',
+        field: 'CompanyName',
+        message: expect.stringContaining('NUL') as string,
+      },
     ]);
 
     await write(settings, 'Customer', [customer('4', 1, 1, { CompanyName: 'Four Inc.' })]);
     expect((await accountOf(settings, '4'))?.company_name).toBe('Four Inc.');
     expect(await openErrors(settings)).toEqual([]);
   });
+});
 
+describe('a record the database refuses', () => {
   it('in a document batch, leaves the other documents written', async () => {
     const settings = await newTenant();
     await write(settings, 'Customer', [customer('1', 0, 0)]);
     const counts = await write(settings, 'Invoice', [
       invoice('100', '1', 0, 0),
-      invoice('101', '1', 0, 0, { DocNumber: 'INV\u0000' }),
+      // An amount within what the mapping accepts but beyond the column's numeric(14, 2).
+      invoice('101', '1', 0, 0, {
+        Line: [{ DetailType: 'SalesItemLineDetail', Amount: 1e12, SalesItemLineDetail: { ItemRef: { value: '20' } } }],
+      }),
       invoice('102', '1', 0, 0),
     ]);
     expect(counts).toMatchObject({ written: 2, failed: 1 });

@@ -1,6 +1,7 @@
 import type { SyncedEntity } from '../../common/sync-types.js';
 import type { SalesDocumentEntityType } from '../../db/schema.js';
-import type { QboClient, QboRecord } from '../qbo/qbo-client.js';
+import type { RecordFailure } from '../../db/repositories/sync-errors.js';
+import type { DamagedRecord, QboClient, QboRecord } from '../qbo/qbo-client.js';
 import { maxPageSize, qboDateTime, type QboCondition } from '../qbo/qbo-query.js';
 import type { ReferenceFetcher, TenantSettings } from './crm-writer.js';
 import type { PagingRequest, TimeWindow } from './paging-planner.js';
@@ -11,13 +12,42 @@ import { dayText, type DocumentSource } from './reconcile-deletes.js';
 export const transactionEntities: readonly SyncedEntity[] = ['Estimate', 'Invoice', 'CreditMemo', 'SalesReceipt'];
 const referenceChunk = 50;
 
+/**
+ * A page element QBO returned damaged (no usable Id, not an object), as the error to file for it.
+ * It stays in the page in its record's place: the planner counts what a page read, and a page one
+ * short would look like the end of its window or burst.
+ */
+export class DamagedEntry {
+  constructor(readonly failure: RecordFailure) {}
+}
+
+export type PageEntry = QboRecord | DamagedEntry;
+
+/**
+ * The error filed for a damaged record: its id if one can be read, else its place in the answer,
+ * `#<position>@<where the answer starts>` (a position alone would be shared by records of different
+ * pages, and their errors merged into one).
+ */
+export function damagedFailure(
+  damaged: DamagedRecord,
+  position: number,
+  answer: { readonly start: string; readonly label: string },
+): RecordFailure {
+  return {
+    qboId: damaged.qboId ?? `#${position}@${answer.start}`,
+    errorType: 'MappingError',
+    field: damaged.field,
+    message: `${damaged.problem} (QBO returned this ${damaged.entity} damaged: element ${position} of ${answer.label})`,
+  };
+}
+
 /** A planner request as a QBO query of one entity, the entity's own conditions added. */
 export async function askQbo(
   client: QboClient,
   settings: TenantSettings,
   entity: SyncedEntity,
   request: PagingRequest,
-): Promise<number | QboRecord[]> {
+): Promise<number | PageEntry[]> {
   const where = windowConditions(settings, entity, request.window);
   if (request.kind === 'count') return client.count({ entity, where });
   const page = await client.query({
@@ -27,8 +57,31 @@ export async function askQbo(
     ...(request.startPosition > 1 ? { startPosition: request.startPosition } : {}),
     maxResults: request.maxResults,
   });
-  return page.records;
+  const start = isoSecond(request.window.from);
+  const answer = {
+    start,
+    label: `the ${entity} query of LastUpdatedTime ${start}..${isoSecond(request.window.to)} by ${request.orderBy}`,
+  };
+  return [
+    ...page.records,
+    ...page.damaged.map(
+      (damaged) => new DamagedEntry(damagedFailure(damaged, request.startPosition + damaged.index, answer)),
+    ),
+  ];
 }
+
+/** The damaged entries of a page as their errors, and its records. */
+export function splitPage(entries: readonly PageEntry[]): { records: QboRecord[]; damaged: RecordFailure[] } {
+  const records: QboRecord[] = [];
+  const damaged: RecordFailure[] = [];
+  for (const entry of entries) {
+    if (entry instanceof DamagedEntry) damaged.push(entry.failure);
+    else records.push(entry);
+  }
+  return { records, damaged };
+}
+
+const isoSecond = (ms: number) => new Date(ms).toISOString().slice(0, 19);
 
 export function windowConditions(settings: TenantSettings, entity: SyncedEntity, window: TimeWindow): QboCondition[] {
   const conditions: QboCondition[] = [
@@ -74,7 +127,12 @@ export function documentsByTxnDate(client: QboClient, entity: SalesDocumentEntit
         startPosition,
         maxResults: maxPageSize,
       });
-      return page.records.map((record) => record.Id);
+      // A damaged record keeps its place, under a name no held document has: the reconciliation
+      // takes a short page for the last one.
+      return [
+        ...page.records.map((record) => record.Id),
+        ...page.damaged.map((damaged) => damaged.qboId ?? `#${startPosition + damaged.index}`),
+      ];
     },
   };
 }

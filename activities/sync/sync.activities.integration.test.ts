@@ -3,9 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FailureType } from '../../common/failure-types.js';
 import { syncedEntities } from '../../common/sync-types.js';
 import { createDb } from '../../db/connection.js';
+import { verifyTenant } from '../../client/verify.js';
 import { createQboClientForTenant } from '../qbo/qbo-auth.js';
 import { connectedTenant, startQboFixture, type QboFixture } from '../../test/onboarding-helpers.js';
 import { emptyCounts } from './crm-writer.js';
+import { settleLagMs } from './paging-planner.js';
 import { createSyncActivities, type SyncActivities } from './sync.activities.js';
 
 describe('sync activities against the simulator and PostgreSQL', () => {
@@ -123,5 +125,102 @@ describe('sync activities against the simulator and PostgreSQL', () => {
     } finally {
       await unreachable.destroy();
     }
+  });
+});
+
+describe('a record QBO returns damaged (no usable Id)', () => {
+  let fixture: QboFixture;
+  const tenantId = 'damaged-records';
+
+  beforeAll(async () => {
+    fixture = await startQboFixture({ customers: 40, transactions: 80, items: 10, seed: 11 });
+  });
+  afterAll(async () => fixture?.stop());
+
+  it('goes to the error table with its entity, field and place, and the rest of the backfill lands', async () => {
+    const { realmId } = await connectedTenant(fixture, tenantId);
+    const { sim } = fixture.sim;
+    const state = sim.adminState(realmId) as {
+      entities: Record<string, Array<{ Id: string; Job?: boolean; Type?: string; TxnDate?: string }>>;
+    };
+    const customer = state.entities['Customer']!.find((c) => !c.Job)!;
+    // An invoice on or after the tenant's start date, which a backfill reads.
+    const invoice = state.entities['Invoice']!.find((i) => (i.TxnDate ?? '') >= '2024-06-01')!;
+    const product = state.entities['Item']!.find((i) => i.Type !== 'Category')!;
+    sim.adminCorrupt(realmId, 'Customer', customer.Id, 'missing', { field: 'Id' });
+    sim.adminCorrupt(realmId, 'Invoice', invoice.Id, 'wrongType', { field: 'Id' });
+    sim.adminCorrupt(realmId, 'Item', product.Id, 'missing', { field: 'Id' });
+    // Damage is an edit, made now: a pass reads up to its settle lag before now.
+    await new Promise((resolve) => setTimeout(resolve, settleLagMs + 1_000));
+
+    const env = new MockActivityEnvironment();
+    const run = <I, O>(activity: (input: I) => Promise<O>, input: I): Promise<O> => env.run(activity, input);
+    const activities = createSyncActivities({
+      db: fixture.database.db,
+      now: () => new Date(),
+      qboClientFor: (id) => createQboClientForTenant(fixture.deps, id),
+    });
+    const pass = await run(activities.beginSyncPass, { tenantId, kind: 'backfill' });
+    let failed = 0;
+    for (const entity of syncedEntities) {
+      for (let page = 0; ; page += 1) {
+        expect(page).toBeLessThan(20);
+        const result = await run(activities.syncEntityPage, {
+          tenantId,
+          entity,
+          until: pass.until,
+          overlap: false,
+        });
+        failed += result.counts.failed;
+        if (result.done) break;
+      }
+    }
+
+    const errors = await fixture.database.db
+      .selectFrom('sync_errors')
+      .select(['entity_type', 'qbo_id', 'error_type', 'field', 'message'])
+      .where('tenant_id', '=', tenantId)
+      .where('resolved_at', 'is', null)
+      .where('field', '=', 'Id')
+      .orderBy('entity_type')
+      .execute();
+    const window = /element \d+ of the \w+ query of LastUpdatedTime \d{4}-\d\d-\d\dT[\d:]+\.\.\d{4}-/;
+    expect(errors).toEqual([
+      {
+        entity_type: 'Customer',
+        qbo_id: expect.stringMatching(/^#\d+@\d{4}-\d\d-\d\dT[\d:]+$/) as string,
+        error_type: 'MappingError',
+        field: 'Id',
+        message: expect.stringMatching(
+          new RegExp(`^is missing \\(QBO returned this Customer damaged: ${window.source}`),
+        ) as string,
+      },
+      {
+        // wrongType makes the Id the number 12345: as near to an id as the record gives.
+        entity_type: 'Invoice',
+        qbo_id: '12345',
+        error_type: 'MappingError',
+        field: 'Id',
+        message: expect.stringMatching(
+          /^must be a non-empty string, got a number \(12345\) \(QBO returned this Invoice/,
+        ) as string,
+      },
+      {
+        entity_type: 'Item',
+        qbo_id: expect.stringMatching(/^#\d+@\d{4}-\d\d-\d\dT[\d:]+$/) as string,
+        error_type: 'MappingError',
+        field: 'Id',
+        message: expect.stringMatching(window) as string,
+      },
+    ]);
+    expect(failed).toBeGreaterThanOrEqual(3);
+
+    // Everything else landed: verify finds no difference beyond the records in error.
+    const report = await verifyTenant(
+      fixture.database.db,
+      await createQboClientForTenant(fixture.deps, tenantId),
+      tenantId,
+    );
+    expect(report.records).toEqual([]);
   });
 });

@@ -7,11 +7,11 @@ import { asSync } from '../../db/crm-rules.js';
 import { listLinkedDocuments } from '../../db/repositories/qbo-links.js';
 import { readCursor, readCursors, saveCursor } from '../../db/repositories/sync-cursors.js';
 import { beginPass, finishPass, insertFinishedPass, type PassOpening } from '../../db/repositories/sync-passes.js';
-import { countOpenSyncErrors } from '../../db/repositories/sync-errors.js';
+import { countOpenSyncErrors, recordSyncErrors } from '../../db/repositories/sync-errors.js';
 import { readSyncSettings, saveSyncMode, type SyncSettings } from '../../db/repositories/tenants.js';
 import { analyzeGrownTables } from '../../db/table-statistics.js';
 import type { Database, SalesDocumentEntityType } from '../../db/schema.js';
-import type { QboClient, QboRecord } from '../qbo/qbo-client.js';
+import type { QboClient } from '../qbo/qbo-client.js';
 import { maxPageSize } from '../qbo/qbo-query.js';
 import { cdcBlocker, cdcChangedSince, cdcCutReason, isCdcLookBackRefusal, newestCursor } from './cdc-plan.js';
 import { classifyFailures } from './classify.js';
@@ -27,7 +27,16 @@ import {
   type PagingOptions,
   type PagingStep,
 } from './paging-planner.js';
-import { askQbo, documentsByTxnDate, referenceFetcher, transactionEntities, windowConditions } from './qbo-requests.js';
+import {
+  askQbo,
+  damagedFailure,
+  documentsByTxnDate,
+  referenceFetcher,
+  splitPage,
+  transactionEntities,
+  windowConditions,
+  type PageEntry,
+} from './qbo-requests.js';
 import { findDeletedDocuments } from './reconcile-deletes.js';
 
 /**
@@ -226,17 +235,20 @@ export function createSyncActivities(deps: SyncDeps) {
       const initial = initialCursor(input.entity, settings.startDate);
       const cursor = resumeCursor(stored, initial, input.overlap ? overlapMs : 0);
       return withQbo(input.tenantId, async (client) => {
-        let step: PagingStep<QboRecord> = planPage(cursor, Date.parse(input.until), paging);
+        let step: PagingStep<PageEntry> = planPage(cursor, Date.parse(input.until), paging);
         while (step.kind === 'request') {
           step = continuePage(step.pending, await askQbo(client, settings, input.entity, step.request));
         }
         if (step.kind === 'up-to-date') {
           return { counts: emptyCounts(), cursor: step.cursor, done: true, window: 'up to date' };
         }
-        const { records, next } = step;
+        const { next } = step;
+        const { records, damaged } = splitPage(step.records);
         const counts = await asSync(db, async (trx) => {
           const fetchReferences = referenceFetcher(client);
-          const counts = await writeRecords(trx, settings, input.entity, [...records], fetchReferences, deps.now());
+          const counts = await writeRecords(trx, settings, input.entity, records, fetchReferences, deps.now());
+          await recordSyncErrors(trx, settings, input.entity, damaged, deps.now());
+          counts.failed += damaged.length;
           await saveCursor(trx, settings, input.entity, next);
           return counts;
         });
@@ -276,7 +288,8 @@ export function createSyncActivities(deps: SyncDeps) {
       if (!answer) return byQuery(await passEndFromQbo(client), 'QBO refused a changedSince past its look-back');
       const qboNow = Date.parse(answer.time);
       const until = passEnd(qboNow);
-      const unusable = cdcBlocker(cursors, syncedEntities, qboNow) ?? cdcCutReason(answer.changes);
+      const unusable =
+        cdcBlocker(cursors, syncedEntities, qboNow) ?? cdcCutReason({ ...answer.changes, damaged: answer.damaged });
       if (unusable) return byQuery(until, unusable);
 
       const cursor = new Date(until).toISOString();
@@ -286,6 +299,13 @@ export function createSyncActivities(deps: SyncDeps) {
         for (const entity of syncedEntities) {
           const changes = answer.changes[entity] ?? [];
           await writeRecords(trx, settings, entity, changes, fetchReferences, deps.now(), counts);
+          const start = changedSince.toISOString().slice(0, 19);
+          const since = { start: `cdc ${start}`, label: `the CDC answer since ${start}` };
+          const damaged = answer.damaged
+            .filter((record) => record.entity === entity)
+            .map((record) => damagedFailure(record, record.index + 1, since));
+          await recordSyncErrors(trx, settings, entity, damaged, deps.now());
+          counts.failed += damaged.length;
           await saveCursor(trx, settings, entity, { from: cursor });
         }
         const finishedAt = deps.now();

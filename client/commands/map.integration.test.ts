@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleFiles } from '../../activities/mapping/samples.js';
 
 const run = promisify(execFile);
@@ -93,6 +95,30 @@ describe('qbsync map', () => {
       (o) => o.stageLabel,
     );
     expect(new Set(labels)).toEqual(new Set(['Qualifiée', 'Avancée']));
+  });
+
+  describe('input that maps to nothing but errors', () => {
+    let folder = '';
+    beforeAll(async () => {
+      folder = await mkdtemp(path.join(tmpdir(), 'qbsync-map-'));
+    });
+    afterAll(async () => {
+      await rm(folder, { recursive: true, force: true });
+    });
+
+    it.each([
+      ['non-QBO JSON', { hello: 'world' }, '(response)'],
+      ['null', null, '(response)'],
+      ['an unmappable record', { QueryResponse: { Customer: [{ Id: '7', DisplayName: 42 }] } }, 'DisplayName'],
+    ])('exits 1 for %s, still printing the JSON and one line on stderr', async (_label, input, field) => {
+      const file = path.join(folder, `${field.replace(/\W/g, '')}-${String(input === null)}.json`);
+      await writeFile(file, JSON.stringify(input));
+      const result = await qbsync('map', file);
+      expect(result.code, result.stderr).toBe(1);
+      const output = JSON.parse(result.stdout) as { errors: { field: string }[] };
+      expect(output.errors.map((error) => error.field)).toEqual([field]);
+      expect(result.stderr.trim().split('\n')).toEqual(['qbsync: 1 record(s) did not map; see "errors"']);
+    });
   });
 
   it('gives one-line usage errors (exit 2) for a bad language or a missing file', async () => {

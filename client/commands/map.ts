@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { OperatorError } from '../../common/errors.js';
 import { UsageError } from '../cli-errors.js';
 
 /**
@@ -35,9 +36,9 @@ export function registerMapCommand(program: Command): void {
       const { output, notes } = mapQboResponse(json, { language });
       for (const note of notes) process.stderr.write(`note: ${note}\n`);
       process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
-      if (output.errors.length > 0) {
-        process.stderr.write(`qbsync: ${output.errors.length} record(s) did not map; see "errors"\n`);
-        process.exitCode = 1;
-      }
+      // Thrown rather than set as process.exitCode: the CLI's entry point sets the exit code from
+      // main()'s result, which would overwrite it with 0. An OperatorError prints one line and exits 1.
+      if (output.errors.length > 0)
+        throw new OperatorError(`${output.errors.length} record(s) did not map; see "errors"`);
     });
 }
