@@ -206,7 +206,8 @@ describe('damaged records (adminCorrupt)', () => {
     expect(sim.adminCorrupt(realm, 'Invoice', invoiceId, 'missing')).not.toHaveProperty('CustomerRef');
     expect(sim.adminCorrupt(realm, 'Invoice', invoiceId, 'wrongType')['CustomerRef']).toBe('not-a-valid-value');
     expect(String(sim.adminCorrupt(realm, 'Invoice', invoiceId, 'oversized')['DocNumber'])).toHaveLength(5000);
-    expect(sim.adminCorrupt(realm, 'Invoice', invoiceId, 'nulByte')['DocNumber']).toMatch(/^[^\u0000]\u0000/);
+    const withNul = String(sim.adminCorrupt(realm, 'Invoice', invoiceId, 'nulByte')['DocNumber']);
+    expect(withNul.indexOf('\u0000')).toBe(1);
     expect(
       sim.adminCorrupt(realm, 'Invoice', invoiceId, 'missing', { field: 'CustomerRef.value' })['CustomerRef'],
     ).not.toHaveProperty('value');
