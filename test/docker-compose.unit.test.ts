@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { searchAttributeTypes } from '../common/search-attributes.js';
-import { knownVariables, loadConfig } from '../worker/config.js';
+import { knownVariables, loadConfig, requireWorkerQboAccess } from '../worker/config.js';
 import { repoRoot } from './cli.js';
 
 interface ComposeService {
@@ -19,6 +19,28 @@ const compose = parse(readFileSync(path.join(repoRoot, 'docker-compose.yml'), 'u
 };
 const qbsyncServices = Object.entries(compose.services).filter(([, service]) => service.build !== undefined);
 
+/** What the operator's shell would give the `${NAME:?why}` settings compose insists on. */
+const operatorShell: Record<string, string> = {
+  QBSYNC_TOKEN_KEY: Buffer.alloc(32, 7).toString('base64'),
+  QBO_CLIENT_ID: 'client-id',
+  QBO_CLIENT_SECRET: 'client-secret',
+};
+
+/** The environment as compose hands it over: `${NAME:-default}` and `${NAME:?why}` interpolated. */
+function interpolated(environment: Record<string, string> = {}): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(environment).map(([name, value]) => [
+      name,
+      value.replace(/\$\{(\w+):([-?])([^}]*)\}/g, (_, variable: string, kind: string, rest: string) => {
+        if (kind === '-') return operatorShell[variable] ?? rest;
+        const given = operatorShell[variable];
+        if (given === undefined) throw new Error(`compose requires ${variable} and the test gives none`);
+        return given;
+      }),
+    ]),
+  );
+}
+
 describe('docker-compose.yml', () => {
   it('defines PostgreSQL, a Temporal server with its UI, and the worker', () => {
     expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'temporal', 'worker']));
@@ -29,7 +51,7 @@ describe('docker-compose.yml', () => {
   it('sets only variables the configuration knows, with values it accepts', () => {
     expect(qbsyncServices.length).toBeGreaterThan(0);
     for (const [name, service] of qbsyncServices) {
-      const environment = service.environment ?? {};
+      const environment = interpolated(service.environment);
       for (const variable of Object.keys(environment)) {
         expect(knownVariables, `${name} sets ${variable}`).toContain(variable);
       }
@@ -38,7 +60,8 @@ describe('docker-compose.yml', () => {
   });
 
   it('points the worker at the compose PostgreSQL and Temporal services', () => {
-    const worker = loadConfig(compose.services['worker']?.environment ?? {});
+    const worker = loadConfig(interpolated(compose.services['worker']?.environment));
+    expect(() => requireWorkerQboAccess(worker)).not.toThrow();
     expect(new URL(worker.databaseUrl ?? '').hostname).toBe('postgres');
     expect(worker.temporal.address).toBe('temporal:7233');
     expect(compose.services['worker']?.depends_on?.['migrate']?.condition).toBe('service_completed_successfully');
