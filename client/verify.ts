@@ -9,6 +9,7 @@ import type { QboClient, QboRecord } from '../activities/qbo/qbo-client.js';
 import { maxPageSize, type QboCondition } from '../activities/qbo/qbo-query.js';
 import { deletedOpportunityIds, loadSyncedCrmRows } from '../db/repositories/crm-records.js';
 import { listTenantLinks } from '../db/repositories/qbo-links.js';
+import { isoDate } from '../db/dates.js';
 import { openErrorKeys } from '../db/repositories/sync-errors.js';
 import { findVerifyScope } from '../db/repositories/tenants.js';
 import type { Database } from '../db/schema.js';
@@ -66,7 +67,7 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
   const scope: TenantScope = {
     tenantId,
     realmId: tenant.realm_id,
-    startDate: new Date(tenant.start_date).toISOString().slice(0, 10),
+    startDate: isoDate(tenant.start_date),
     language: tenant.sync_language,
   };
   const records: VerifyDifference[] = [];
@@ -272,7 +273,7 @@ function compare(
   if (!row) return [...differs, 'opportunity'];
   check('customer', linkOf.get(`Customer:${mapped.customerQboId}`)?.account_id, row.account_id);
   check('title', mapped.title, row.title);
-  check('txnDate', mapped.txnDate, new Date(row.txn_date).toISOString().slice(0, 10));
+  check('txnDate', mapped.txnDate, isoDate(row.txn_date));
   check('stage', mapped.stage, row.stage);
   check('probability', mapped.probability, Number(row.probability));
   check('shipping', moneyText(mapped.shipping), Number(row.shipping).toFixed(2));
