@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createQboClientForTenant } from '../../activities/qbo/qbo-auth.js';
@@ -320,6 +321,34 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
     } finally {
       qboRefusal = undefined;
     }
+  });
+
+  it('issue 12 #13: a QuickBooks failure is one line without a stack trace; QBSYNC_LOG_LEVEL=debug adds the stack', async () => {
+    // A port just freed, so nothing listens: the QBO client fails with a QboError (QboNetwork).
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const unreachable = { ...env, QBO_API_BASE_URL: `http://127.0.0.1:${port}` };
+    const [plain, debug] = await Promise.all([
+      runCli(['verify', tenantId], unreachable),
+      runCli(['verify', tenantId], { ...unreachable, QBSYNC_LOG_LEVEL: 'debug' }),
+    ]);
+    oneLineError(plain, 1, /^qbsync: .+$/);
+    expect(plain.stderr).not.toMatch(/^ {4}at /m);
+    expect(debug.code).toBe(1);
+    expect(debug.stderr.split('\n')[0]).toBe(plain.stderr.split('\n')[0]);
+    expect(debug.stderr).toMatch(/^ {4}at /m);
+  });
+
+  it('issue 12 #13: connecting a company another tenant holds is one line that does not name that tenant', async () => {
+    const [plain, debug] = await Promise.all([
+      cli('connect', 'idle', '--auto-consent'),
+      runCli(['connect', 'idle', '--auto-consent'], { ...env, QBSYNC_LOG_LEVEL: 'debug' }),
+    ]);
+    oneLineError(plain, 1, /^qbsync: QuickBooks company \d+ is already connected to another tenant/);
+    expect(plain.stderr).not.toContain(tenantId);
+    expect(debug.stderr).toMatch(/^ {4}at /m);
   });
 
   it('R24: unknown tenants, a workflow that is not running, and bad arguments give one-line errors', async () => {
