@@ -6,6 +6,18 @@ export class UsageError extends OperatorError {
 }
 
 /**
+ * Errors of the layers below the CLI that describe the outside world, not a bug: QuickBooks
+ * refused or could not be reached (QboError), a company belongs to another tenant, a record does
+ * not map. They are told by name because those layers do not depend on the CLI's OperatorError.
+ */
+const operatorErrorNames: ReadonlySet<string> = new Set(['QboError', 'RealmAlreadyConnectedError', 'MappingError']);
+
+/** An error the person running the command can act on from its message alone. */
+export function isOperatorError(error: unknown): boolean {
+  return error instanceof OperatorError || (error instanceof Error && operatorErrorNames.has(error.name));
+}
+
+/**
  * One line on stderr for every failure a user can cause or fix; a stack trace too for anything
  * else (a bug), or always when QBSYNC_LOG_LEVEL=debug.
  */
@@ -19,7 +31,7 @@ export function reportFailure(error: unknown, debug: boolean): number {
     return 1;
   }
   process.stderr.write(`qbsync: ${describeError(error)}\n`);
-  if (!(error instanceof OperatorError) || debug) {
+  if (!isOperatorError(error) || debug) {
     if (error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   }
   return error instanceof UsageError ? 2 : 1;

@@ -270,7 +270,7 @@ export function formatVerifyReport(report: VerifyReport): string {
   lines.push(`missing ${report.missing}, extra ${report.extra}, different ${report.different}`);
   if (report.failed > 0) {
     lines.push(
-      `(${report.failed} records QuickBooks holds could not be synced and are in the error table, with the reason)`,
+      `failed ${report.failed}: records QuickBooks holds that the sync cannot write (in the error table, or their current version does not map)`,
     );
   }
   for (const record of report.records) {
@@ -284,6 +284,7 @@ export function formatVerifyReport(report: VerifyReport): string {
 /** `qbsync verify --json`: the totals and the records, field names only. */
 export function verifyJson(report: VerifyReport): string {
   return JSON.stringify({
+    failed: report.failed,
     missing: report.missing,
     extra: report.extra,
     different: report.different,

@@ -155,10 +155,26 @@ describe('qbsync verify output', () => {
     expect(text).toContain('missing   Invoice 7');
   });
 
-  it('--json has exactly missing, extra, different and records', () => {
+  it('--json has exactly failed, missing, extra, different and records', () => {
     const json = JSON.parse(verifyJson(report)) as Record<string, unknown>;
-    expect(Object.keys(json)).toEqual(['missing', 'extra', 'different', 'records']);
+    expect(Object.keys(json)).toEqual(['failed', 'missing', 'extra', 'different', 'records']);
     expect(json['records']).toEqual(report.records);
+  });
+});
+
+describe('qbsync verify output with failed records', () => {
+  it('counts and lists a record that no longer maps, with the field at fault', () => {
+    const failed: VerifyReport = {
+      failed: 1,
+      missing: 0,
+      extra: 0,
+      different: 0,
+      counts: Object.fromEntries(syncedEntities.map((e) => [e, { qbo: 1, crm: 1 }])) as VerifyReport['counts'],
+      records: [{ entity: 'Customer', qboId: '24', kind: 'failed', fields: ['DisplayName'] }],
+    };
+    expect(formatVerifyReport(failed)).toMatch(/^failed 1: /m);
+    expect(formatVerifyReport(failed)).toContain('failed    Customer 24: DisplayName');
+    expect(JSON.parse(verifyJson(failed))).toMatchObject({ failed: 1, records: failed.records });
   });
 });
 

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { syncedEntities, type SyncedEntity } from '../common/sync-types.js';
 import { mapCustomer } from '../activities/mapping/customer.js';
-import { isMappingError } from '../activities/mapping/errors.js';
+import { isMappingError, type MappingError } from '../activities/mapping/errors.js';
 import { mapItem } from '../activities/mapping/item.js';
 import { moneyText } from '../activities/mapping/money.js';
 import { mapSalesDocument } from '../activities/mapping/sales-document.js';
@@ -9,6 +9,7 @@ import type { QboClient, QboRecord } from '../activities/qbo/qbo-client.js';
 import { maxPageSize, type QboCondition } from '../activities/qbo/qbo-query.js';
 import { deletedOpportunityIds, loadSyncedCrmRows } from '../db/repositories/crm-records.js';
 import { listTenantLinks } from '../db/repositories/qbo-links.js';
+import { isoDate } from '../db/dates.js';
 import { openErrorKeys } from '../db/repositories/sync-errors.js';
 import { findVerifyScope } from '../db/repositories/tenants.js';
 import type { Database } from '../db/schema.js';
@@ -22,13 +23,19 @@ import type { Database } from '../db/schema.js';
 export interface VerifyDifference {
   readonly entity: SyncedEntity;
   readonly qboId: string;
-  readonly kind: 'missing' | 'extra' | 'different';
-  /** For `different`: the fields that differ (names only, never values: the output may be shared). */
+  readonly kind: 'missing' | 'extra' | 'different' | 'failed';
+  /**
+   * For `different`: the fields that differ; for `failed`, the field the mapping refused, when that
+   * is why. Names only, never values: the output may be shared.
+   */
   readonly fields: readonly string[];
 }
 
 export interface VerifyReport {
-  /** Records QBO holds that the sync could not write, each with an open entry in the error table. */
+  /**
+   * Records QBO holds that the sync could not write: each has an open entry in the error table, or
+   * its current version does not map (the sync will record it when it reads that version).
+   */
   readonly failed: number;
   readonly missing: number;
   readonly extra: number;
@@ -66,7 +73,7 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
   const scope: TenantScope = {
     tenantId,
     realmId: tenant.realm_id,
-    startDate: new Date(tenant.start_date).toISOString().slice(0, 10),
+    startDate: isoDate(tenant.start_date),
     language: tenant.sync_language,
   };
   const records: VerifyDifference[] = [];
@@ -116,7 +123,6 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
   const links = await listTenantLinks(db, tenantId, scope.realmId);
   const linkOf = new Map(links.map((link) => [`${link.entity_type}:${link.qbo_id}`, link]));
   const openErrors = await openErrorKeys(db, tenantId);
-  let failed = 0;
   const deletedOpportunities = await deletedOpportunityIds(db, tenantId);
 
   const crm = await loadCrmRows(db, tenantId);
@@ -133,22 +139,30 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
       const link = linkOf.get(`${entity}:${id}`);
       if (!link || (link.opportunity_id !== null && deletedOpportunities.has(link.opportunity_id))) {
         // Records the sync could not write are in the error table, with the reason: known, not lost.
-        if (openErrors.has(`${entity}:${id}`) || !mapsCleanly(entity, record, scope)) {
-          failed += 1;
+        const refused = mappingFailure(entity, record, scope);
+        if (openErrors.has(`${entity}:${id}`) || refused) {
+          records.push({ entity, qboId: id, kind: 'failed', fields: refused ? [refused.field] : [] });
           continue;
         }
         records.push({ entity, qboId: id, kind: 'missing', fields: [] });
         continue;
       }
-      const fields = compare(crm, linkOf, entity, record, link, scope);
+      let fields: string[];
+      try {
+        fields = compare(crm, linkOf, entity, record, link, scope);
+      } catch (error) {
+        // QBO's current version of a synced record no longer maps: the sync cannot write it either.
+        if (!isMappingError(error)) throw error;
+        records.push({ entity, qboId: id, kind: 'failed', fields: [error.field] });
+        continue;
+      }
       if (fields.length === 0) continue;
       // A later version that could not be written is in the error table: known, not lost.
-      if (openErrors.has(`${entity}:${id}`)) failed += 1;
-      else records.push({ entity, qboId: id, kind: 'different', fields });
+      records.push({ entity, qboId: id, kind: openErrors.has(`${entity}:${id}`) ? 'failed' : 'different', fields });
     }
   }
   return {
-    failed,
+    failed: records.filter((r) => r.kind === 'failed').length,
     missing: records.filter((r) => r.kind === 'missing').length,
     extra: records.filter((r) => r.kind === 'extra').length,
     different: records.filter((r) => r.kind === 'different').length,
@@ -188,14 +202,15 @@ async function loadCrmRows(db: Kysely<Database>, tenantId: string) {
 
 type CrmRows = Awaited<ReturnType<typeof loadCrmRows>>;
 
-function mapsCleanly(entity: SyncedEntity, record: QboRecord, scope: TenantScope): boolean {
+/** Why the record does not map, or undefined when it does. */
+function mappingFailure(entity: SyncedEntity, record: QboRecord, scope: TenantScope): MappingError | undefined {
   try {
     if (entity === 'Customer') mapCustomer(record, { defaultLanguage: scope.language });
     else if (entity === 'Item') mapItem(record);
     else mapSalesDocument(entity, record, { language: scope.language });
-    return true;
+    return undefined;
   } catch (error) {
-    if (isMappingError(error)) return false;
+    if (isMappingError(error)) return error;
     throw error;
   }
 }
@@ -272,7 +287,7 @@ function compare(
   if (!row) return [...differs, 'opportunity'];
   check('customer', linkOf.get(`Customer:${mapped.customerQboId}`)?.account_id, row.account_id);
   check('title', mapped.title, row.title);
-  check('txnDate', mapped.txnDate, new Date(row.txn_date).toISOString().slice(0, 10));
+  check('txnDate', mapped.txnDate, isoDate(row.txn_date));
   check('stage', mapped.stage, row.stage);
   check('probability', mapped.probability, Number(row.probability));
   check('shipping', moneyText(mapped.shipping), Number(row.shipping).toFixed(2));

@@ -1,10 +1,12 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
+import { readDatesAsCalendarDays } from './date-types.js';
 
 // NUMERIC arrives as a string by default; money columns are NUMERIC and the code works with strings
 // for them on purpose. BIGINT (OID 20) counts fit safely in a JS number for our volumes.
 pg.types.setTypeParser(20, (value) => Number.parseInt(value, 10));
+readDatesAsCalendarDays();
 
 export interface DbOptions {
   readonly url: string;

@@ -8,6 +8,8 @@ export type Database = CrmTables;
 
 /** timestamptz maintained by the database (default now(), touched on update). */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** DATE: a calendar day as 'YYYY-MM-DD', with no time zone (db/date-types.ts). */
+type CalendarDate = string;
 /** NUMERIC money: a string both ways, never a float. */
 type Money = ColumnType<string, string | number, string | number>;
 /** NUMERIC money with a database default (0). */
@@ -38,7 +40,7 @@ export interface TenantsTable {
   id: string;
   name: string;
   /** R2. */
-  start_date: ColumnType<Date, Date | string, Date | string>;
+  start_date: CalendarDate;
   /** R3: the language stage names and labels are written in. */
   sync_language: Generated<Language>;
   /** R4: the language new accounts created by the sync get. */
@@ -161,8 +163,8 @@ export interface OpportunitiesTable {
   account_id: number;
   source_entity: SalesDocumentEntityType;
   title: string;
-  txn_date: ColumnType<Date, Date | string, Date | string>;
-  expected_close_date: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  txn_date: CalendarDate;
+  expected_close_date: ColumnType<string | null, string | null | undefined, string | null>;
   currency: string | null;
   stage: OpportunityStage;
   stage_label: string;

@@ -123,9 +123,7 @@ describe('onboarding page in headless Chromium', () => {
       .where('id', '=', tenantId)
       .executeTakeFirstOrThrow();
     expect(tenant).toMatchObject({ sync_language: 'en', default_customer_language: 'fr', sync_mode: 'two_way' });
-    expect(
-      tenant.start_date.getFullYear() * 10000 + (tenant.start_date.getMonth() + 1) * 100 + tenant.start_date.getDate(),
-    ).toBe(20240201);
+    expect(tenant.start_date).toBe('2024-02-01');
 
     const handle = temporal.workflow.getHandle(tenantWorkflowId(tenantId));
     const description = await handle.describe();

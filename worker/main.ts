@@ -10,6 +10,7 @@ import { describe } from '../db/postgres.js';
 import { listMigrations } from '../db/migrate.js';
 import { requireWorkerQboAccess, type Config } from './config.js';
 import { qboAuthDepsFromConfig } from './qbo-deps.js';
+import { workerLogFunction } from './log-format.js';
 import { TemporalUnavailableError } from './temporal-server.js';
 
 export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
@@ -22,7 +23,7 @@ function installRuntime(level: Config['logLevel']): void {
   const sdkLevel: LogLevel =
     level === 'debug' ? 'DEBUG' : level === 'info' ? 'WARN' : level === 'warn' ? 'WARN' : 'ERROR';
   try {
-    Runtime.install({ logger: new DefaultLogger(sdkLevel) });
+    Runtime.install({ logger: new DefaultLogger(sdkLevel, workerLogFunction(level === 'debug')) });
   } catch {
     // Already installed by an earlier worker in this process (tests create several).
   }

@@ -273,7 +273,7 @@ export async function connectTenant(
     .executeTakeFirst();
   if (other) {
     throw new RealmAlreadyConnectedError(
-      `QuickBooks company ${realmId} is already connected to tenant ${other.tenant_id}; disconnect it there first`,
+      `QuickBooks company ${realmId} is already connected to another tenant; it must be disconnected there first`,
     );
   }
   const row = encryptedRow(deps.tokenKey, tenantId, tokens, now);

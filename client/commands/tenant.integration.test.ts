@@ -1,6 +1,9 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createQboClientForTenant } from '../../activities/qbo/qbo-auth.js';
+import { QboError } from '../../activities/qbo/qbo-errors.js';
+import { FailureType } from '../../common/failure-types.js';
 import type { TenantStatus } from '../../common/sync-types.js';
 import { asSync } from '../../db/crm-rules.js';
 import { loadConfig } from '../../worker/config.js';
@@ -37,10 +40,20 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
   let orphan: WorkflowHandle;
   let env: Record<string, string>;
   let watching: Promise<CliResult>;
+  /** While set, every QBO call of the worker fails with it (a pass that fails, not one that retries). */
+  let qboRefusal: QboError | undefined;
   const tenantId = 'acme';
   const taskQueue = `tenant-cli-${Date.now()}`;
   const cli = (...args: string[]) => runCli(args, env);
   const status = () => handle.query(statusQuery) as Promise<TenantStatus>;
+  const connectedRealm = async () =>
+    (
+      await fixture.database.db
+        .selectFrom('qbo_connections')
+        .select('realm_id')
+        .where('tenant_id', '=', tenantId)
+        .executeTakeFirstOrThrow()
+    ).realm_id;
 
   beforeAll(async () => {
     fixture = await startQboFixture({ customers: 150, transactions: 600, items: 15, seed: 11 });
@@ -60,7 +73,10 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
     worker = await startWorker({
       config: loadConfig({ TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_TASK_QUEUE: taskQueue }),
       db: fixture.database.db,
-      qboClientFor: (id) => createQboClientForTenant(fixture.deps, id),
+      qboClientFor: async (id) => {
+        if (qboRefusal) throw qboRefusal;
+        return createQboClientForTenant(fixture.deps, id);
+      },
     });
     client = new Client({ connection: await Connection.connect({ address: inject('temporalAddress') }) });
     const input: TenantSyncInput = { tenantId, realmId, mode: 'two_way', pollIntervalSeconds: 3600 };
@@ -106,6 +122,7 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
     expect(text.stdout).toMatch(/Mode +two-way/);
     expect(text.stdout).toMatch(/Paused +no/);
     expect(text.stdout).toMatch(/^ {2}Customer +\S+ +\d+ +- +0$/m);
+    // An incremental pass follows the backfill at once; either may be the last.
     expect(text.stdout).toMatch(/Last pass +(backfill|incremental), finished .* records?/);
     expect(text.stdout).toMatch(/Open errors +\d+/);
     expect(text.stdout).toMatch(/Pending repairs +none/);
@@ -124,7 +141,7 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
   it('R25: verify --json prints 0 missing, 0 extra, 0 different after the backfill and exits 0', async () => {
     const json = await cli('verify', tenantId, '--json');
     expect(json.code, json.stderr).toBe(0);
-    expect(JSON.parse(json.stdout)).toEqual({ missing: 0, extra: 0, different: 0, records: [] });
+    expect(JSON.parse(json.stdout)).toEqual({ failed: 0, missing: 0, extra: 0, different: 0, records: [] });
   });
 
   it('R24: pause (with a reason) and resume show in status', async () => {
@@ -224,6 +241,7 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
     expect(text.stdout + text.stderr).not.toContain('Secret Changed Name');
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toEqual({
+      failed: 0,
       missing: 0,
       extra: 0,
       different: 1,
@@ -258,6 +276,79 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
       kind: 'different',
       fields: ['version'],
     });
+  });
+
+  it('issue 12 #8: verify counts a synced record whose new version no longer maps as failed, lists it, and goes on', async () => {
+    const { sim } = fixture.sim;
+    const realmId = await connectedRealm();
+    const customer = await fixture.database.db
+      .selectFrom('qbo_links')
+      .select('qbo_id')
+      .where('tenant_id', '=', tenantId)
+      .where('entity_type', '=', 'Customer')
+      .where('parent_qbo_id', 'is', null)
+      .orderBy('account_id')
+      .executeTakeFirstOrThrow();
+    sim.adminCorrupt(realmId, 'Customer', customer.qbo_id, 'wrongType');
+    try {
+      const [text, json] = await Promise.all([cli('verify', tenantId), cli('verify', tenantId, '--json')]);
+      expect(text.stderr).not.toMatch(/^\s+at /m);
+      expect(text.stdout).toMatch(new RegExp(`^ +failed +Customer ${customer.qbo_id}: DisplayName$`, 'm'));
+      const report = JSON.parse(json.stdout) as { failed: number; records: unknown[] };
+      expect(json.stderr).not.toMatch(/^\s+at /m);
+      expect(report.failed).toBe(1);
+      expect(report.records).toContainEqual({
+        entity: 'Customer',
+        qboId: customer.qbo_id,
+        kind: 'failed',
+        fields: ['DisplayName'],
+      });
+      // The rest of the company was still compared: the other records' counts are all there.
+      expect(text.stdout).toMatch(/Invoice +QuickBooks +[1-9]\d* +CRM +[1-9]\d*/);
+    } finally {
+      sim.adminRepair(realmId, 'Customer', customer.qbo_id);
+    }
+  });
+
+  it('issue 12 #9: sync-now --wait says that the pass failed, and why, in one line with exit 1', async () => {
+    qboRefusal = new QboError(FailureType.QboValidation, 'simulated refusal of every request');
+    try {
+      const started = Date.now();
+      const result = await cli('sync-now', tenantId, '--wait', '--timeout', '60');
+      oneLineError(result, 1, /^qbsync: tenant acme: the pass failed: QboValidation: .+$/);
+      expect(result.stderr).not.toMatch(/no pass finished/);
+      expect(Date.now() - started).toBeLessThan(30_000);
+    } finally {
+      qboRefusal = undefined;
+    }
+  });
+
+  it('issue 12 #13: a QuickBooks failure is one line without a stack trace; QBSYNC_LOG_LEVEL=debug adds the stack', async () => {
+    // A port just freed, so nothing listens: the QBO client fails with a QboError (QboNetwork).
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const unreachable = { ...env, QBO_API_BASE_URL: `http://127.0.0.1:${port}` };
+    const [plain, debug] = await Promise.all([
+      runCli(['verify', tenantId], unreachable),
+      runCli(['verify', tenantId], { ...unreachable, QBSYNC_LOG_LEVEL: 'debug' }),
+    ]);
+    oneLineError(plain, 1, /^qbsync: .+$/);
+    expect(plain.stderr).not.toMatch(/^ {4}at /m);
+    expect(debug.code).toBe(1);
+    expect(debug.stderr.split('\n')[0]).toBe(plain.stderr.split('\n')[0]);
+    expect(debug.stderr).toMatch(/^ {4}at /m);
+  });
+
+  it('issue 12 #13: connecting a company another tenant holds is one line that does not name that tenant', async () => {
+    const [plain, debug] = await Promise.all([
+      cli('connect', 'idle', '--auto-consent'),
+      runCli(['connect', 'idle', '--auto-consent'], { ...env, QBSYNC_LOG_LEVEL: 'debug' }),
+    ]);
+    oneLineError(plain, 1, /^qbsync: QuickBooks company \d+ is already connected to another tenant/);
+    expect(plain.stderr).not.toContain(tenantId);
+    expect(debug.stderr).toMatch(/^ {4}at /m);
   });
 
   it('R24: unknown tenants, a workflow that is not running, and bad arguments give one-line errors', async () => {

@@ -288,7 +288,7 @@ export function registerTenantCommands(program: Command): void {
     .command('verify')
     .description('compare QuickBooks (through its API) with the CRM; exits 1 when they differ')
     .argument('<tenant>', 'tenant id', tenantArg)
-    .option('--json', 'print {"missing", "extra", "different", "records"} as JSON')
+    .option('--json', 'print {"failed", "missing", "extra", "different", "records"} as JSON')
     .action(async (tenantId: string, options: { json?: boolean }) => {
       await withContext(async (context) => {
         const { requireQboApp, requireTokenKey } = await import('../../worker/config.js');
