@@ -8,8 +8,8 @@
  *
  *   npx tsx bench/poison.ts [--customers N] [--transactions N] [--percent P]
  *
- * The defaults keep each entity under one QBO page (1,000): client/verify.ts takes a page shorter
- * than 1,000 records for the last one, and a damaged record makes a full page one short.
+ * The defaults give invoices more than one QBO page (1,000), so a damaged record inside a full page
+ * is covered, in the sync's paging and in verify's.
  */
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -26,8 +26,8 @@ import { consent, createTenant, startQboFixture } from '../test/onboarding-helpe
 
 const { values } = parseArgs({
   options: {
-    customers: { type: 'string', default: '800' },
-    transactions: { type: 'string', default: '2000' },
+    customers: { type: 'string', default: '1500' },
+    transactions: { type: 'string', default: '4000' },
     percent: { type: 'string', default: '1' },
     'start-date': { type: 'string', default: '2000-01-01' },
   },

@@ -62,7 +62,8 @@ async function readAll(client: QboClient, entity: SyncedEntity, where: QboCondit
       maxResults: maxPageSize,
     });
     all.push(...page.records);
-    if (page.records.length < maxPageSize) return all;
+    // A damaged record still takes its place in the page: only a short page is the last.
+    if (page.records.length + page.damaged.length < maxPageSize) return all;
   }
 }
 
