@@ -8,7 +8,7 @@ import { mapSalesDocument } from '../activities/mapping/sales-document.js';
 import type { QboClient, QboRecord } from '../activities/qbo/qbo-client.js';
 import { maxPageSize, type QboCondition } from '../activities/qbo/qbo-query.js';
 import { deletedOpportunityIds, loadSyncedCrmRows } from '../db/repositories/crm-records.js';
-import { listTenantLinks } from '../db/repositories/qbo-links.js';
+import { listLinksOutsideRealm, listTenantLinks } from '../db/repositories/qbo-links.js';
 import { isoDate } from '../db/dates.js';
 import { openErrorKeys } from '../db/repositories/sync-errors.js';
 import { findVerifyScope } from '../db/repositories/tenants.js';
@@ -161,6 +161,11 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
       // A later version that could not be written is in the error table: known, not lost.
       records.push({ entity, qboId: id, kind: openErrors.has(`${entity}:${id}`) ? 'failed' : 'different', fields });
     }
+  }
+  // CRM rows brought in from another company are extra whatever that company holds: the tenant
+  // is connected to this one, and its rows must come from it alone.
+  for (const link of await listLinksOutsideRealm(db, tenantId, scope.realmId)) {
+    records.push({ entity: link.entity_type, qboId: link.qbo_id, kind: 'extra', fields: [`realm ${link.realm_id}`] });
   }
   return {
     failed: records.filter((r) => r.kind === 'failed').length,

@@ -21,6 +21,47 @@ describe('tenant sync workflow, end to end (simulator + worker + Temporal + Post
     expect(report.counts.Invoice.qbo).toBeGreaterThan(0);
   });
 
+  it('R23: verify counts CRM rows linked to another QuickBooks company as extra', async () => {
+    const { db } = tenant.fixture.database;
+    // As if the tenant had been re-pointed at another company and its pass had brought one customer in.
+    const account = await db
+      .insertInto('accounts')
+      .values({ tenant_id: tenant.tenantId, language: 'fr', company_name: 'Another company’s customer' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const otherRealm = `${tenant.realmId}9`;
+    const link = { qbo_id: '77', realm_id: otherRealm };
+    await db
+      .insertInto('qbo_links')
+      .values({
+        tenant_id: tenant.tenantId,
+        realm_id: otherRealm,
+        entity_type: 'Customer',
+        qbo_id: link.qbo_id,
+        account_id: account.id,
+        sync_token: '0',
+        qbo_last_updated_time: '2026-01-01T00:00:00Z',
+        qbo_updated_at: new Date('2026-01-01T00:00:00Z'),
+      })
+      .execute();
+    try {
+      const report = await tenant.verify();
+      expect(report.extra).toBe(1);
+      expect(report.records).toContainEqual({
+        entity: 'Customer',
+        qboId: link.qbo_id,
+        kind: 'extra',
+        fields: [`realm ${otherRealm}`],
+      });
+    } finally {
+      await db
+        .deleteFrom('qbo_links')
+        .where('tenant_id', '=', tenant.tenantId)
+        .where('realm_id', '=', otherRealm)
+        .execute();
+    }
+  });
+
   it('R20/R22: edits, deactivations and hard deletes in QBO arrive on the next pass', async () => {
     const { sim } = tenant.fixture.sim;
     const state = tenant.company();

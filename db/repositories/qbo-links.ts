@@ -142,3 +142,13 @@ export async function listTenantLinks(db: Kysely<Database>, tenantId: string, re
     .where('realm_id', '=', realmId)
     .execute();
 }
+
+/** Links the tenant holds to records of any other QuickBooks company than the one it is connected to. */
+export async function listLinksOutsideRealm(db: Kysely<Database>, tenantId: string, realmId: string) {
+  return db
+    .selectFrom('qbo_links')
+    .select(['entity_type', 'qbo_id', 'realm_id'])
+    .where('tenant_id', '=', tenantId)
+    .where('realm_id', '!=', realmId)
+    .execute();
+}
