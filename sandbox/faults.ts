@@ -118,11 +118,21 @@ export const faults = {
         code: '3001',
       },
     ]),
+  /** An injected server fault (`/__sim/faults`), and only that. */
   server: (status: number) =>
     new QboFault(status, 'SystemFault', [
       {
         Message: 'An application error has occurred while processing your request',
         Detail: 'System Failure Error: simulated server fault',
+        code: '10000',
+      },
+    ]),
+  /** An error nobody injected (a simulator bug): never labelled as simulated. */
+  internal: (detail: string) =>
+    new QboFault(500, 'SystemFault', [
+      {
+        Message: 'An application error has occurred while processing your request',
+        Detail: `System Failure Error: simulator internal error (not an injected fault): ${detail}`,
         code: '10000',
       },
     ]),

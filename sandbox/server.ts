@@ -9,26 +9,27 @@ import type { AddressInfo } from 'node:net';
 import { faults, QboFault } from './faults.js';
 import { AdminError, type ApiRequestKind, type ForcedFault, type FaultRates, type Simulator } from './simulator.js';
 import { entityFromName, isObject, type Json } from './store.js';
+import { MAX_BODY_BYTES } from './validation.js';
 import type { WebhookFormat } from './webhooks.js';
-
-const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 class BodyTooLarge extends Error {}
 
+/**
+ * Reads the body, keeping at most MAX_BODY_BYTES. A larger body is drained to its end rather than
+ * cut off, so the client gets the 400 instead of a reset connection.
+ */
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new BodyTooLarge(`request body is larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES) reject(new BodyTooLarge(`Request body is larger than ${MAX_BODY_BYTES} bytes`));
+      else resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     req.on('error', reject);
   });
 }
@@ -69,11 +70,11 @@ export function createHandler(sim: Simulator, baseUrl: () => string): http.Reque
   return (req, res) => {
     void handle(sim, baseUrl, req, res).catch((err: unknown) => {
       if (!res.headersSent) {
-        const reply = json(500, faults.server(500).toJson(sim.time()));
+        // Not an injected fault: say so, so nobody mistakes a simulator bug for a scripted outage.
+        const reply = json(500, faults.internal(err instanceof Error ? err.message : String(err)).toJson(sim.time()));
         res.writeHead(reply.status, { 'content-type': reply.contentType });
         res.end(reply.body);
       } else res.destroy();
-      void err;
     });
   };
 }

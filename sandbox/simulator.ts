@@ -27,6 +27,7 @@ import {
   wholeSecond,
 } from './store.js';
 import { checkTimeZone, formatLocal, parseQboDateTime } from './time.js';
+import { checkDepth } from './validation.js';
 import { INTUIT_RETRY_DELAYS_MS, WebhookSender, type WebhookFormat } from './webhooks.js';
 
 /** Everything the simulator can be told. All optional; defaults are QBO's own figures. */
@@ -474,6 +475,7 @@ export class Simulator {
         `Operation ${operation} is not supported for Customer: customers cannot be deleted, make them inactive with Active false`,
       );
     if (!isObject(input)) throw faults.badRequest('Request body must be a JSON object');
+    checkDepth(input);
     const wrapped = isObject(input['Customer']) ? input['Customer'] : input;
     checkNames(wrapped);
     if (wrapped['Id'] === undefined || wrapped['Id'] === null || wrapped['Id'] === '')
@@ -664,6 +666,12 @@ export class Simulator {
         400,
         'body must be a JSON object of Customer fields to change, e.g. {"PrimaryPhone":{"FreeFormNumber":"(514) 555-0101"}}',
       );
+    try {
+      checkDepth(patch);
+    } catch (err) {
+      if (err instanceof QboFault) throw new AdminError(400, err.message);
+      throw err;
+    }
     try {
       checkNames(patch);
       this.applyCustomerChanges(company, row, writableFields(patch), true, patch);

@@ -1,0 +1,119 @@
+/**
+ * Issue 13, over HTTP: the simulator is no easier and no stricter than Intuit where it was found
+ * to differ. Each describe block is one numbered point of the issue.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type RunningSimulator } from './index.js';
+import type { Json } from './store.js';
+
+const REDIRECT = 'http://localhost:9/callback';
+
+let qbo: RunningSimulator;
+let realmId: string;
+let token: string;
+
+beforeAll(async () => {
+  qbo = await startSimulator({ port: 0, seed: 13, customers: 40, transactions: 80, autoConsent: true });
+  realmId = qbo.realmIds[0] as string;
+  token = await connect(REDIRECT);
+});
+afterAll(async () => {
+  await qbo.stop();
+});
+
+async function connect(redirectUri: string): Promise<string> {
+  const authorize = new URL(qbo.oauthUrls.authorizeEndpoint);
+  for (const [k, v] of Object.entries({
+    client_id: qbo.clientId,
+    redirect_uri: redirectUri,
+    response_type: 'code',
+    scope: 'com.intuit.quickbooks.accounting',
+    state: 'st',
+  }))
+    authorize.searchParams.set(k, v);
+  const consent = await fetch(authorize, { redirect: 'manual' });
+  const code = new URL(consent.headers.get('location') as string).searchParams.get('code') as string;
+  const reply = await fetch(qbo.oauthUrls.tokenEndpoint, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${qbo.clientId}:${qbo.clientSecret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri }).toString(),
+  });
+  return ((await reply.json()) as { access_token: string }).access_token;
+}
+
+function api(path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(`${qbo.baseUrl}/v3/company/${realmId}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...init.headers },
+  });
+}
+
+const postCustomer = (body: string) =>
+  api('/customer', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+
+async function customerCount(): Promise<number> {
+  const reply = await api(`/query?query=${encodeURIComponent('select count(*) from Customer')}`);
+  return ((await reply.json()) as { QueryResponse: { totalCount: number } }).QueryResponse.totalCount;
+}
+
+describe('point 5: a hostile body cannot break the simulator', () => {
+  it('refuses Notes nested 5,000 levels deep with 400, stores nothing, and keeps answering queries, CDC and state', async () => {
+    const before = await customerCount();
+    const deep = `${'{"a":'.repeat(5000)}"x"${'}'.repeat(5000)}`;
+    const reply = await postCustomer(`{"DisplayName":"Deep Notes","Notes":${deep}}`);
+    expect(reply.status).toBe(400);
+    const body = (await reply.json()) as { Fault: { Error: { Detail: string }[] } };
+    expect(body.Fault.Error[0]?.Detail).toMatch(/deeper than 32 levels/);
+    expect(JSON.stringify(body)).not.toMatch(/simulated/);
+
+    expect(await customerCount()).toBe(before);
+    const query = await api(
+      `/query?query=${encodeURIComponent("select * from Customer where DisplayName = 'Deep Notes'")}`,
+    );
+    expect(query.status).toBe(200);
+    expect(((await query.json()) as { QueryResponse: Json }).QueryResponse).toEqual({});
+    const changedSince = new Date(Date.now() - 3_600_000).toISOString();
+    expect((await api(`/cdc?entities=Customer&changedSince=${changedSince}`)).status).toBe(200);
+    expect((await fetch(`${qbo.baseUrl}/__sim/companies/${realmId}/state?entities=Customer`)).status).toBe(200);
+  });
+
+  it('refuses a body over 5 MB with a 400 fault, not a reset connection', async () => {
+    const reply = await postCustomer(`{"DisplayName":"Huge","Notes":"${'x'.repeat(5 * 1024 * 1024 + 10)}"}`);
+    expect(reply.status).toBe(400);
+    const body = (await reply.json()) as { Fault: { Error: { Detail: string }[] } };
+    expect(body.Fault.Error[0]?.Detail).toMatch(/larger than 5242880 bytes/);
+  });
+
+  it('refuses a deeply nested admin edit with 400 and leaves the customer as it was', async () => {
+    const deep = JSON.parse(`${'{"a":'.repeat(100)}"x"${'}'.repeat(100)}`) as Json;
+    const reply = await fetch(`${qbo.baseUrl}/__sim/companies/${realmId}/customers/1`, {
+      method: 'PATCH',
+      body: JSON.stringify({ Notes: deep }),
+    });
+    expect(reply.status).toBe(400);
+    expect(qbo.sim.read(realmId, 'Customer', '1')).toEqual(
+      expect.objectContaining({ Customer: expect.not.objectContaining({ Notes: deep }) }),
+    );
+  });
+
+  it('labels an error nobody injected as a simulator internal error, and an injected one as simulated', async () => {
+    const original = qbo.sim.readBytes.bind(qbo.sim);
+    qbo.sim.readBytes = () => {
+      throw new RangeError('Maximum call stack size exceeded');
+    };
+    try {
+      const reply = await api('/customer/1');
+      expect(reply.status).toBe(500);
+      const text = await reply.text();
+      expect(text).not.toMatch(/simulated/);
+      expect(text).toMatch(/simulator internal error \(not an injected fault\): Maximum call stack size exceeded/);
+    } finally {
+      qbo.sim.readBytes = original;
+    }
+    qbo.sim.forceFaults([{ kind: '5xx', status: 500 }]);
+    expect(await (await api('/customer/1')).text()).toMatch(/simulated server fault/);
+  });
+});
