@@ -198,7 +198,7 @@ export class Simulator {
     });
     this.cdcOptions = { lookbackDays: 30, maxObjects: 1000, capScope: 'request', outOfRange: 'reject', ...options.cdc };
     this.queryOptions = {
-      caseSensitiveEntities: true,
+      caseSensitiveEntities: false,
       defaultOrder: 'name',
       includeTotalCount: false,
       ...options.query,
