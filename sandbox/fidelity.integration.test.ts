@@ -117,3 +117,36 @@ describe('point 5: a hostile body cannot break the simulator', () => {
     expect(await (await api('/customer/1')).text()).toMatch(/simulated server fault/);
   });
 });
+
+describe('point 2: an authentication failure has the gateway shape Intuit sends', () => {
+  it('answers 401 with the lowercase fault in JSON, and an XML AuthenticationFault when XML is asked for', async () => {
+    const json = await api('/customer/1', { headers: { authorization: 'Bearer made-up' } });
+    expect(json.status).toBe(401);
+    const body = (await json.json()) as Json;
+    expect(Object.keys(body)).toEqual(['fault', 'time']);
+    expect(body['fault']).toEqual({
+      error: [
+        {
+          message: 'message=AuthenticationFailed; errorCode=003200; statusCode=401',
+          detail: 'Token invalid or unknown',
+          code: '3200',
+        },
+      ],
+      type: 'AUTHENTICATION',
+    });
+
+    const xml = await api('/customer/1', { headers: { authorization: 'Bearer made-up', accept: 'application/xml' } });
+    expect(xml.status).toBe(401);
+    expect(xml.headers.get('content-type')).toMatch(/^application\/xml/);
+    const text = await xml.text();
+    expect(text).toMatch(/<IntuitResponse xmlns="http:\/\/schema.intuit.com\/finance\/v3" time="[^"]+">/);
+    expect(text).toMatch(
+      /<Fault type="AuthenticationFault"><Error code="3200"><Message>message=AuthenticationFailed; errorCode=003200; statusCode=401<\/Message><Detail>Token invalid or unknown<\/Detail><\/Error><\/Fault>/,
+    );
+  });
+
+  it('keeps the API fault envelope for everything else', async () => {
+    const reply = await api(`/query?query=${encodeURIComponent('select * from Vendor')}`);
+    expect(Object.keys((await reply.json()) as Json)).toEqual(['Fault', 'time']);
+  });
+});

@@ -136,7 +136,7 @@ async function handle(
         if (decision.kind === 'slow') await sleep(decision.ms);
         return send(await apiRoute(sim, realmId, method, rest, url, req));
       } catch (err) {
-        if (err instanceof QboFault) return send(faultReply(sim, err, false));
+        if (err instanceof QboFault) return send(faultReply(sim, err, err.status === 401 && asksForXml(req)));
         if (err instanceof BodyTooLarge) return send(faultReply(sim, faults.badRequest(err.message), false));
         throw err;
       }
@@ -153,6 +153,16 @@ function faultReply(sim: Simulator, fault: QboFault, xml: boolean): Reply {
   return xml
     ? { status: fault.status, body: fault.toXml(time), contentType: 'application/xml' }
     : json(fault.status, fault.toJson(time));
+}
+
+/**
+ * Whether the client asked for XML rather than JSON. Only authentication failures honour it: they
+ * come from Intuit's gateway, which answers in the format asked for; the simulator's other replies
+ * are JSON (what every client of the v3 JSON API asks for).
+ */
+function asksForXml(req: http.IncomingMessage): boolean {
+  const accept = req.headers.accept ?? '';
+  return /\bxml\b/i.test(accept) && !/\bjson\b/i.test(accept);
 }
 
 function sleep(ms: number): Promise<void> {
