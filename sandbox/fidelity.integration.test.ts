@@ -3,7 +3,7 @@
  * to differ. Each describe block is one numbered point of the issue.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type RunningSimulator } from './index.js';
+import { Simulator, startSimulator, type RunningSimulator } from './index.js';
 import type { Json } from './store.js';
 
 const REDIRECT = 'http://localhost:9/callback';
@@ -148,5 +148,81 @@ describe('point 2: an authentication failure has the gateway shape Intuit sends'
   it('keeps the API fault envelope for everything else', async () => {
     const reply = await api(`/query?query=${encodeURIComponent('select * from Vendor')}`);
     expect(Object.keys((await reply.json()) as Json)).toEqual(['Fault', 'time']);
+  });
+});
+
+describe('point 3: OAuth redirects only to registered URIs and requires state, as Intuit does', () => {
+  function authorizeUrl(sim: RunningSimulator, params: Record<string, string>): string {
+    const url = new URL(sim.oauthUrls.authorizeEndpoint);
+    url.search = new URLSearchParams({
+      client_id: sim.clientId,
+      response_type: 'code',
+      scope: 'com.intuit.quickbooks.accounting',
+      ...params,
+    }).toString();
+    return url.toString();
+  }
+
+  it('refuses an unregistered redirect_uri with an error page, never a redirect', async () => {
+    const refused = await fetch(authorizeUrl(qbo, { redirect_uri: 'https://evil.example/cb', state: 's' }), {
+      redirect: 'manual',
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.headers.get('location')).toBeNull();
+    expect(await refused.text()).toMatch(/is not registered for this app/);
+    // The default app registers loopback URIs, which local tools and qbsync's own tests use.
+    const loopback = await fetch(authorizeUrl(qbo, { redirect_uri: 'http://127.0.0.1:9/oauth/callback', state: 's' }), {
+      redirect: 'manual',
+    });
+    expect(loopback.status).toBe(302);
+  });
+
+  it('with registered redirect URIs, accepts exactly those and no other, loopback included', async () => {
+    const registered = 'https://crm.example.com/qbo/callback';
+    const strict = await startSimulator({
+      port: 0,
+      seed: 3,
+      customers: 2,
+      transactions: 0,
+      autoConsent: true,
+      redirectUris: [registered, 'http://localhost:3000/callback'],
+    });
+    try {
+      for (const [uri, status] of [
+        [registered, 302],
+        ['http://localhost:3000/callback', 302],
+        [`${registered}/`, 400],
+        ['https://crm.example.com/qbo/callback?x=1', 400],
+        ['http://127.0.0.1:9/oauth/callback', 400],
+      ] as const) {
+        const reply = await fetch(authorizeUrl(strict, { redirect_uri: uri, state: 's' }), { redirect: 'manual' });
+        expect(reply.status, uri).toBe(status);
+        if (status === 302) expect(new URL(reply.headers.get('location') as string).origin).toBe(new URL(uri).origin);
+      }
+      expect(() => new Simulator({ redirectUris: ['not a url'] })).toThrow(/not an absolute http\(s\) URL/);
+    } finally {
+      await strict.stop();
+    }
+  });
+
+  it('answers a missing or empty state with an error, never a redirect carrying state=', async () => {
+    for (const params of [{}, { state: '' }]) {
+      const reply = await fetch(authorizeUrl(qbo, { redirect_uri: REDIRECT, ...params }), { redirect: 'manual' });
+      expect(reply.status).toBe(400);
+      expect(reply.headers.get('location')).toBeNull();
+      expect(await reply.text()).toMatch(/state is required/);
+    }
+    const consent = await fetch(`${qbo.baseUrl}/connect/oauth2/consent`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        client_id: qbo.clientId,
+        redirect_uri: REDIRECT,
+        action: 'connect',
+        realmId,
+      }).toString(),
+      redirect: 'manual',
+    });
+    expect(consent.status).toBe(400);
   });
 });

@@ -242,15 +242,25 @@ async function authorize(sim: Simulator, method: string, url: URL, req: http.Inc
   if (method === 'POST') params = new URLSearchParams(await readBody(req));
   const clientId = params.get('client_id');
   const redirectUri = params.get('redirect_uri');
-  const state = params.get('state') ?? '';
+  const state = params.get('state');
   if (clientId !== sim.clientId)
     return html(
       400,
       'Invalid client_id',
       `The client id ${escapeHtml(clientId ?? '(missing)')} is not known to this simulator.`,
     );
-  if (!redirectUri || !/^https?:\/\//.test(redirectUri))
-    return html(400, 'Invalid redirect_uri', 'redirect_uri must be an absolute http(s) URL.');
+  // Intuit redirects only to registered URIs; an unregistered one gets an error page, never a redirect.
+  if (!redirectUri || !sim.isRegisteredRedirect(redirectUri))
+    return html(
+      400,
+      'Invalid redirect_uri',
+      `The redirect_uri ${escapeHtml(redirectUri ?? '(missing)')} is not registered for this app. Registered: ${escapeHtml(
+        sim.redirectUris?.join(', ') ??
+          'any loopback http(s) URI (the default app; start with redirectUris to set them)',
+      )}.`,
+    );
+  // Intuit requires state (it is the client's CSRF defence); answering without it would hand back `state=`.
+  if (!state) return html(400, 'Invalid state', 'state is required.');
   if (method === 'GET' && params.get('response_type') !== 'code')
     return html(400, 'Invalid response_type', 'response_type must be "code".');
   if (method === 'GET' && !(params.get('scope') ?? '').includes('com.intuit.quickbooks.accounting'))

@@ -54,6 +54,12 @@ export interface SimulatorOptions {
   readonly clientSecret?: string;
   /** Webhook verifier token (signs `intuit-signature`). */
   readonly verifierToken?: string;
+  /**
+   * The app's registered redirect URIs (Intuit: the developer portal's Redirect URIs tab): the
+   * authorize page refuses any other, exactly compared. Without them, any loopback http(s) URI
+   * (localhost, 127.0.0.1, [::1]) counts as registered, so local tools work unconfigured.
+   */
+  readonly redirectUris?: readonly string[];
   /** Skip the consent page: /connect/oauth2 redirects at once to the first company. */
   readonly autoConsent?: boolean;
   /** Companies' IANA time zone. Default America/Toronto (loaded data: detected from its offsets). */
@@ -158,6 +164,8 @@ export class Simulator {
   readonly clientSecret: string;
   readonly verifierToken: string;
   readonly autoConsent: boolean;
+  /** Registered redirect URIs, or undefined when any loopback URI counts as registered. */
+  readonly redirectUris: readonly string[] | undefined;
   readonly now: () => number;
   cdcOptions: CdcOptions;
   queryOptions: QueryOptions;
@@ -178,6 +186,9 @@ export class Simulator {
     this.clientSecret = options.clientSecret ?? `sim${seedHex(seed, 3)}${seedHex(seed, 4)}${seedHex(seed, 5)}`;
     this.verifierToken = options.verifierToken ?? `verifier-${randomBytes(12).toString('hex')}`;
     this.autoConsent = options.autoConsent ?? false;
+    this.redirectUris = options.redirectUris ? [...options.redirectUris] : undefined;
+    for (const uri of this.redirectUris ?? [])
+      if (!isHttpUrl(uri)) throw new Error(`redirect URI ${uri} is not an absolute http(s) URL`);
     this.faultRng = new Prng(mixSeed(seed, 0xfa17));
     this.editRng = new Prng(mixSeed(seed, 0xed17));
     this.throttleXmlRate = options.throttleXmlRate ?? 0.5;
@@ -264,6 +275,16 @@ export class Simulator {
     const company = this.companies.get(realmId);
     if (!company) throw faults.authorization(`No company with realm id ${realmId}`);
     return company;
+  }
+
+  /**
+   * Whether the app registered this redirect URI. Intuit compares it with the registered ones
+   * exactly; the default app (no `redirectUris`) registers every loopback http(s) URI.
+   */
+  isRegisteredRedirect(uri: string): boolean {
+    if (this.redirectUris) return this.redirectUris.includes(uri);
+    if (!isHttpUrl(uri)) return false;
+    return ['localhost', '127.0.0.1', '[::1]'].includes(new URL(uri).hostname);
   }
 
   adminCompany(realmId: string): Company {
@@ -982,6 +1003,10 @@ function joinJson(head: string, parts: readonly Buffer[], tail: string): Buffer 
   }
   list.push(Buffer.from(tail));
   return Buffer.concat(list);
+}
+
+function isHttpUrl(text: string): boolean {
+  return URL.canParse(text) && /^https?:$/.test(new URL(text).protocol);
 }
 
 function seedHex(seed: number, n: number): string {
