@@ -40,3 +40,61 @@ describe('point 1: entity names in queries are case-insensitive, as at Intuit', 
     expect(fault(() => strict.sim.query(strict.realm, 'select * from customer')).errors[0]?.code).toBe('4001');
   });
 });
+
+describe('point 4: a merge moves the balance and the transactions to the survivor', () => {
+  const customer = (sim: Simulator, realm: string, id: string) => sim.read(realm, 'Customer', id)['Customer'] as Json;
+
+  it('gives the survivor the merged-away balance and transactions; the merged-away one is inactive at 0', () => {
+    const { sim, realm } = makeSim({ customers: 60, transactions: 200 });
+    const all = (sim.adminState(realm, 'Customer')['entities'] as { Customer: Json[] }).Customer;
+    const parentIds = new Set(all.map((c) => (c['ParentRef'] as Json | undefined)?.['value']));
+    const eligible = all.filter((c) => c['Active'] === true && !parentIds.has(c['Id']) && c['Job'] === false);
+    const from = eligible.find((c) => (c['Balance'] as number) > 0) as Json;
+    const into = eligible.find((c) => c['Id'] !== from['Id'] && (c['Balance'] as number) > 0) as Json;
+    const fromId = String(from['Id']);
+    const intoId = String(into['Id']);
+    const invoicesOf = (id: string) =>
+      ((sim.query(realm, `select * from Invoice where CustomerRef = '${id}' maxresults 1000`)['QueryResponse'] as Json)[
+        'Invoice'
+      ] as Json[] | undefined) ?? [];
+    const moved = invoicesOf(fromId).map((i) => i['Id']);
+    const kept = invoicesOf(intoId).map((i) => i['Id']);
+
+    sim.adminMerge(realm, fromId, intoId);
+
+    const survivor = customer(sim, realm, intoId);
+    const merged = customer(sim, realm, fromId);
+    const expected = Math.round(((from['Balance'] as number) + (into['Balance'] as number)) * 100) / 100;
+    expect(survivor['Balance']).toBe(expected);
+    expect(survivor['BalanceWithJobs']).toBe(
+      Math.round(((from['BalanceWithJobs'] as number) + (into['BalanceWithJobs'] as number)) * 100) / 100,
+    );
+    expect(merged).toMatchObject({ Active: false, Balance: 0, BalanceWithJobs: 0 });
+    expect(invoicesOf(fromId)).toEqual([]);
+    expect(
+      invoicesOf(intoId)
+        .map((i) => i['Id'])
+        .sort(),
+    ).toEqual([...moved, ...kept].sort());
+  });
+
+  it("moves a sub-customer's balance out of its parent's BalanceWithJobs", () => {
+    const { sim, realm } = makeSim({ customers: 80, transactions: 50 });
+    const all = (sim.adminState(realm, 'Customer')['entities'] as { Customer: Json[] }).Customer;
+    const parentIds = new Set(all.map((c) => (c['ParentRef'] as Json | undefined)?.['value']));
+    const job = all.find(
+      (c) => c['Active'] === true && c['Job'] === true && !parentIds.has(c['Id']) && (c['Balance'] as number) > 0,
+    ) as Json;
+    const parentId = String((job['ParentRef'] as Json)['value']);
+    const into = all.find(
+      (c) => c['Active'] === true && c['Job'] === false && c['Id'] !== parentId && !parentIds.has(c['Id']),
+    ) as Json;
+    const parentBefore = customer(sim, realm, parentId)['BalanceWithJobs'] as number;
+
+    sim.adminMerge(realm, String(job['Id']), String(into['Id']));
+
+    expect(customer(sim, realm, parentId)['BalanceWithJobs']).toBe(
+      Math.round((parentBefore - (job['BalanceWithJobs'] as number)) * 100) / 100,
+    );
+  });
+});

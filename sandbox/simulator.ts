@@ -731,9 +731,9 @@ export class Simulator {
   }
 
   /**
-   * Merges customer `fromId` into `intoId` as QBO does: the merged-away customer becomes inactive,
-   * every transaction of it moves to the survivor with a new SyncToken and LastUpdatedTime, and a
-   * Merge event (deletedId) is sent for the survivor.
+   * Merges customer `fromId` into `intoId` as QBO does: the merged-away customer becomes inactive
+   * with balance 0, the survivor takes its balance, every transaction of it moves to the survivor
+   * with a new SyncToken and LastUpdatedTime, and a Merge event (deletedId) is sent for the survivor.
    */
   adminMerge(realmId: string, fromId: string, intoId: string): { survivor: Json; moved: Record<string, string[]> } {
     const company = this.adminCompany(realmId);
@@ -759,12 +759,53 @@ export class Simulator {
         (moved[entity] ??= []).push(row.id);
       }
     }
+    this.moveBalance(company, from, into);
     from.active = false;
     from.syncToken++;
     from.updated = Math.max(wholeSecond(at), from.updated);
     company.changed(from, ['updated']);
     company.touch(into, 'Merge', fromId, at);
     return { survivor: company.render(into), moved };
+  }
+
+  /**
+   * The merged-away customer's balance goes to the survivor (Balance and BalanceWithJobs), and the
+   * BalanceWithJobs of each parent above one but not the other moves with it; the merged-away one is left at 0.
+   */
+  private moveBalance(company: Company, from: Row, into: Row): void {
+    const fromBody = company.body(from);
+    const intoBody = company.body(into);
+    const amount = numberOr0(fromBody['Balance']);
+    const withJobs = numberOr0(fromBody['BalanceWithJobs']);
+    intoBody['Balance'] = money(numberOr0(intoBody['Balance']) + amount);
+    intoBody['BalanceWithJobs'] = money(numberOr0(intoBody['BalanceWithJobs']) + withJobs);
+    fromBody['Balance'] = 0;
+    fromBody['BalanceWithJobs'] = 0;
+    const fromParents = this.parents(company, from);
+    const intoParents = this.parents(company, into);
+    for (const [parents, sign] of [
+      [fromParents.filter((p) => !intoParents.includes(p)), -1],
+      [intoParents.filter((p) => !fromParents.includes(p)), 1],
+    ] as const) {
+      for (const parent of parents) {
+        const body = company.body(parent);
+        body['BalanceWithJobs'] = money(numberOr0(body['BalanceWithJobs']) + sign * withJobs);
+        company.changed(parent);
+      }
+    }
+  }
+
+  /** A customer's parent, grandparent and so on (QBO allows five levels). */
+  private parents(company: Company, row: Row): Row[] {
+    const out: Row[] = [];
+    let current: Row | undefined = row;
+    while (current && out.length < 5) {
+      const ref: unknown = current.body?.['ParentRef'];
+      const parentId = isObject(ref) && typeof ref['value'] === 'string' ? ref['value'] : undefined;
+      current = parentId ? company.get('Customer', parentId) : undefined;
+      if (current) out.push(current);
+    }
+    return out;
   }
 
   /**
@@ -1003,6 +1044,15 @@ function joinJson(head: string, parts: readonly Buffer[], tail: string): Buffer 
   }
   list.push(Buffer.from(tail));
   return Buffer.concat(list);
+}
+
+function numberOr0(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+/** An amount rounded to the cent, as QBO keeps money. */
+function money(value: number): number {
+  return Math.round(value * 100) / 100;
 }
 
 function isHttpUrl(text: string): boolean {
