@@ -98,3 +98,100 @@ describe('point 4: a merge moves the balance and the transactions to the survivo
     );
   });
 });
+
+describe('point 6: writes are validated as Intuit validates them, in one place', () => {
+  const create = (sim: Simulator, realm: string, body: Json) =>
+    sim.writeCustomer(realm, body, null)['Customer'] as Json;
+
+  it('requires DisplayName unless a name part is given, and builds it from the parts', () => {
+    const { sim, realm } = makeSim();
+    expect(fault(() => create(sim, realm, { Notes: 'no name' })).errors[0]).toMatchObject({
+      code: '2020',
+      element: 'DisplayName',
+    });
+    expect(create(sim, realm, { GivenName: 'Amélie', FamilyName: 'Tremblay' })['DisplayName']).toBe('Amélie Tremblay');
+    expect(create(sim, realm, { Title: 'Dr' })['DisplayName']).toBe('Dr');
+  });
+
+  it('limits DisplayName to 500 characters and Notes to 2,000 with fault 2050, listing every error', () => {
+    const { sim, realm } = makeSim();
+    expect(create(sim, realm, { DisplayName: 'D'.repeat(500), Notes: 'n'.repeat(2000) })['Notes']).toHaveLength(2000);
+    const tooLong = fault(() => create(sim, realm, { DisplayName: 'E'.repeat(501), Notes: 'n'.repeat(2001) }));
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.errors).toEqual([
+      {
+        Message: 'String length is either shorter or longer than supported by specification',
+        Detail:
+          'String length specified does not match the supported length. Min:0 Max:500 supported. Supplied length:501',
+        code: '2050',
+        element: 'DisplayName',
+      },
+      expect.objectContaining({
+        code: '2050',
+        element: 'Notes',
+        Detail: expect.stringMatching(/Max:2000 .* length:2001$/),
+      }),
+    ]);
+    expect(
+      fault(() => create(sim, realm, { DisplayName: 'Phone', PrimaryPhone: { FreeFormNumber: '5'.repeat(31) } }))
+        .errors[0],
+    ).toMatchObject({
+      code: '2050',
+      element: 'PrimaryPhone.FreeFormNumber',
+    });
+  });
+
+  it('keeps DisplayName unique across customers, inactive ones included, ignoring case: 6240', () => {
+    const { sim, realm } = makeSim();
+    create(sim, realm, { DisplayName: 'Unique Ltd' });
+    expect(fault(() => create(sim, realm, { DisplayName: 'unique ltd' })).errors[0]?.code).toBe('6240');
+    expect(fault(() => create(sim, realm, { GivenName: 'Unique', FamilyName: 'Ltd' })).errors[0]?.code).toBe('6240');
+  });
+
+  it('wants strings as strings and numbers as numbers (2010), and refuses nothing for an unknown field', () => {
+    const { sim, realm } = makeSim();
+    for (const [body, element] of [
+      [{ DisplayName: 'Typed', Notes: { nested: 'x' } }, 'Notes'],
+      [{ DisplayName: 12345 }, 'DisplayName'],
+      [{ DisplayName: 'Typed', Balance: '12.50 $' }, 'Balance'],
+      [{ DisplayName: 'Typed', PrimaryEmailAddr: 'a@b.example' }, 'PrimaryEmailAddr'],
+      [{ DisplayName: 'Typed', Taxable: 'yes' }, 'Taxable'],
+    ] as const) {
+      const f = fault(() => create(sim, realm, body));
+      expect(f.errors[0], JSON.stringify(body)).toMatchObject({ code: '2010', element });
+    }
+    const ignored = create(sim, realm, { DisplayName: 'Ignores', FavouriteColour: 'blue', Balance: 12.5 });
+    expect(ignored).not.toHaveProperty('FavouriteColour');
+    expect(ignored['Balance']).toBe(12.5);
+  });
+
+  it('wants SyncToken as a string and current (5010), on update and sparse update', () => {
+    const { sim, realm } = makeSim();
+    const made = create(sim, realm, { DisplayName: 'Versioned' });
+    const id = made['Id'] as string;
+    expect(fault(() => sim.writeCustomer(realm, { Id: id, sparse: true, Notes: 'x' }, 'update')).errors[0]?.code).toBe(
+      '2020',
+    );
+    expect(
+      fault(() => sim.writeCustomer(realm, { Id: id, SyncToken: 0, sparse: true }, 'update')).errors[0],
+    ).toMatchObject({
+      code: '2010',
+      element: 'SyncToken',
+    });
+    sim.writeCustomer(realm, { Id: id, SyncToken: '0', sparse: true, Notes: 'first' }, 'update');
+    expect(
+      fault(() => sim.writeCustomer(realm, { Id: id, SyncToken: '0', sparse: true, Notes: 'late' }, 'update')).errors[0]
+        ?.code,
+    ).toBe('5010');
+    expect(
+      fault(() => sim.writeCustomer(realm, { Id: id, SyncToken: '1', sparse: true, DisplayName: '' }, 'update'))
+        .errors[0]?.Detail,
+    ).toBe('DisplayName cannot be removed with a sparse update');
+  });
+
+  it('applies the same rules to a user edit through the admin API', () => {
+    const { sim, realm } = makeSim();
+    expect(() => sim.adminEditCustomer(realm, '1', { Notes: 'n'.repeat(2001) })).toThrow(/Max:2000/);
+    expect(sim.adminEditCustomer(realm, '1', { Notes: 'fine', Unknown: 1 })).not.toHaveProperty('Unknown');
+  });
+});

@@ -27,7 +27,7 @@ import {
   wholeSecond,
 } from './store.js';
 import { checkTimeZone, formatLocal, parseQboDateTime } from './time.js';
-import { checkDepth } from './validation.js';
+import { checkCustomerWrite, checkDepth, type CheckedCustomer } from './validation.js';
 import { INTUIT_RETRY_DELAYS_MS, WebhookSender, type WebhookFormat } from './webhooks.js';
 
 /** Everything the simulator can be told. All optional; defaults are QBO's own figures. */
@@ -498,21 +498,15 @@ export class Simulator {
     if (!isObject(input)) throw faults.badRequest('Request body must be a JSON object');
     checkDepth(input);
     const wrapped = isObject(input['Customer']) ? input['Customer'] : input;
-    checkNames(wrapped);
     if (wrapped['Id'] === undefined || wrapped['Id'] === null || wrapped['Id'] === '')
       return this.createCustomer(company, wrapped);
     return this.updateCustomer(company, wrapped);
   }
 
   private createCustomer(company: Company, input: Json): Json {
-    const fields = writableFields(input);
-    const display =
-      typeof fields['DisplayName'] === 'string' && fields['DisplayName'].trim()
-        ? fields['DisplayName'].trim()
-        : nameFromParts(fields);
-    if (!display) throw faults.required('DisplayName');
-    if (company.isNameTaken(display)) throw faults.duplicateName();
-    delete fields['DisplayName'];
+    const checked = checkCustomerWrite(input, { mode: 'create' }, (name) => company.isNameTaken(name));
+    const fields = checked.fields;
+    const display = checked.display as string;
     const parent = fields['ParentRef'];
     if (parent !== undefined) this.checkParent(company, parent);
     const now = Math.floor(this.now() / 1000) * 1000;
@@ -538,7 +532,7 @@ export class Simulator {
       syncToken: 0,
       created: now,
       updated: now,
-      active: input['Active'] !== false,
+      active: checked.active !== false,
       name: display,
       body: stripEmpty(body),
     };
@@ -551,32 +545,27 @@ export class Simulator {
     const id = String(input['Id']);
     const row = company.get('Customer', id);
     if (!row) throw faults.notFound('Customer', id);
-    if (input['SyncToken'] === undefined || input['SyncToken'] === null) throw faults.required('SyncToken');
-    if (String(input['SyncToken']) !== String(row.syncToken)) throw faults.stale();
     const sparse = input['sparse'] === true || input['sparse'] === 'true';
-    this.applyCustomerChanges(company, row, writableFields(input), sparse, input);
+    const checked = checkCustomerWrite(
+      input,
+      { mode: 'update', syncToken: row.syncToken, name: row.name, sparse },
+      (name) => company.isNameTaken(name, row.id),
+    );
+    this.applyCustomerChanges(company, row, checked, sparse);
     company.touch(row);
     return { Customer: company.render(row), time: this.time(company) };
   }
 
   /**
-   * Sparse: given top-level fields replace the stored ones; nested objects are replaced wholesale
-   * (UNCONFIRMED, Intuit's most plausible reading); null or "" clears. Full: omitted fields are cleared.
+   * Stores a checked write. Sparse: given top-level fields replace the stored ones; nested objects
+   * are replaced wholesale (UNCONFIRMED, Intuit's most plausible reading); null or "" clears.
+   * Full: omitted fields are cleared.
    */
-  private applyCustomerChanges(company: Company, row: Row, fields: Json, sparse: boolean, input: Json): void {
+  private applyCustomerChanges(company: Company, row: Row, checked: CheckedCustomer, sparse: boolean): void {
     const body = company.body(row);
-    let display = typeof fields['DisplayName'] === 'string' ? fields['DisplayName'].trim() : undefined;
-    if ('DisplayName' in fields && !display) {
-      if (sparse) throw faults.invalid('DisplayName cannot be removed with a sparse update', 'DisplayName');
-      display = nameFromParts(fields) || undefined;
-      if (!display) throw faults.required('DisplayName');
-    }
-    if (!sparse && display === undefined) display = nameFromParts(fields) || row.name;
-    if (display !== undefined && display !== row.name && company.isNameTaken(display, row.id))
-      throw faults.duplicateName();
+    const { fields, display } = checked;
     if (fields['ParentRef'] !== undefined && fields['ParentRef'] !== null)
       this.checkParent(company, fields['ParentRef'], row.id);
-    delete fields['DisplayName'];
     if (sparse) {
       for (const [key, value] of Object.entries(fields)) {
         if (value === null || value === '') delete body[key];
@@ -599,7 +588,7 @@ export class Simulator {
       row.body = stripEmpty({ ...kept, ...fields });
     }
     if (display !== undefined && display !== row.name) company.setCustomerName(row, display);
-    if (input['Active'] !== undefined) row.active = input['Active'] !== false && input['Active'] !== 'false';
+    if (checked.active !== undefined) row.active = checked.active;
   }
 
   private checkParent(company: Company, parent: unknown, selfId?: string): void {
@@ -688,16 +677,14 @@ export class Simulator {
         'body must be a JSON object of Customer fields to change, e.g. {"PrimaryPhone":{"FreeFormNumber":"(514) 555-0101"}}',
       );
     try {
-      checkDepth(patch);
+      const checked = checkCustomerWrite(patch, { mode: 'edit', name: row.name }, (name) =>
+        company.isNameTaken(name, row.id),
+      );
+      this.applyCustomerChanges(company, row, checked, true);
     } catch (err) {
-      if (err instanceof QboFault) throw new AdminError(400, err.message);
-      throw err;
-    }
-    try {
-      checkNames(patch);
-      this.applyCustomerChanges(company, row, writableFields(patch), true, patch);
-    } catch (err) {
-      if (err instanceof QboFault) throw new AdminError(409, err.message);
+      // QuickBooks refuses a user's edit by the same rules as the API's; a body the API would call
+      // malformed (2010, 2050) is the caller's mistake, a conflict with the data (6240) is 409.
+      if (err instanceof QboFault) throw new AdminError(err.errors[0]?.code === '6240' ? 409 : 400, err.message);
       throw err;
     }
     company.touch(row);
@@ -987,41 +974,6 @@ export class Simulator {
     for (const resolve of [...this.warmingDone]) resolve();
     this.webhooks.stop();
   }
-}
-
-const READ_ONLY_FIELDS = [
-  'Id',
-  'SyncToken',
-  'sparse',
-  'domain',
-  'MetaData',
-  'FullyQualifiedName',
-  'Active',
-  'BalanceWithJobs',
-  'V4IDPseudonym',
-];
-
-function writableFields(input: Json): Json {
-  const out: Json = {};
-  for (const [key, value] of Object.entries(input)) if (!READ_ONLY_FIELDS.includes(key)) out[key] = value;
-  return out;
-}
-
-function checkNames(input: Json): void {
-  for (const key of ['DisplayName', 'GivenName', 'MiddleName', 'FamilyName', 'Title', 'Suffix', 'CompanyName']) {
-    const value = input[key];
-    if (value === undefined || value === null) continue;
-    if (typeof value !== 'string') throw faults.invalid(`${key} must be a string`, key);
-    if (/[:\t\n]/.test(value)) throw faults.invalid(`${key} cannot contain a colon, tab or newline`, key);
-  }
-}
-
-function nameFromParts(fields: Json): string {
-  return ['Title', 'GivenName', 'MiddleName', 'FamilyName', 'Suffix']
-    .map((k) => fields[k])
-    .filter((v): v is string => typeof v === 'string' && v.trim() !== '')
-    .join(' ')
-    .trim();
 }
 
 /** Drops empty strings, nulls and empty objects: QBO returns only properties that have values. */
