@@ -2,6 +2,8 @@
  * Issue 13, in process: the simulator is no easier and no stricter than Intuit where it was found
  * to differ. Each describe block is one numbered point of the issue.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { QboFault } from './faults.js';
 import { Simulator, type SimulatorOptions } from './simulator.js';
@@ -193,5 +195,76 @@ describe('point 6: writes are validated as Intuit validates them, in one place',
     const { sim, realm } = makeSim();
     expect(() => sim.adminEditCustomer(realm, '1', { Notes: 'n'.repeat(2001) })).toThrow(/Max:2000/);
     expect(sim.adminEditCustomer(realm, '1', { Notes: 'fine', Unknown: 1 })).not.toHaveProperty('Unknown');
+  });
+});
+
+describe('point 7: the simulator is split by concern and stands alone', () => {
+  it('imports nothing outside sandbox/ but Node built-ins, so it can be published on its own', () => {
+    const dir = import.meta.dirname;
+    const sources = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.includes('.test.'));
+    expect(sources).toEqual(
+      expect.arrayContaining([
+        'simulator.ts',
+        'reads.ts',
+        'writes.ts',
+        'validation.ts',
+        'fault-injection.ts',
+        'admin.ts',
+      ]),
+    );
+    for (const file of sources) {
+      const text = readFileSync(path.join(dir, file), 'utf8');
+      for (const [, specifier] of text.matchAll(/^(?:import|export)\b[^;]*?from '([^']+)'/gm)) {
+        expect(/^node:|^\.\/[a-z-]+\.js$/.test(specifier as string), `${file} imports ${specifier}`).toBe(true);
+      }
+    }
+  });
+
+  it('keeps the public API of index.ts', async () => {
+    const api = await import('./index.js');
+    for (const name of [
+      'startSimulator',
+      'Simulator',
+      'AdminError',
+      'QboFault',
+      'LoadError',
+      'readRecordedDirectory',
+      'signWebhook',
+      'Prng',
+    ])
+      expect(api, name).toHaveProperty(name);
+    const { sim } = makeSim({ customers: 3, transactions: 3 });
+    for (const method of [
+      'query',
+      'queryText',
+      'queryBytes',
+      'cdc',
+      'cdcText',
+      'cdcBytes',
+      'read',
+      'readBytes',
+      'idempotent',
+      'writeCustomer',
+      'countApiRequest',
+      'apiRequestCount',
+      'apiRequestCounts',
+      'resetApiRequestCounts',
+      'setFaults',
+      'forceFaults',
+      'clearFaults',
+      'drawFault',
+      'drawThrottleXml',
+      'adminEditCustomer',
+      'adminSetActive',
+      'adminDelete',
+      'adminMerge',
+      'adminBulkEdit',
+      'adminCorrupt',
+      'adminRepair',
+      'adminState',
+      'warmCache',
+      'stop',
+    ] as const)
+      expect(typeof sim[method], method).toBe('function');
   });
 });
