@@ -1,6 +1,7 @@
 /**
- * QBO's error bodies: the JSON `Fault` envelope with string codes, and the XML `IntuitResponse`
- * form that some throttling and validation errors arrive in even when JSON was asked for.
+ * QBO's error bodies: the JSON `Fault` envelope with string codes, the gateway's lowercase `fault`
+ * of authentication failures, and the XML `IntuitResponse` form that some throttling and
+ * validation errors arrive in even when JSON was asked for.
  */
 
 export type FaultType = 'ValidationFault' | 'SystemFault' | 'AuthenticationFault' | 'AuthorizationFault';
@@ -12,18 +13,34 @@ export interface FaultError {
   readonly element?: string;
 }
 
+/**
+ * How a fault's JSON is spelled. The API's own faults are `{"Fault":{"Error":[{"Message",…}]}}`;
+ * authentication failures come from Intuit's gateway in front of it, which writes
+ * `{"fault":{"error":[{"message","detail","code"}],"type":"AUTHENTICATION"}}`.
+ */
+export type FaultJsonStyle = { readonly kind: 'api' } | { readonly kind: 'gateway'; readonly type: string };
+
 /** An error the simulator answers with a QBO fault: HTTP status plus envelope. */
 export class QboFault extends Error {
   constructor(
     readonly status: number,
     readonly type: FaultType | 'SERVICE',
     readonly errors: readonly FaultError[],
+    readonly jsonStyle: FaultJsonStyle = { kind: 'api' },
   ) {
     super(errors.map((e) => `${e.code} ${e.Message}: ${e.Detail}`).join('; '));
   }
 
-  /** The JSON envelope, `{"Fault":{"Error":[…],"type":…},"time":…}`. */
+  /** The JSON envelope: `{"Fault":{"Error":[…],"type":…},"time":…}`, or the gateway's lowercase form. */
   toJson(time: string): Record<string, unknown> {
+    if (this.jsonStyle.kind === 'gateway')
+      return {
+        fault: {
+          error: this.errors.map((e) => ({ message: e.Message, detail: e.Detail, code: e.code })),
+          type: this.jsonStyle.type,
+        },
+        time,
+      };
     return { Fault: { Error: this.errors.map((e) => ({ ...e })), type: this.type }, time };
   }
 
@@ -103,9 +120,12 @@ export const faults = {
       { Message: 'Unsupported Operation', Detail: detail, code: '500', element: '' },
     ]),
   authentication: (detail: string) =>
-    new QboFault(401, 'AuthenticationFault', [
-      { Message: 'message=AuthenticationFailed; errorCode=003200; statusCode=401', Detail: detail, code: '3200' },
-    ]),
+    new QboFault(
+      401,
+      'AuthenticationFault',
+      [{ Message: 'message=AuthenticationFailed; errorCode=003200; statusCode=401', Detail: detail, code: '3200' }],
+      { kind: 'gateway', type: 'AUTHENTICATION' },
+    ),
   authorization: (detail: string) =>
     new QboFault(403, 'AuthorizationFault', [
       { Message: 'message=AuthorizationFailure; errorCode=003201; statusCode=403', Detail: detail, code: '3201' },
@@ -118,11 +138,21 @@ export const faults = {
         code: '3001',
       },
     ]),
+  /** An injected server fault (`/__sim/faults`), and only that. */
   server: (status: number) =>
     new QboFault(status, 'SystemFault', [
       {
         Message: 'An application error has occurred while processing your request',
         Detail: 'System Failure Error: simulated server fault',
+        code: '10000',
+      },
+    ]),
+  /** An error nobody injected (a simulator bug): never labelled as simulated. */
+  internal: (detail: string) =>
+    new QboFault(500, 'SystemFault', [
+      {
+        Message: 'An application error has occurred while processing your request',
+        Detail: `System Failure Error: simulator internal error (not an injected fault): ${detail}`,
         code: '10000',
       },
     ]),

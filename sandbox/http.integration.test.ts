@@ -143,9 +143,9 @@ describe('API over HTTP', () => {
     await fetch(`${sim.baseUrl}/__sim/tokens/expire`, { method: 'POST', body: JSON.stringify({ realmId }) });
     const expired = await api(`/v3/company/${realmId}/customer/1`, token);
     expect(expired.status).toBe(401);
-    const body = (await expired.json()) as { Fault: { type: string; Error: { code: string }[] }; time: string };
-    expect(body.Fault.type).toBe('AuthenticationFault');
-    expect(body.Fault.Error[0]?.code).toBe('3200');
+    const body = (await expired.json()) as { fault: { type: string; error: { code: string }[] }; time: string };
+    expect(body.fault.type).toBe('AUTHENTICATION');
+    expect(body.fault.error[0]?.code).toBe('3200');
     expect((await api(`/v3/company/${realmId}/customer/1`, 'made-up')).status).toBe(401);
   });
 

@@ -88,7 +88,7 @@ export function collectResponse(parsed: unknown, file: string, out: LoadedFiles)
     });
     return;
   }
-  if ('Fault' in parsed) {
+  if ('Fault' in parsed || 'fault' in parsed) {
     out.skipped['Fault'] = (out.skipped['Fault'] ?? 0) + 1;
     return;
   }

@@ -426,8 +426,9 @@ function escapeRegex(text: string): string {
 
 export interface QueryOptions {
   /**
-   * Entity names are case-sensitive per Intuit's query docs; set false to accept `customer`.
-   * UNCONFIRMED how strictly production enforces this.
+   * Whether `select * from customer` is refused. Intuit answers it (node-quickbooks sends
+   * lowercase entity names to production, and its users page customers that way), so the
+   * default is false; true is stricter than Intuit.
    */
   readonly caseSensitiveEntities: boolean;
   /**

@@ -9,26 +9,27 @@ import type { AddressInfo } from 'node:net';
 import { faults, QboFault } from './faults.js';
 import { AdminError, type ApiRequestKind, type ForcedFault, type FaultRates, type Simulator } from './simulator.js';
 import { entityFromName, isObject, type Json } from './store.js';
+import { MAX_BODY_BYTES } from './validation.js';
 import type { WebhookFormat } from './webhooks.js';
-
-const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 class BodyTooLarge extends Error {}
 
+/**
+ * Reads the body, keeping at most MAX_BODY_BYTES. A larger body is drained to its end rather than
+ * cut off, so the client gets the 400 instead of a reset connection.
+ */
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new BodyTooLarge(`request body is larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES) reject(new BodyTooLarge(`Request body is larger than ${MAX_BODY_BYTES} bytes`));
+      else resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     req.on('error', reject);
   });
 }
@@ -69,11 +70,11 @@ export function createHandler(sim: Simulator, baseUrl: () => string): http.Reque
   return (req, res) => {
     void handle(sim, baseUrl, req, res).catch((err: unknown) => {
       if (!res.headersSent) {
-        const reply = json(500, faults.server(500).toJson(sim.time()));
+        // Not an injected fault: say so, so nobody mistakes a simulator bug for a scripted outage.
+        const reply = json(500, faults.internal(err instanceof Error ? err.message : String(err)).toJson(sim.time()));
         res.writeHead(reply.status, { 'content-type': reply.contentType });
         res.end(reply.body);
       } else res.destroy();
-      void err;
     });
   };
 }
@@ -135,7 +136,7 @@ async function handle(
         if (decision.kind === 'slow') await sleep(decision.ms);
         return send(await apiRoute(sim, realmId, method, rest, url, req));
       } catch (err) {
-        if (err instanceof QboFault) return send(faultReply(sim, err, false));
+        if (err instanceof QboFault) return send(faultReply(sim, err, err.status === 401 && asksForXml(req)));
         if (err instanceof BodyTooLarge) return send(faultReply(sim, faults.badRequest(err.message), false));
         throw err;
       }
@@ -152,6 +153,16 @@ function faultReply(sim: Simulator, fault: QboFault, xml: boolean): Reply {
   return xml
     ? { status: fault.status, body: fault.toXml(time), contentType: 'application/xml' }
     : json(fault.status, fault.toJson(time));
+}
+
+/**
+ * Whether the client asked for XML rather than JSON. Only authentication failures honour it: they
+ * come from Intuit's gateway, which answers in the format asked for; the simulator's other replies
+ * are JSON (what every client of the v3 JSON API asks for).
+ */
+function asksForXml(req: http.IncomingMessage): boolean {
+  const accept = req.headers.accept ?? '';
+  return /\bxml\b/i.test(accept) && !/\bjson\b/i.test(accept);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -231,15 +242,25 @@ async function authorize(sim: Simulator, method: string, url: URL, req: http.Inc
   if (method === 'POST') params = new URLSearchParams(await readBody(req));
   const clientId = params.get('client_id');
   const redirectUri = params.get('redirect_uri');
-  const state = params.get('state') ?? '';
+  const state = params.get('state');
   if (clientId !== sim.clientId)
     return html(
       400,
       'Invalid client_id',
       `The client id ${escapeHtml(clientId ?? '(missing)')} is not known to this simulator.`,
     );
-  if (!redirectUri || !/^https?:\/\//.test(redirectUri))
-    return html(400, 'Invalid redirect_uri', 'redirect_uri must be an absolute http(s) URL.');
+  // Intuit redirects only to registered URIs; an unregistered one gets an error page, never a redirect.
+  if (!redirectUri || !sim.isRegisteredRedirect(redirectUri))
+    return html(
+      400,
+      'Invalid redirect_uri',
+      `The redirect_uri ${escapeHtml(redirectUri ?? '(missing)')} is not registered for this app. Registered: ${escapeHtml(
+        sim.redirectUris?.join(', ') ??
+          'any loopback http(s) URI (the default app; start with redirectUris to set them)',
+      )}.`,
+    );
+  // Intuit requires state (it is the client's CSRF defence); answering without it would hand back `state=`.
+  if (!state) return html(400, 'Invalid state', 'state is required.');
   if (method === 'GET' && params.get('response_type') !== 'code')
     return html(400, 'Invalid response_type', 'response_type must be "code".');
   if (method === 'GET' && !(params.get('scope') ?? '').includes('com.intuit.quickbooks.accounting'))

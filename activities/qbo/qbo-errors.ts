@@ -32,20 +32,25 @@ export class QboError extends Error {
   }
 }
 
-/** Reads a QBO fault from a JSON or XML body; undefined when the body holds none. */
+/**
+ * Reads a QBO fault from a JSON or XML body; undefined when the body holds none. The API writes
+ * `{"Fault":{"Error":[{"Message","Detail","code"}],"type"}}`; authentication failures (401) come
+ * from Intuit's gateway as `{"fault":{"error":[{"message","detail","code"}],"type":"AUTHENTICATION"}}`.
+ */
 export function parseFault(body: string): QboFaultDetail | undefined {
   const trimmed = body.trim();
   if (trimmed.startsWith('{')) {
     try {
-      const parsed = JSON.parse(trimmed) as { Fault?: { type?: unknown; Error?: unknown }; fault?: unknown };
-      const fault = parsed.Fault;
-      if (!fault || typeof fault !== 'object') return undefined;
-      const first = Array.isArray(fault.Error) ? (fault.Error[0] as Record<string, unknown> | undefined) : undefined;
+      const parsed = objectOrUndefined(JSON.parse(trimmed));
+      const fault = objectOrUndefined(parsed?.['Fault']) ?? objectOrUndefined(parsed?.['fault']);
+      if (!fault) return undefined;
+      const errors = fault['Error'] ?? fault['error'];
+      const first = Array.isArray(errors) ? objectOrUndefined(errors[0]) : undefined;
       return {
         code: stringOrUndefined(first?.['code']),
-        message: stringOrUndefined(first?.['Message']),
-        detail: stringOrUndefined(first?.['Detail']),
-        faultType: stringOrUndefined(fault.type),
+        message: stringOrUndefined(first?.['Message'] ?? first?.['message']),
+        detail: stringOrUndefined(first?.['Detail'] ?? first?.['detail']),
+        faultType: stringOrUndefined(fault['type']),
       };
     } catch {
       return undefined;
@@ -123,9 +128,17 @@ function stringOrUndefined(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : undefined;
 }
 
+function objectOrUndefined(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
 function decodeXml(value: string | undefined): string | undefined {
   return value
-    ?.replace(/&lt;/g, '<')
+    ?.replace(/&#(\d+);/g, (_, code: string) => String.fromCodePoint(Number(code)))
+    .replace(/&#x([0-9a-f]+);/gi, (_, code: string) => String.fromCodePoint(parseInt(code, 16)))
+    .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
     .replace(/&quot;/g, '"')
     .replace(/&apos;/g, "'")

@@ -29,6 +29,33 @@ describe('QBO failure classification (one place, stable types)', () => {
     expect(parseFault('<html>bad gateway</html>')).toBeUndefined();
   });
 
+  // Issue 13 point 2. No 401 body is among the recordings (shared/reference/qbo-samples); this is the
+  // shape the issue quotes from a real 401 (shared/reference/qbo-api.md § HTTP status codes: 401 is
+  // AuthenticationFault 3200), its elided detail filled in, and the XML IntuitResponse form of it.
+  const gateway401 =
+    '{"fault":{"error":[{"message":"message=AuthenticationFailed; errorCode=003200; statusCode=401","detail":"Token expired","code":"3200"}],"type":"AUTHENTICATION"},"time":"2026-03-15T05:00:00.000-07:00"}';
+  const xml401 = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<IntuitResponse xmlns="http://schema.intuit.com/finance/v3" time="2026-03-15T05:00:00.000-07:00"><Fault type="AuthenticationFault"><Error code="3200"><Message>message=AuthenticationFailed; errorCode=003200; statusCode=401</Message><Detail>Token &#39;expired&#39;</Detail></Error></Fault></IntuitResponse>`;
+
+  it('point 2: reads the lowercase fault of a 401 and its XML AuthenticationFault', () => {
+    expect(parseFault(gateway401)).toEqual({
+      code: '3200',
+      message: 'message=AuthenticationFailed; errorCode=003200; statusCode=401',
+      detail: 'Token expired',
+      faultType: 'AUTHENTICATION',
+    });
+    expect(parseFault(xml401)).toEqual({
+      code: '3200',
+      message: 'message=AuthenticationFailed; errorCode=003200; statusCode=401',
+      detail: "Token 'expired'",
+      faultType: 'AuthenticationFault',
+    });
+    for (const body of [gateway401, xml401]) {
+      const error = classifyResponse(401, new Headers(), body, 'query Customer');
+      expect(error).toMatchObject({ type: FailureType.QboAuthExpired, details: { status: 401, code: '3200' } });
+      expect(error.message).toMatch(/AuthenticationFailed.*\(fault 3200\) \[HTTP 401\]/);
+    }
+  });
+
   it.each([
     [429, jsonFault('3001', 'ThrottleExceeded', 'ThrottleFault'), FailureType.QboThrottled],
     [429, xmlThrottle, FailureType.QboThrottled],
