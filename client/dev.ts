@@ -8,7 +8,7 @@ import { deleteTenant } from '../db/repositories/tenants.js';
 import { parseTokenKey } from '../db/token-crypto.js';
 import { startSimulator, type RunningSimulator } from '../sandbox/index.js';
 import type { Config } from '../worker/config.js';
-import { qboAuthDepsFromConfig } from '../worker/qbo-deps.js';
+import { qboAuthDepsFromConfig, redirectUriOf } from '../worker/qbo-deps.js';
 import { statusQuery, tenantWorkflowId } from '../workflows/definitions.js';
 import { createProgressView } from './progress-view.js';
 import { runConnectFlow } from './onboarding/connect-flow.js';
@@ -54,6 +54,8 @@ export async function startDevDemo(
     transactions: options.transactions,
     seed: 2026,
     autoConsent: true,
+    // As on Intuit's portal: the app accepts only the callback the dev stack serves.
+    redirectUris: [redirectUriOf(config)],
   });
   let stack: DevStack | undefined;
   try {

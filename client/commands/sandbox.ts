@@ -20,6 +20,7 @@ interface SandboxOptions {
   accessTokenTtl: number;
   refreshGrace: number;
   timeZone?: string;
+  redirectUri?: string[];
 }
 
 function integer(name: string, min: number, max: number) {
@@ -63,6 +64,11 @@ export function registerSandboxCommand(program: Command): void {
       86_400,
     )
     .option('--time-zone <zone>', 'IANA time zone of the companies (default America/Toronto)')
+    .option(
+      '--redirect-uri <uri>',
+      "OAuth redirect URI registered for the app, as on Intuit's developer portal (repeatable; default: any loopback URI)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .action(async (options: SandboxOptions) => {
       if (options.webhookUrl && !/^https?:\/\//.test(options.webhookUrl))
         throw new UsageError('--webhook-url must be an http(s) URL');
@@ -95,6 +101,7 @@ export function registerSandboxCommand(program: Command): void {
           ...(options.clientId ? { clientId: options.clientId } : {}),
           ...(options.clientSecret ? { clientSecret: options.clientSecret } : {}),
           ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+          ...(options.redirectUri ? { redirectUris: options.redirectUri } : {}),
         });
       } catch (err) {
         if (err instanceof LoadError) throw new UsageError(err.message);
