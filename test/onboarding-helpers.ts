@@ -13,9 +13,6 @@ export interface QboFixture {
   stop(): Promise<void>;
 }
 
-/** The callback registered for the simulator's app; nothing listens there, the tests follow the redirect. */
-const fixtureRedirectUri = 'http://127.0.0.1:9/oauth/callback';
-
 export async function startQboFixture(
   options: StartOptions = {},
   deps: Partial<QboAuthDeps> = {},
@@ -25,7 +22,6 @@ export async function startQboFixture(
   const sim = await startSimulator({
     port: 0,
     autoConsent: true,
-    redirectUris: [fixtureRedirectUri],
     customers: 30,
     transactions: 60,
     items: 10,
@@ -38,7 +34,7 @@ export async function startQboFixture(
       clientId: sim.clientId,
       clientSecret: sim.clientSecret,
       environment: 'sandbox',
-      redirectUri: fixtureRedirectUri,
+      redirectUri: 'http://127.0.0.1:9/oauth/callback',
       oauthBaseUrl: sim.baseUrl,
     }),
     tokenKey: randomBytes(32),
