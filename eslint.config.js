@@ -68,6 +68,25 @@ export default tseslint.config(
     },
   },
   {
+    // Commands reach tables through the repositories in db/repositories/, as the activities do.
+    files: ['client/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            'CallExpression[callee.property.name=/^(selectFrom|insertInto|updateTable|deleteFrom|replaceInto|mergeInto)$/]',
+          message: 'client/ reads and writes tables through db/repositories/, not with its own queries.',
+        },
+        {
+          selector: "TaggedTemplateExpression[tag.name='sql']",
+          message: 'client/ reads and writes tables through db/repositories/, not with raw SQL.',
+        },
+      ],
+    },
+  },
+  {
     files: ['bin/**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

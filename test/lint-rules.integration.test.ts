@@ -42,6 +42,13 @@ describe('lint rules (R26)', () => {
     }
   }, 60_000);
 
+  it('R26: client/ reaches tables only through the repositories', async () => {
+    const query = `import type { Kysely } from 'kysely';\nimport type { Database } from '../db/schema.js';\nexport const q = (db: Kysely<Database>) => db.selectFrom('tenants').selectAll().execute();\n`;
+    expect(await lintProbe('client', query)).toContain('no-restricted-syntax');
+    const raw = `import { sql } from 'kysely';\nexport const q = sql\`SELECT 1\`;\n`;
+    expect(await lintProbe('client', raw)).toContain('no-restricted-syntax');
+  }, 60_000);
+
   it('R26: activities may import Node built-ins', async () => {
     expect(await lintProbe('activities', `import * as probe from 'node:fs';\nexport const x = probe;\n`)).toEqual([]);
   }, 60_000);
