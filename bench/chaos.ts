@@ -147,11 +147,15 @@ async function firstAttemptPageRunning(): Promise<boolean> {
   );
 }
 
-/** Waits for a page on its first attempt (a new page, not the retry of the last one) to be under way. */
+/**
+ * Waits for a page on its first attempt (a new page, not the retry of the last one) to be under
+ * way, or for the backfill to be over.
+ */
 async function waitForFreshPage(): Promise<void> {
-  for (let since = Date.now(); ;) {
+  for (let since = Date.now(), asked = 0; ; asked += 1) {
     await keepWorkerAlive();
     if (await firstAttemptPageRunning().catch(() => false)) return;
+    if (asked % 40 === 0 && (await status()).phase !== 'backfill') return;
     if (Date.now() - since > 120_000) {
       // A worker alive but idle for two minutes: say so, and give it a new process.
       stalls += 1;
