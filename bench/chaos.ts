@@ -137,24 +137,27 @@ async function keepWorkerAlive(): Promise<void> {
   worker = await startWorkerProcess(workerEnv);
 }
 
-async function firstAttemptPageRunning(): Promise<boolean> {
+/**
+ * A page on its first attempt (a new page, not the retry of the last one) started by the worker now
+ * running: the page a killed worker held still shows as started until its heartbeat times out.
+ */
+async function freshPageRunning(): Promise<boolean> {
   const described = await handle().describe();
+  const identity = `${worker.child.pid}@`;
   return (described.raw.pendingActivities ?? []).some(
     (activity) =>
       activity.activityType?.name === 'syncEntityPage' &&
       activity.attempt === 1 &&
-      activity.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+      activity.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED &&
+      (activity.lastWorkerIdentity ?? '').startsWith(identity),
   );
 }
 
-/**
- * Waits for a page on its first attempt (a new page, not the retry of the last one) to be under
- * way, or for the backfill to be over.
- */
+/** Waits for the running worker to be in a fresh page, or for the backfill to be over. */
 async function waitForFreshPage(): Promise<void> {
   for (let since = Date.now(), asked = 0; ; asked += 1) {
     await keepWorkerAlive();
-    if (await firstAttemptPageRunning().catch(() => false)) return;
+    if (await freshPageRunning().catch(() => false)) return;
     if (asked % 40 === 0 && (await status()).phase !== 'backfill') return;
     if (Date.now() - since > 120_000) {
       // A worker alive but idle for two minutes: say so, and give it a new process.
