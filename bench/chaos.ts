@@ -302,6 +302,7 @@ try {
   if (unexpectedExits.length > 0) say(`worker exits nobody asked for: ${unexpectedExits.length}`);
   console.log(
     figuresLine({
+      company_records: records,
       records: backfilled,
       seconds: backfillSeconds.toFixed(1),
       records_per_s: (backfilled / backfillSeconds).toFixed(0),
