@@ -136,7 +136,13 @@ async function backfill(server: RunningDevServer, name: string, flaky: boolean):
       if (Date.now() - shown > 30_000) {
         shown = Date.now();
         progress = progressOf(await handle.query(statusQuery).catch(() => undefined));
-        console.log(`  ${name}: ${Math.round((Date.now() - started) / 1000)} s, ${JSON.stringify(progress)}`);
+        const pending = ((await handle.describe()).raw.pendingActivities ?? []).map(
+          (activity) => `${activity.activityType?.name} attempt ${activity.attempt}`,
+        );
+        console.log(
+          `  ${name}: ${Math.round((Date.now() - started) / 1000)} s, ${sim.apiRequestCount(realmId)} QBO requests, ` +
+            `done ${JSON.stringify(progress)}; pending: ${pending.join(', ') || 'none'}`,
+        );
       }
       await sleep(500);
     }
