@@ -76,277 +76,296 @@ const binary = findTemporal({
 });
 if (!binary) throw new Error('no Temporal CLI: run npm run setup');
 
-const pg = await startPrivatePostgres(await freePort());
-// test/database.ts reads TEST_DATABASE_URL when it loads: the fixture's database goes to the
-// private cluster only if it is imported after this.
-process.env['TEST_DATABASE_URL'] = pg.url;
-const { consent, createTenant, startQboFixture } = await import('../test/onboarding-helpers.js');
-const temporalFolder = mkdtempSync(path.join(os.tmpdir(), 'qbsync-bench-temporal-'));
-const temporalPort = await freePort();
-const startTemporal = () =>
-  startDevServer({
-    binary: binary.path,
-    port: temporalPort,
-    uiPort: undefined,
-    dbFile: path.join(temporalFolder, 'temporal.db'),
-    namespace: 'default',
-    log: (line) => console.warn(line),
-  });
-let server: RunningDevServer = await startTemporal();
-say(
-  `company: ${customers} customers, ${transactions} transactions; seed ${seed}; PostgreSQL on port ${pg.port} (stop mode ${pgStopMode}); Temporal on ${server.address}`,
-);
-
-const fixture = await startQboFixture({ customers, transactions, items: 60, seed }, {}, { limited: true });
-const { sim } = fixture.sim;
-const tenantId = 'chaos';
-const taskQueue = `chaos-${Date.now()}`;
-await createTenant(fixture, tenantId, '2000-01-01');
-const { realmId } = await connectTenant(fixture.deps, tenantId, await consent(fixture));
-const workerEnv = {
-  DATABASE_URL: fixture.database.url,
-  TEMPORAL_ADDRESS: server.address,
-  TEMPORAL_TASK_QUEUE: taskQueue,
-  QBO_CLIENT_ID: sim.clientId,
-  QBO_CLIENT_SECRET: sim.clientSecret,
-  QBO_API_BASE_URL: fixture.sim.baseUrl,
-  QBO_OAUTH_BASE_URL: fixture.sim.baseUrl,
-  QBSYNC_TOKEN_KEY: Buffer.from(fixture.deps.tokenKey).toString('base64'),
-};
-const client = new Client({ connection: await Connection.connect({ address: server.address }) });
-const handle = () => client.workflow.getHandle(tenantWorkflowId(tenantId));
-const status = () => retrying('the status query', () => handle().query(statusQuery));
-
-let worker: WorkerProcess = await startWorkerProcess(workerEnv);
-let kills = 0;
-let temporalRestarts = 0;
-let pgRestarts = 0;
-/** Worker exits nobody asked for, with the last words of each. */
-const unexpectedExits: string[] = [];
-let stalls = 0;
-const edits = { single: 0, deactivated: 0, deleted: 0, burst: 0 };
-let editing: NodeJS.Timeout | undefined;
-let exitCode = 1;
-
-/** Restarts the worker when it died on its own (a strike or a defect), saying how it ended. */
-async function keepWorkerAlive(): Promise<void> {
-  if (worker.child.exitCode === null && worker.child.signalCode === null) return;
-  const how = await worker.exited;
-  unexpectedExits.push(`exit ${how}: ${tailOf(worker.output(), 8)}`);
-  say(`the worker exited on its own (${how}); its last lines:\n${tailOf(worker.output(), 40)}`);
-  worker = await startWorkerProcess(workerEnv);
-}
-
-/**
- * A page on its first attempt (a new page, not the retry of the last one) started by the worker now
- * running: the page a killed worker held still shows as started until its heartbeat times out.
- */
-async function freshPageRunning(): Promise<boolean> {
-  const described = await handle().describe();
-  const identity = `${worker.child.pid}@`;
-  return (described.raw.pendingActivities ?? []).some(
-    (activity) =>
-      activity.activityType?.name === 'syncEntityPage' &&
-      activity.attempt === 1 &&
-      activity.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED &&
-      (activity.lastWorkerIdentity ?? '').startsWith(identity),
-  );
-}
-
-/** Waits for the running worker to be in a fresh page, or for the backfill to be over. */
-async function waitForFreshPage(): Promise<void> {
-  for (let since = Date.now(), asked = 0; ; asked += 1) {
-    await keepWorkerAlive();
-    if (await freshPageRunning().catch(() => false)) return;
-    if (asked % 40 === 0 && (await status()).phase !== 'backfill') return;
-    if (Date.now() - since > 120_000) {
-      // A worker alive but idle for two minutes: say so, and give it a new process.
-      stalls += 1;
-      say(`no page started for 2 minutes; restarting the worker. Its last lines:\n${tailOf(worker.output(), 8)}`);
-      await worker.kill();
-      worker = await startWorkerProcess(workerEnv);
-      since = Date.now();
-    }
-    await sleep(50);
-  }
-}
-
-/** A user at work in QuickBooks: an edit, now and then a deactivation or a deleted transaction. */
-function startEditing(company: Record<string, CompanyRecord[]>): void {
-  const names = (company['Customer'] ?? []).filter((c) => !c.Job && c.Active !== false).map((c) => c.Id);
-  const deletable = ['Invoice', 'Estimate', 'SalesReceipt', 'CreditMemo'].flatMap((entity) =>
-    (company[entity] ?? []).map((record) => ({ entity, id: record.Id })),
-  );
-  editing = setInterval(() => {
+// Whatever was started is stopped again, last first, also on Ctrl-C: a bench that dies must not
+// leave a PostgreSQL cluster or a Temporal server behind.
+const cleanups: (() => Promise<unknown> | void)[] = [];
+async function cleanUp(): Promise<void> {
+  for (const cleanup of cleanups.splice(0).reverse()) {
     try {
-      sim.adminEditCustomer(realmId, rng.pick(names), { CompanyName: `Chaos édition ${edits.single}` });
-      edits.single += 1;
-      if (rng.chance(0.3)) {
-        sim.adminSetActive(realmId, 'Customer', rng.pick(names), rng.chance(0.5));
-        edits.deactivated += 1;
-      }
-      if (rng.chance(0.3) && deletable.length > 0) {
-        const [doomed] = deletable.splice(rng.int(0, deletable.length - 1), 1);
-        sim.adminDelete(realmId, doomed!.entity, doomed!.id);
-        edits.deleted += 1;
-      }
+      await cleanup();
     } catch (error) {
-      say(`an edit was refused: ${(error as Error).message}`);
+      console.warn(`cleaning up: ${(error as Error).message}`);
     }
-  }, 1000);
-}
-
-/** The two bursts: customers while customers are being read, transactions while invoices are. */
-function burstIfDue(current: TenantStatus, bursts: Set<string>): void {
-  if (current.phase !== 'backfill') return;
-  const size = Math.max(1, Math.min(5000, Math.round(records / 20)));
-  if (!bursts.has('Customer') && current.entities.Customer.done > 0) {
-    bursts.add('Customer');
-    edits.burst += sim.adminBulkEdit(realmId, size, 'Customer').edited.length;
-    say(`burst: ${size} customers edited in one second`);
-  }
-  if (!bursts.has('Invoice') && current.entities.Invoice.done > 0) {
-    bursts.add('Invoice');
-    edits.burst += sim.adminBulkEdit(realmId, size).edited.length;
-    say(`burst: ${size} transactions edited in one second`);
   }
 }
+process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
 
+let exitCode = 1;
 try {
-  const started = Date.now();
-  await client.workflow.start(tenantSyncWorkflowType, {
-    taskQueue,
-    workflowId: tenantWorkflowId(tenantId),
-    args: [{ tenantId, realmId, mode: 'two_way', pollIntervalSeconds: 3600 }],
-  });
-  startEditing((sim.adminState(realmId) as { entities: Record<string, CompanyRecord[]> }).entities);
-  const bursts = new Set<string>();
-  // The strikes, in order: kills, with the Temporal restart after a third of them and the
-  // PostgreSQL restart after two thirds, each at a random moment in a page.
-  const strikes: ('kill' | 'temporal' | 'postgres')[] = Array.from({ length: plannedKills }, () => 'kill' as const);
-  strikes.splice(Math.round((plannedKills * 2) / 3), 0, 'postgres');
-  strikes.splice(Math.round(plannedKills / 3), 0, 'temporal');
-  let endedEarly = false;
-  for (const strike of strikes) {
-    await waitForFreshPage();
-    await sleep(rng.int(0, maxKillDelayMs));
-    const current = await status();
-    burstIfDue(current, bursts);
-    if (current.phase !== 'backfill') {
-      endedEarly = true;
-      say(`the backfill ended before the ${strike} strike: make the company larger (--records)`);
-      break;
-    }
-    if (strike === 'kill') {
-      await worker.kill();
-      kills += 1;
-      worker = await startWorkerProcess(workerEnv);
-      say(`kill ${kills}: ${JSON.stringify(doneOf(current))}`);
-    } else if (strike === 'temporal') {
-      const stopped = Date.now();
-      await server.stop();
-      await sleep(2000);
-      server = await startTemporal();
-      temporalRestarts += 1;
-      say(`Temporal restarted (down ${((Date.now() - stopped) / 1000).toFixed(1)} s); the worker is ${liveness()}`);
-    } else {
-      const stopped = Date.now();
-      pg.stop(pgStopMode);
-      await sleep(2000);
-      await pg.start();
-      pgRestarts += 1;
-      say(
-        `PostgreSQL restarted (${pgStopMode}, down ${((Date.now() - stopped) / 1000).toFixed(1)} s); the worker is ${liveness()}`,
-      );
+  const pg = await startPrivatePostgres(await freePort());
+  cleanups.push(() => pg.destroy());
+  // test/database.ts reads TEST_DATABASE_URL when it loads: the fixture's database goes to the
+  // private cluster only if it is imported after this.
+  process.env['TEST_DATABASE_URL'] = pg.url;
+  const { consent, createTenant, startQboFixture } = await import('../test/onboarding-helpers.js');
+  const temporalFolder = mkdtempSync(path.join(os.tmpdir(), 'qbsync-bench-temporal-'));
+  cleanups.push(() => rmSync(temporalFolder, { recursive: true, force: true }));
+  const temporalPort = await freePort();
+  const startTemporal = () =>
+    startDevServer({
+      binary: binary.path,
+      port: temporalPort,
+      uiPort: undefined,
+      dbFile: path.join(temporalFolder, 'temporal.db'),
+      namespace: 'default',
+      log: (line) => console.warn(line),
+    });
+  let server: RunningDevServer = await startTemporal();
+  cleanups.push(() => server.stop());
+  say(
+    `company: ${customers} customers, ${transactions} transactions; seed ${seed}; PostgreSQL on port ${pg.port} (stop mode ${pgStopMode}); Temporal on ${server.address}`,
+  );
+
+  const fixture = await startQboFixture({ customers, transactions, items: 60, seed }, {}, { limited: true });
+  cleanups.push(() => fixture.stop());
+  const { sim } = fixture.sim;
+  const tenantId = 'chaos';
+  const taskQueue = `chaos-${Date.now()}`;
+  await createTenant(fixture, tenantId, '2000-01-01');
+  const { realmId } = await connectTenant(fixture.deps, tenantId, await consent(fixture));
+  const workerEnv = {
+    DATABASE_URL: fixture.database.url,
+    TEMPORAL_ADDRESS: server.address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    QBO_CLIENT_ID: sim.clientId,
+    QBO_CLIENT_SECRET: sim.clientSecret,
+    QBO_API_BASE_URL: fixture.sim.baseUrl,
+    QBO_OAUTH_BASE_URL: fixture.sim.baseUrl,
+    QBSYNC_TOKEN_KEY: Buffer.from(fixture.deps.tokenKey).toString('base64'),
+  };
+  const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+  cleanups.push(() => client.connection.close());
+  const handle = () => client.workflow.getHandle(tenantWorkflowId(tenantId));
+  cleanups.push(() =>
+    handle()
+      .terminate('the chaos bench ended')
+      .catch(() => undefined),
+  );
+  const status = () => retrying('the status query', () => handle().query(statusQuery));
+
+  let worker: WorkerProcess = await startWorkerProcess(workerEnv);
+  cleanups.push(() => worker.kill());
+  let kills = 0;
+  let temporalRestarts = 0;
+  let pgRestarts = 0;
+  /** Worker exits nobody asked for. */
+  let workerDeaths = 0;
+  let stalls = 0;
+  const edits = { single: 0, deactivated: 0, deleted: 0, burst: 0 };
+  let editing: NodeJS.Timeout | undefined;
+
+  /** Restarts the worker when it died on its own (a strike or a defect), saying how it ended. */
+  async function keepWorkerAlive(): Promise<void> {
+    if (worker.child.exitCode === null && worker.child.signalCode === null) return;
+    const how = await worker.exited;
+    workerDeaths += 1;
+    say(`the worker exited on its own (${how}); its last lines:\n${tailOf(worker.output(), 40)}`);
+    worker = await startWorkerProcess(workerEnv);
+  }
+
+  /**
+   * A page on its first attempt (a new page, not the retry of the last one) started by the worker now
+   * running: the page a killed worker held still shows as started until its heartbeat times out.
+   */
+  async function freshPageRunning(): Promise<boolean> {
+    const described = await handle().describe();
+    const identity = `${worker.child.pid}@`;
+    return (described.raw.pendingActivities ?? []).some(
+      (activity) =>
+        activity.activityType?.name === 'syncEntityPage' &&
+        activity.attempt === 1 &&
+        activity.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED &&
+        (activity.lastWorkerIdentity ?? '').startsWith(identity),
+    );
+  }
+
+  /** Waits for the running worker to be in a fresh page, or for the backfill to be over. */
+  async function waitForFreshPage(): Promise<void> {
+    for (let since = Date.now(), asked = 0; ; asked += 1) {
+      await keepWorkerAlive();
+      if (await freshPageRunning().catch(() => false)) return;
+      if (asked % 40 === 0 && (await status()).phase !== 'backfill') return;
+      if (Date.now() - since > 120_000) {
+        // A worker alive but idle for two minutes: say so, and give it a new process.
+        stalls += 1;
+        say(`no page started for 2 minutes; restarting the worker. Its last lines:\n${tailOf(worker.output(), 8)}`);
+        await worker.kill();
+        worker = await startWorkerProcess(workerEnv);
+        since = Date.now();
+      }
+      await sleep(50);
     }
   }
 
-  for (;;) {
-    await keepWorkerAlive();
-    const current = await status();
-    burstIfDue(current, bursts);
-    if (current.phase === 'incremental' && current.lastPass) break;
-    if (Date.now() - started > 3 * 3600_000) throw new Error(`the backfill did not finish: ${JSON.stringify(current)}`);
-    await sleep(1000);
+  /** A user at work in QuickBooks: an edit, now and then a deactivation or a deleted transaction. */
+  function startEditing(company: Record<string, CompanyRecord[]>): void {
+    const names = (company['Customer'] ?? []).filter((c) => !c.Job && c.Active !== false).map((c) => c.Id);
+    const deletable = ['Invoice', 'Estimate', 'SalesReceipt', 'CreditMemo'].flatMap((entity) =>
+      (company[entity] ?? []).map((record) => ({ entity, id: record.Id })),
+    );
+    editing = setInterval(() => {
+      try {
+        sim.adminEditCustomer(realmId, rng.pick(names), { CompanyName: `Chaos édition ${edits.single}` });
+        edits.single += 1;
+        if (rng.chance(0.3)) {
+          sim.adminSetActive(realmId, 'Customer', rng.pick(names), rng.chance(0.5));
+          edits.deactivated += 1;
+        }
+        if (rng.chance(0.3) && deletable.length > 0) {
+          const [doomed] = deletable.splice(rng.int(0, deletable.length - 1), 1);
+          sim.adminDelete(realmId, doomed!.entity, doomed!.id);
+          edits.deleted += 1;
+        }
+      } catch (error) {
+        say(`an edit was refused: ${(error as Error).message}`);
+      }
+    }, 1000);
   }
-  const backfill = await retrying('the backfill pass', () =>
-    latestSucceededPass(fixture.database.db, tenantId, 'backfill'),
-  );
-  if (!backfill?.finished_at) throw new Error('no finished backfill pass in sync_passes');
-  const backfillSeconds = (backfill.finished_at.getTime() - started) / 1000;
-  const counts = backfill.counts as { written: number; unchanged: number; deleted: number };
-  const backfilled = counts.written + counts.unchanged + counts.deleted;
-  say(`backfill: ${backfilled} records in ${backfillSeconds.toFixed(1)} s`);
 
-  // The users stop; passes read up to a few seconds before QBO's clock, so one more pass is past
-  // the last edit's second.
-  clearInterval(editing);
-  await sleep(6000);
-  const settled = await passNow(handle);
-  say(`the settling pass ${settled.outcome}${settled.lastError ? `: ${settled.lastError}` : ''}`);
-  const report = await verifyTenant(
-    fixture.database.db,
-    await createQboClientForTenant(fixture.deps, tenantId),
-    tenantId,
-  );
-  const duplicates = await duplicateCounts(fixture.database.db, tenantId);
-  const wall = (Date.now() - began) / 1000;
-  say(
-    `verify: ${report.missing} missing, ${report.extra} extra, ${report.different} different, ${report.failed} failed; ` +
-      `first differences: ${JSON.stringify(report.records.slice(0, 5))}`,
-  );
-  say(`rows: ${JSON.stringify(duplicates)}`);
-  say(
-    `edits during the run: ${edits.single} single, ${edits.deactivated} (de)activations, ${edits.deleted} deletions, ${edits.burst} in bursts`,
-  );
-  if (unexpectedExits.length > 0) say(`worker exits nobody asked for: ${unexpectedExits.length}`);
-  console.log(
-    figuresLine({
-      company_records: records,
-      records: backfilled,
-      seconds: backfillSeconds.toFixed(1),
-      records_per_s: (backfilled / backfillSeconds).toFixed(0),
-      wall_s: wall.toFixed(0),
-      kills,
-      temporal_restarts: temporalRestarts,
-      pg_restarts: pgRestarts,
-      pg_stop_mode: pgStopMode,
-      seed,
-      worker_deaths: unexpectedExits.length,
-      stalls,
-      edits: edits.single + edits.deactivated + edits.deleted + edits.burst,
-      missing: report.missing,
-      extra: report.extra,
-      different: report.different,
-      failed: report.failed,
-      duplicates: duplicates.duplicates,
-    }),
-  );
-  const complete = !endedEarly && kills >= plannedKills && temporalRestarts === 1 && pgRestarts === 1;
-  exitCode =
-    complete &&
-    settled.outcome === 'succeeded' &&
-    report.missing + report.extra + report.different + report.failed + duplicates.duplicates === 0
-      ? 0
-      : 1;
+  /** The two bursts: customers while customers are being read, transactions while invoices are. */
+  function burstIfDue(current: TenantStatus, bursts: Set<string>): void {
+    if (current.phase !== 'backfill') return;
+    const size = Math.max(1, Math.min(5000, Math.round(records / 20)));
+    if (!bursts.has('Customer') && current.entities.Customer.done > 0) {
+      bursts.add('Customer');
+      edits.burst += sim.adminBulkEdit(realmId, size, 'Customer').edited.length;
+      say(`burst: ${size} customers edited in one second`);
+    }
+    if (!bursts.has('Invoice') && current.entities.Invoice.done > 0) {
+      bursts.add('Invoice');
+      edits.burst += sim.adminBulkEdit(realmId, size).edited.length;
+      say(`burst: ${size} transactions edited in one second`);
+    }
+  }
+
+  try {
+    const started = Date.now();
+    await client.workflow.start(tenantSyncWorkflowType, {
+      taskQueue,
+      workflowId: tenantWorkflowId(tenantId),
+      args: [{ tenantId, realmId, mode: 'two_way', pollIntervalSeconds: 3600 }],
+    });
+    startEditing((sim.adminState(realmId) as { entities: Record<string, CompanyRecord[]> }).entities);
+    const bursts = new Set<string>();
+    // The strikes, in order: kills, with the Temporal restart after a third of them and the
+    // PostgreSQL restart after two thirds, each at a random moment in a page.
+    const strikes: ('kill' | 'temporal' | 'postgres')[] = Array.from({ length: plannedKills }, () => 'kill' as const);
+    strikes.splice(Math.round((plannedKills * 2) / 3), 0, 'postgres');
+    strikes.splice(Math.round(plannedKills / 3), 0, 'temporal');
+    let endedEarly = false;
+    for (const strike of strikes) {
+      await waitForFreshPage();
+      await sleep(rng.int(0, maxKillDelayMs));
+      const current = await status();
+      burstIfDue(current, bursts);
+      if (current.phase !== 'backfill') {
+        endedEarly = true;
+        say(`the backfill ended before the ${strike} strike: make the company larger (--records)`);
+        break;
+      }
+      if (strike === 'kill') {
+        await worker.kill();
+        kills += 1;
+        worker = await startWorkerProcess(workerEnv);
+        say(`kill ${kills}: ${JSON.stringify(doneOf(current))}`);
+      } else if (strike === 'temporal') {
+        const stopped = Date.now();
+        await server.stop();
+        await sleep(2000);
+        server = await startTemporal();
+        temporalRestarts += 1;
+        say(`Temporal restarted (down ${((Date.now() - stopped) / 1000).toFixed(1)} s); the worker is ${liveness()}`);
+      } else {
+        const stopped = Date.now();
+        pg.stop(pgStopMode);
+        await sleep(2000);
+        await pg.start();
+        pgRestarts += 1;
+        say(
+          `PostgreSQL restarted (${pgStopMode}, down ${((Date.now() - stopped) / 1000).toFixed(1)} s); the worker is ${liveness()}`,
+        );
+      }
+    }
+
+    for (;;) {
+      await keepWorkerAlive();
+      const current = await status();
+      burstIfDue(current, bursts);
+      if (current.phase === 'incremental' && current.lastPass) break;
+      if (Date.now() - started > 3 * 3600_000)
+        throw new Error(`the backfill did not finish: ${JSON.stringify(current)}`);
+      await sleep(1000);
+    }
+    const backfill = await retrying('the backfill pass', () =>
+      latestSucceededPass(fixture.database.db, tenantId, 'backfill'),
+    );
+    if (!backfill?.finished_at) throw new Error('no finished backfill pass in sync_passes');
+    const backfillSeconds = (backfill.finished_at.getTime() - started) / 1000;
+    const counts = backfill.counts as { written: number; unchanged: number; deleted: number };
+    const backfilled = counts.written + counts.unchanged + counts.deleted;
+    say(`backfill: ${backfilled} records in ${backfillSeconds.toFixed(1)} s`);
+
+    // The users stop; passes read up to a few seconds before QBO's clock, so one more pass is past
+    // the last edit's second.
+    clearInterval(editing);
+    await sleep(6000);
+    const settled = await passNow(handle);
+    say(`the settling pass ${settled.outcome}${settled.lastError ? `: ${settled.lastError}` : ''}`);
+    const report = await verifyTenant(
+      fixture.database.db,
+      await createQboClientForTenant(fixture.deps, tenantId),
+      tenantId,
+    );
+    const duplicates = await duplicateCounts(fixture.database.db, tenantId);
+    const wall = (Date.now() - began) / 1000;
+    say(
+      `verify: ${report.missing} missing, ${report.extra} extra, ${report.different} different, ${report.failed} failed; ` +
+        `first differences: ${JSON.stringify(report.records.slice(0, 5))}`,
+    );
+    say(`rows: ${JSON.stringify(duplicates)}`);
+    say(
+      `edits during the run: ${edits.single} single, ${edits.deactivated} (de)activations, ${edits.deleted} deletions, ${edits.burst} in bursts`,
+    );
+    console.log(
+      figuresLine({
+        company_records: records,
+        records: backfilled,
+        seconds: backfillSeconds.toFixed(1),
+        records_per_s: (backfilled / backfillSeconds).toFixed(0),
+        wall_s: wall.toFixed(0),
+        kills,
+        temporal_restarts: temporalRestarts,
+        pg_restarts: pgRestarts,
+        pg_stop_mode: pgStopMode,
+        seed,
+        worker_deaths: workerDeaths,
+        stalls,
+        edits: edits.single + edits.deactivated + edits.deleted + edits.burst,
+        missing: report.missing,
+        extra: report.extra,
+        different: report.different,
+        failed: report.failed,
+        duplicates: duplicates.duplicates,
+      }),
+    );
+    const complete = !endedEarly && kills >= plannedKills && temporalRestarts === 1 && pgRestarts === 1;
+    exitCode =
+      complete &&
+      settled.outcome === 'succeeded' &&
+      report.missing + report.extra + report.different + report.failed + duplicates.duplicates === 0
+        ? 0
+        : 1;
+  } finally {
+    clearInterval(editing);
+  }
+  function liveness(): string {
+    return worker.child.exitCode === null && worker.child.signalCode === null ? 'still running' : 'gone';
+  }
+
+  function doneOf(current: TenantStatus): Record<string, number> {
+    return Object.fromEntries(Object.entries(current.entities).map(([entity, progress]) => [entity, progress.done]));
+  }
 } finally {
-  clearInterval(editing);
-  await worker.kill();
-  await handle()
-    .terminate('chaos bench finished')
-    .catch(() => undefined);
-  await client.connection.close();
-  await fixture.stop();
-  await server.stop();
-  pg.destroy();
-  rmSync(temporalFolder, { recursive: true, force: true });
+  await cleanUp();
 }
 process.exit(exitCode);
-
-function liveness(): string {
-  return worker.child.exitCode === null && worker.child.signalCode === null ? 'still running' : 'gone';
-}
-
-function doneOf(current: TenantStatus): Record<string, number> {
-  return Object.fromEntries(Object.entries(current.entities).map(([entity, progress]) => [entity, progress.done]));
-}
