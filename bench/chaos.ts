@@ -76,9 +76,11 @@ const binary = findTemporal({
 });
 if (!binary) throw new Error('no Temporal CLI: run npm run setup');
 
-// Whatever was started is stopped again, last first, also on Ctrl-C: a bench that dies must not
-// leave a PostgreSQL cluster or a Temporal server behind.
+// Whatever was started is stopped again, last first: a bench that fails must not leave a
+// PostgreSQL cluster or a Temporal server behind. On Ctrl-C the run is still going, so the
+// processes are killed at once (synchronously) rather than stopped in turn.
 const cleanups: (() => Promise<unknown> | void)[] = [];
+const onInterrupt: (() => void)[] = [];
 async function cleanUp(): Promise<void> {
   for (const cleanup of cleanups.splice(0).reverse()) {
     try {
@@ -88,18 +90,23 @@ async function cleanUp(): Promise<void> {
     }
   }
 }
-process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+process.once('SIGINT', () => {
+  for (const kill of onInterrupt.reverse()) kill();
+  process.exit(130);
+});
 
 let exitCode = 1;
 try {
   const pg = await startPrivatePostgres(await freePort());
   cleanups.push(() => pg.destroy());
+  onInterrupt.push(() => pg.destroy());
   // test/database.ts reads TEST_DATABASE_URL when it loads: the fixture's database goes to the
   // private cluster only if it is imported after this.
   process.env['TEST_DATABASE_URL'] = pg.url;
   const { consent, createTenant, startQboFixture } = await import('../test/onboarding-helpers.js');
   const temporalFolder = mkdtempSync(path.join(os.tmpdir(), 'qbsync-bench-temporal-'));
   cleanups.push(() => rmSync(temporalFolder, { recursive: true, force: true }));
+  onInterrupt.push(() => rmSync(temporalFolder, { recursive: true, force: true }));
   const temporalPort = await freePort();
   const startTemporal = () =>
     startDevServer({
@@ -112,6 +119,7 @@ try {
     });
   let server: RunningDevServer = await startTemporal();
   cleanups.push(() => server.stop());
+  onInterrupt.push(() => server.process.kill('SIGKILL'));
   say(
     `company: ${customers} customers, ${transactions} transactions; seed ${seed}; PostgreSQL on port ${pg.port} (stop mode ${pgStopMode}); Temporal on ${server.address}`,
   );
@@ -145,6 +153,7 @@ try {
 
   let worker: WorkerProcess = await startWorkerProcess(workerEnv);
   cleanups.push(() => worker.kill());
+  onInterrupt.push(() => worker.child.kill('SIGKILL'));
   let kills = 0;
   let temporalRestarts = 0;
   let pgRestarts = 0;
