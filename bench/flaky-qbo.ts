@@ -204,6 +204,11 @@ const server = await startDevServer({
   namespace: 'default',
   log: (line) => console.warn(line),
 });
+// The dev server runs in a process group of its own: Ctrl-C would leave it running.
+process.once('SIGINT', () => {
+  server.process.kill('SIGKILL');
+  process.exit(130);
+});
 let clean: RunResult;
 let flaky: RunResult;
 try {
