@@ -5,6 +5,7 @@ import { syncedEntities } from '../../common/sync-types.js';
 import { createDb } from '../../db/connection.js';
 import { verifyTenant } from '../../client/verify.js';
 import { createQboClientForTenant } from '../qbo/qbo-auth.js';
+import { QboError } from '../qbo/qbo-errors.js';
 import { connectedTenant, startQboFixture, type QboFixture } from '../../test/onboarding-helpers.js';
 import { emptyCounts } from './crm-writer.js';
 import { settleLagMs } from './paging-planner.js';
@@ -222,5 +223,84 @@ describe('a record QBO returns damaged (no usable Id)', () => {
       tenantId,
     );
     expect(report.records).toEqual([]);
+  });
+});
+
+describe('a page activity retried after a failed request', () => {
+  let fixture: QboFixture;
+  const tenantId = 'paging-resume';
+  /** Requests the wrapped client made; the one numbered failAt (1-based) fails as a QBO 5xx would. */
+  let asked = 0;
+  let failAt = 0;
+  /** Of those, the count probes. */
+  let counted = 0;
+
+  beforeAll(async () => {
+    fixture = await startQboFixture({ customers: 40, transactions: 80, items: 10, seed: 7 });
+    await connectedTenant(fixture, tenantId);
+  });
+  afterAll(async () => fixture?.stop());
+
+  const runIn = <I, O>(env: MockActivityEnvironment, activity: (input: I) => Promise<O>, input: I): Promise<O> =>
+    env.run(activity, input);
+
+  function activitiesWithFlakyClient(): SyncActivities {
+    return createSyncActivities({
+      db: fixture.database.db,
+      now: () => new Date(),
+      qboClientFor: async (id) => {
+        const client = await createQboClientForTenant(fixture.deps, id);
+        const flaky =
+          <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+          async (...args: A): Promise<R> => {
+            asked += 1;
+            if (asked === failAt) throw new QboError(FailureType.QboServerFault, 'injected: 503 on this request');
+            return call(...args);
+          };
+        const count = flaky(client.count.bind(client));
+        return {
+          ...client,
+          count: (...args: Parameters<typeof count>) => {
+            counted += 1;
+            return count(...args);
+          },
+          query: flaky(client.query.bind(client)),
+        };
+      },
+    });
+  }
+
+  it('R23: goes on from the request that failed, not from the first count probe, and writes the page once', async () => {
+    const activities = activitiesWithFlakyClient();
+    const pass = await runIn(new MockActivityEnvironment(), activities.beginSyncPass, {
+      tenantId,
+      kind: 'backfill' as const,
+    });
+    const input = { tenantId, entity: 'Invoice' as const, until: pass.until, overlap: false };
+
+    const first = new MockActivityEnvironment();
+    let checkpoint: unknown;
+    first.on('heartbeat', (details: unknown) => (checkpoint = details));
+    asked = 0;
+    failAt = 2; // the count probe answers, the read of the page fails
+    await expect(runIn(first, activities.syncEntityPage, input)).rejects.toThrow(/injected/);
+    expect(checkpoint).toMatchObject({ entity: 'Invoice', step: { kind: 'request', request: { kind: 'read' } } });
+
+    const retry = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: checkpoint });
+    counted = 0;
+    failAt = 0;
+    const page = await runIn(retry, activities.syncEntityPage, input);
+    // No count probe again: the read that failed is made at once (then the invoices' customers are fetched).
+    expect(counted).toBe(0);
+    expect(page.counts.written).toBeGreaterThan(0);
+    expect(page.done).toBe(true);
+
+    // A checkpoint made from another cursor is stale: the page is planned afresh.
+    const stale = new MockActivityEnvironment({ attempt: 3, heartbeatDetails: checkpoint });
+    counted = 0;
+    asked = 0;
+    const again = await runIn(stale, activities.syncEntityPage, input);
+    expect(again.window).toBe('up to date');
+    expect(asked).toBe(0);
   });
 });

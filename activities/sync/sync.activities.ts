@@ -161,11 +161,19 @@ export function createSyncActivities(deps: SyncDeps) {
    * while a worker that died stops heartbeating and its activity is retried elsewhere within the
    * heartbeat timeout (workflows/activity-options.ts).
    */
-  async function withQbo<T>(tenantId: string, work: (client: QboClient) => Promise<T>): Promise<T> {
+  async function withQbo<T>(
+    tenantId: string,
+    work: (client: QboClient, checkpoint: (progress: unknown) => void) => Promise<T>,
+  ): Promise<T> {
     const context = Context.current();
-    const beat = setInterval(() => context.heartbeat(), heartbeatEveryMs);
+    let progress: unknown;
+    const beat = setInterval(() => context.heartbeat(progress), heartbeatEveryMs);
+    const checkpoint = (reached: unknown) => {
+      progress = reached;
+      context.heartbeat(progress);
+    };
     try {
-      return await work(await deps.qboClientFor(tenantId));
+      return await work(await deps.qboClientFor(tenantId), checkpoint);
     } finally {
       clearInterval(beat);
     }
@@ -234,9 +242,18 @@ export function createSyncActivities(deps: SyncDeps) {
       const stored = await readCursor(db, settings, input.entity);
       const initial = initialCursor(input.entity, settings.startDate);
       const cursor = resumeCursor(stored, initial, input.overlap ? overlapMs : 0);
-      return withQbo(input.tenantId, async (client) => {
-        let step: PagingStep<PageEntry> = planPage(cursor, Date.parse(input.until), paging);
+      return withQbo(input.tenantId, async (client, checkpoint) => {
+        // A page takes several requests (count probes, then the read). When one of them fails, the
+        // retry goes on from the last request asked rather than probing again from the cursor: on a
+        // flaky connection a page whose every request must succeed in one go may never get read.
+        const start = JSON.stringify(cursor);
+        let step: PagingStep<PageEntry> =
+          resumedStep(Context.current().info.heartbeatDetails, input, start) ??
+          planPage(cursor, Date.parse(input.until), paging);
         while (step.kind === 'request') {
+          if (step.pending.phase !== 'recount') {
+            checkpoint({ entity: input.entity, until: input.until, cursor: start, step } satisfies PageCheckpoint);
+          }
           step = continuePage(step.pending, await askQbo(client, settings, input.entity, step.request));
         }
         if (step.kind === 'up-to-date') {
@@ -350,6 +367,24 @@ export function createSyncActivities(deps: SyncDeps) {
       await saveSyncMode(db, input.tenantId, input.mode);
     },
   });
+}
+
+/** How far a page activity got, kept in its heartbeat for the next attempt. */
+interface PageCheckpoint {
+  readonly entity: SyncedEntity;
+  readonly until: string;
+  /** The cursor (as JSON) the page was planned from: the checkpoint is stale once it moved. */
+  readonly cursor: string;
+  readonly step: PagingStep<PageEntry>;
+}
+
+/** The request a failed attempt was about to make, when it was planned from the same cursor and pass. */
+function resumedStep(details: unknown, input: SyncEntityPageInput, cursor: string): PagingStep<PageEntry> | undefined {
+  const checkpoint = details as Partial<PageCheckpoint> | undefined;
+  if (checkpoint?.entity !== input.entity || checkpoint.until !== input.until || checkpoint.cursor !== cursor) {
+    return undefined;
+  }
+  return checkpoint.step?.kind === 'request' ? checkpoint.step : undefined;
 }
 
 export type SyncActivities = ReturnType<typeof createSyncActivities>;
