@@ -60,13 +60,19 @@ describe('R23: killing the worker mid-page', () => {
     });
   }
 
-  async function firstAttemptPageRunning(): Promise<boolean> {
+  /**
+   * A page on its first attempt, started by the worker now running: a page that a killed worker
+   * left started still shows as started until its heartbeat times out, and striking then would hit
+   * a worker that holds no page. The worker's default identity begins with its pid.
+   */
+  async function firstAttemptPageRunning(pid: number | undefined): Promise<boolean> {
     const described = await tenant.handle().describe();
     return (described.raw.pendingActivities ?? []).some(
       (activity) =>
         activity.activityType?.name === 'syncEntityPage' &&
         activity.attempt === 1 &&
-        activity.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+        activity.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED &&
+        (activity.lastWorkerIdentity ?? '').startsWith(`${pid}@`),
     );
   }
 
@@ -80,7 +86,7 @@ describe('R23: killing the worker mid-page', () => {
     while (kills < 10) {
       // Kill it in the middle of a page: wait for a page on its first attempt to be running (so
       // each kill hits a new page, not the retry of the last one), then strike at a random moment.
-      for (let waited = 0; !(await firstAttemptPageRunning()); waited += 50) {
+      for (let waited = 0; !(await firstAttemptPageRunning(worker.pid)); waited += 50) {
         if (waited > 120_000) throw new Error('no page started on the restarted worker within 2 minutes');
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
