@@ -12,9 +12,8 @@ import { verifyTenant } from '../client/verify.js';
 import { latestSucceededPass } from '../db/repositories/sync-passes.js';
 import { loadConfig } from '../worker/config.js';
 import { startWorker } from '../worker/main.js';
-import { findTemporal, startDevServer } from '../worker/temporal-server.js';
 import { tenantSyncWorkflowType, tenantWorkflowId } from '../workflows/definitions.js';
-import { freePort } from '../test/global-setup.js';
+import { startTestTemporal } from '../test/global-setup.js';
 import { consent, createTenant, startQboFixture } from '../test/onboarding-helpers.js';
 import { historyFigures } from '../test/history.js';
 
@@ -29,20 +28,7 @@ const { values } = parseArgs({
 const customers = Number(values.customers);
 const transactions = Number(values.transactions);
 
-const binary = findTemporal({
-  cliPath: process.env['TEMPORAL_CLI_PATH'],
-  pathVariable: process.env['PATH'],
-  dataDir: '.data',
-});
-if (!binary) throw new Error('no Temporal CLI: run npm run setup');
-const server = await startDevServer({
-  binary: binary.path,
-  port: await freePort(),
-  uiPort: undefined,
-  dbFile: undefined,
-  namespace: 'default',
-  log: (line) => console.warn(line),
-});
+const server = await startTestTemporal();
 const fixture = await startQboFixture({ customers, transactions, items: 60, seed: 11 }, {}, { limited: true });
 const tenantId = 'bench';
 await createTenant(fixture, tenantId, values['start-date']);

@@ -29,12 +29,12 @@ import { verifyTenant } from '../client/verify.js';
 import type { TenantStatus } from '../common/sync-types.js';
 import { latestSucceededPass } from '../db/repositories/sync-passes.js';
 import { Prng } from '../sandbox/index.js';
-import { findTemporal, startDevServer, type RunningDevServer } from '../worker/temporal-server.js';
+import type { RunningDevServer } from '../worker/temporal-server.js';
 import { statusQuery, tenantSyncWorkflowType, tenantWorkflowId } from '../workflows/definitions.js';
-import { freePort } from '../test/global-setup.js';
+import { freePort, startTestTemporal } from '../test/global-setup.js';
+import { duplicateCounts } from '../test/duplicate-counts.js';
 import type { CompanyRecord } from '../test/tenant-harness.js';
 import {
-  duplicateCounts,
   figuresLine,
   passNow,
   retrying,
@@ -74,13 +74,6 @@ const began = Date.now();
 const elapsed = () => `${((Date.now() - began) / 1000).toFixed(0)} s`;
 const say = (line: string) => console.log(`[${elapsed()}] ${line}`);
 
-const binary = findTemporal({
-  cliPath: process.env['TEMPORAL_CLI_PATH'],
-  pathVariable: process.env['PATH'],
-  dataDir: '.data',
-});
-if (!binary) throw new Error('no Temporal CLI: run npm run setup');
-
 // Whatever was started is stopped again, last first: a bench that fails must not leave a
 // PostgreSQL cluster or a Temporal server behind. On Ctrl-C the run is still going, so the
 // processes are killed at once (synchronously) rather than stopped in turn.
@@ -113,15 +106,7 @@ try {
   cleanups.push(() => rmSync(temporalFolder, { recursive: true, force: true }));
   onInterrupt.push(() => rmSync(temporalFolder, { recursive: true, force: true }));
   const temporalPort = await freePort();
-  const startTemporal = () =>
-    startDevServer({
-      binary: binary.path,
-      port: temporalPort,
-      uiPort: undefined,
-      dbFile: path.join(temporalFolder, 'temporal.db'),
-      namespace: 'default',
-      log: (line) => console.warn(line),
-    });
+  const startTemporal = () => startTestTemporal(path.join(temporalFolder, 'temporal.db'), temporalPort);
   let server: RunningDevServer = await startTemporal();
   cleanups.push(() => server.stop());
   onInterrupt.push(() => server.process.kill('SIGKILL'));

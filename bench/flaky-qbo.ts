@@ -21,11 +21,12 @@ import { latestSucceededPass } from '../db/repositories/sync-passes.js';
 import type { FaultRates } from '../sandbox/index.js';
 import { loadConfig } from '../worker/config.js';
 import { startWorker } from '../worker/main.js';
-import { findTemporal, startDevServer, type RunningDevServer } from '../worker/temporal-server.js';
+import type { RunningDevServer } from '../worker/temporal-server.js';
 import { statusQuery, tenantSyncWorkflowType, tenantWorkflowId } from '../workflows/definitions.js';
-import { freePort } from '../test/global-setup.js';
+import { startTestTemporal } from '../test/global-setup.js';
+import { duplicateCounts } from '../test/duplicate-counts.js';
 import { consent, createTenant, startQboFixture } from '../test/onboarding-helpers.js';
-import { duplicateCounts, figuresLine, sleep } from './support.js';
+import { figuresLine, sleep } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -190,20 +191,7 @@ function progressOf(status: unknown): Record<string, number> {
   return Object.fromEntries(Object.entries(entities).map(([entity, progress]) => [entity, progress.done]));
 }
 
-const binary = findTemporal({
-  cliPath: process.env['TEMPORAL_CLI_PATH'],
-  pathVariable: process.env['PATH'],
-  dataDir: '.data',
-});
-if (!binary) throw new Error('no Temporal CLI: run npm run setup');
-const server = await startDevServer({
-  binary: binary.path,
-  port: await freePort(),
-  uiPort: undefined,
-  dbFile: undefined,
-  namespace: 'default',
-  log: (line) => console.warn(line),
-});
+const server = await startTestTemporal();
 // The dev server runs in a process group of its own: Ctrl-C would leave it running.
 process.once('SIGINT', () => {
   server.process.kill('SIGKILL');

@@ -19,9 +19,8 @@ import { syncedEntities } from '../common/sync-types.js';
 import { latestSucceededPass } from '../db/repositories/sync-passes.js';
 import { loadConfig } from '../worker/config.js';
 import { startWorker } from '../worker/main.js';
-import { findTemporal, startDevServer } from '../worker/temporal-server.js';
 import { tenantSyncWorkflowType, tenantWorkflowId } from '../workflows/definitions.js';
-import { freePort } from '../test/global-setup.js';
+import { startTestTemporal } from '../test/global-setup.js';
 import { consent, createTenant, startQboFixture } from '../test/onboarding-helpers.js';
 
 const { values } = parseArgs({
@@ -65,20 +64,7 @@ interface Damaged {
   readonly field: string;
 }
 
-const binary = findTemporal({
-  cliPath: process.env['TEMPORAL_CLI_PATH'],
-  pathVariable: process.env['PATH'],
-  dataDir: '.data',
-});
-if (!binary) throw new Error('no Temporal CLI: run npm run setup');
-const server = await startDevServer({
-  binary: binary.path,
-  port: await freePort(),
-  uiPort: undefined,
-  dbFile: undefined,
-  namespace: 'default',
-  log: (line) => console.warn(line),
-});
+const server = await startTestTemporal();
 const fixture = await startQboFixture({ customers, transactions, items: 60, seed: 17 }, {}, { limited: true });
 const tenantId = 'poison';
 await createTenant(fixture, tenantId, values['start-date']);

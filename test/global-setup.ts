@@ -17,25 +17,7 @@ let server: RunningDevServer | undefined;
  * comes from `qbsync setup`, which `npm test` runs first; without it the run fails loudly.
  */
 export async function setup(project: TestProject): Promise<void> {
-  const found = findTemporal({
-    cliPath: process.env['TEMPORAL_CLI_PATH'],
-    pathVariable: process.env['PATH'],
-    dataDir: '.data',
-  });
-  if (!found) {
-    throw new Error(
-      'integration tests need the Temporal CLI and none was found. Run "npm run setup" (it installs it with go install), or set TEMPORAL_CLI_PATH.',
-    );
-  }
-  const port = await freePort();
-  server = await startDevServer({
-    binary: found.path,
-    port,
-    uiPort: undefined,
-    dbFile: undefined,
-    namespace: 'default',
-    log: (line) => console.warn(line),
-  });
+  server = await startTestTemporal();
   project.provide('temporalAddress', server.address);
   project.provide('temporalNamespace', 'default');
 }
@@ -69,5 +51,32 @@ export function freePort(): Promise<number> {
       // The client closes only after the listening side has closed, so TIME_WAIT lands on the port.
       client.once('end', () => client.destroy());
     });
+  });
+}
+
+/** The Temporal CLI that `npm run setup` installed, for tests, benchmarks and scripts; throws when there is none. */
+export function temporalCliPath(): string {
+  const found = findTemporal({
+    cliPath: process.env['TEMPORAL_CLI_PATH'],
+    pathVariable: process.env['PATH'],
+    dataDir: '.data',
+  });
+  if (!found) {
+    throw new Error(
+      'the Temporal CLI was not found. Run "npm run setup" (it installs it with go install), or set TEMPORAL_CLI_PATH.',
+    );
+  }
+  return found.path;
+}
+
+/** A headless in-memory Temporal dev server on a free port, for a benchmark or a test run. */
+export async function startTestTemporal(dbFile?: string, port?: number): Promise<RunningDevServer> {
+  return startDevServer({
+    binary: temporalCliPath(),
+    port: port ?? (await freePort()),
+    uiPort: undefined,
+    dbFile,
+    namespace: 'default',
+    log: (line) => console.warn(line),
   });
 }

@@ -1,7 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { findTemporal } from '../worker/temporal-server.js';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { temporalCliPath } from './global-setup.js';
 import { pauseUpdate, resumeUpdate, setModeUpdate, statusQuery, syncNowUpdate } from '../workflows/definitions.js';
 import { startStubbedTenant, type StubbedTenant } from './workflow-scenarios.js';
 
@@ -13,6 +14,19 @@ import { startStubbedTenant, type StubbedTenant } from './workflow-scenarios.js'
  *   TEMPORAL_ADDRESS=127.0.0.1:7233 npx tsx test/record-histories.ts
  */
 export const historiesFolder = path.join(import.meta.dirname, '..', 'workflows', 'histories');
+
+/** The recorded histories, named by file, as Worker.runReplayHistories takes them. */
+export async function recordedHistories(): Promise<
+  Array<{ workflowId: string; history: ReturnType<typeof historyFromJSON> }>
+> {
+  const files = (await readdir(historiesFolder)).filter((file) => file.endsWith('.json')).sort();
+  return Promise.all(
+    files.map(async (file) => ({
+      workflowId: file.replace(/\.json$/, ''),
+      history: historyFromJSON(JSON.parse(await readFile(path.join(historiesFolder, file), 'utf8'))),
+    })),
+  );
+}
 
 async function until(what: string, done: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -35,19 +49,9 @@ async function save(name: string, tenant: StubbedTenant, address: string, runId?
     'json',
   ];
   if (runId) args.push('--run-id', runId);
-  const json = execFileSync(temporalBinary(), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const json = execFileSync(temporalCliPath(), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   await writeFile(path.join(historiesFolder, `${name}.json`), json);
   console.log(`${name}: ${(JSON.parse(json) as { events: unknown[] }).events.length} events`);
-}
-
-function temporalBinary(): string {
-  const found = findTemporal({
-    cliPath: process.env['TEMPORAL_CLI_PATH'],
-    pathVariable: process.env['PATH'],
-    dataDir: '.data',
-  });
-  if (!found) throw new Error('the Temporal CLI is needed to save histories: run npm run setup');
-  return found.path;
 }
 
 export async function recordHistories(address: string): Promise<void> {

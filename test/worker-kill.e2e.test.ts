@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import protos from '@temporalio/proto';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TenantStatus } from '../common/sync-types.js';
 import { cliEnv, cliPath, repoRoot } from './cli.js';
+import { duplicateCounts } from './duplicate-counts.js';
 import { startTenantHarness, type TenantHarness } from './tenant-harness.js';
 
 /**
@@ -112,25 +112,10 @@ describe('R23: killing the worker mid-page', () => {
     await tenant.expectInStep();
 
     // No duplicates: every CRM row has exactly one link, and every link one row.
-    const db = tenant.fixture.database.db;
-    const counts = await sql<{
-      accounts: number;
-      account_links: number;
-      opportunities: number;
-      opportunity_links: number;
-      members: number;
-      contacts: number;
-    }>`
-      SELECT (SELECT count(*) FROM accounts WHERE tenant_id = ${tenant.tenantId})::int AS accounts,
-             (SELECT count(DISTINCT account_id) FROM qbo_links WHERE tenant_id = ${tenant.tenantId} AND entity_type = 'Customer')::int AS account_links,
-             (SELECT count(*) FROM opportunities WHERE tenant_id = ${tenant.tenantId})::int AS opportunities,
-             (SELECT count(*) FROM qbo_links WHERE tenant_id = ${tenant.tenantId} AND opportunity_id IS NOT NULL)::int AS opportunity_links,
-             (SELECT count(*) FROM list_members WHERE tenant_id = ${tenant.tenantId} AND account_id IS NOT NULL)::int AS members,
-             (SELECT count(*) FROM contacts WHERE tenant_id = ${tenant.tenantId})::int AS contacts`.execute(db);
-    const row = counts.rows[0]!;
-    expect(row.accounts).toBe(row.account_links);
-    expect(row.opportunities).toBe(row.opportunity_links);
-    expect(row.members).toBe(row.accounts);
-    expect(row.contacts).toBeLessThanOrEqual(row.accounts);
+    const counts = await duplicateCounts(tenant.fixture.database.db, tenant.tenantId);
+    expect(counts.accounts).toBe(counts.accountLinks);
+    expect(counts.opportunities).toBe(counts.opportunityLinks);
+    expect(counts.members).toBe(counts.accounts);
+    expect(counts.contacts).toBeLessThanOrEqual(counts.accounts);
   }, 600_000);
 });

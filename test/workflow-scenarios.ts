@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
 import type { SyncActivities } from '../activities/sync/sync.activities.js';
 import { syncedEntities, type SyncedEntity, type SyncMode } from '../common/sync-types.js';
 import { workflowsPath } from '../worker/main.js';
@@ -119,17 +120,20 @@ export async function startStubbedTenant(options: {
 }): Promise<StubbedTenant> {
   const taskQueue = `workflow-test-${randomUUID()}`;
   const calls = noCalls();
-  const nativeConnection = await NativeConnection.connect({ address: options.address });
+  // The shared dev server of the run (the time-skipping test server cannot be had here).
+  const env = await TestWorkflowEnvironment.createFromExistingServer({
+    address: options.address,
+    namespace: 'default',
+  });
   const worker = await Worker.create({
-    connection: nativeConnection,
+    connection: env.nativeConnection,
     namespace: 'default',
     taskQueue,
     workflowsPath,
     activities: stubActivities(options.behaviour, calls),
   });
   const running = worker.run();
-  const connection = await Connection.connect({ address: options.address });
-  const client = new Client({ connection, namespace: 'default' });
+  const client = env.client;
   const tenantId = `wf-${randomUUID().slice(0, 8)}`;
   const handle = await client.workflow.start(tenantSyncWorkflowType, {
     taskQueue,
@@ -145,8 +149,7 @@ export async function startStubbedTenant(options: {
       await handle.terminate('test over').catch(() => undefined);
       worker.shutdown();
       await running;
-      await nativeConnection.close();
-      await connection.close();
+      await env.teardown();
     },
   };
 }

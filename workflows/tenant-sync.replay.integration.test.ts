@@ -1,8 +1,6 @@
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
+import { recordedHistories } from '../test/record-histories.js';
 import { workflowsPath } from '../worker/main.js';
 
 /**
@@ -10,18 +8,10 @@ import { workflowsPath } from '../worker/main.js';
  * code: a change that would make a running tenant's workflow non-deterministic fails here, before
  * it reaches a worker. Needs no server.
  */
-const folder = path.join(import.meta.dirname, 'histories');
-
 describe('tenant sync workflow replay (R23)', () => {
   it('R23: recorded histories (backfill, incremental, failure, pause, continue-as-new) replay without non-determinism', async () => {
-    const files = (await readdir(folder)).filter((file) => file.endsWith('.json')).sort();
-    expect(files.length).toBeGreaterThanOrEqual(4);
-    const histories = await Promise.all(
-      files.map(async (file) => ({
-        workflowId: file.replace(/\.json$/, ''),
-        history: historyFromJSON(JSON.parse(await readFile(path.join(folder, file), 'utf8'))),
-      })),
-    );
+    const histories = await recordedHistories();
+    expect(histories.length).toBeGreaterThanOrEqual(4);
     const failures: string[] = [];
     for await (const result of Worker.runReplayHistories(
       { workflowsPath, replayName: 'tenant-sync-replay' },
