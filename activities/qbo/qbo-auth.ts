@@ -12,7 +12,7 @@ import {
   type QboClient,
   type RequestLimiter,
 } from './qbo-client.js';
-import { QboError } from './qbo-errors.js';
+import { defaultThrottleWaitMs, QboError } from './qbo-errors.js';
 
 /**
  * OAuth 2.0 with Intuit through `intuit-oauth`, and the tenant's tokens in PostgreSQL.
@@ -176,7 +176,8 @@ function classifyOAuthError(what: string, error: unknown): unknown {
       `${text}: check QBO_CLIENT_ID and QBO_CLIENT_SECRET`,
       statusDetail(status),
     );
-  if (status === 429) return new QboError(FailureType.QboThrottled, text, { status, retryAfterMs: 60_000 });
+  if (status === 429)
+    return new QboError(FailureType.QboThrottled, text, { status, retryAfterMs: defaultThrottleWaitMs });
   if (status !== undefined && status >= 500) return new QboError(FailureType.QboServerFault, text, { status });
   if (status !== undefined && status >= 400) return new QboError(FailureType.QboValidation, text, { status });
   return new QboError(FailureType.QboNetwork, text);

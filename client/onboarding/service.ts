@@ -187,18 +187,12 @@ export async function readTenant(db: Kysely<Database>, tenantId: string): Promis
     ? {
         tenantId: row.id,
         name: row.name,
-        startDate: typeof row.start_date === 'string' ? row.start_date : localDay(row.start_date),
+        startDate: row.start_date,
         syncLanguage: row.sync_language,
         defaultCustomerLanguage: row.default_customer_language,
         mode: row.sync_mode,
       }
     : undefined;
-}
-
-/** pg returns a date column as a local-midnight Date. */
-function localDay(date: Date): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
 }
 
 /** R2, R3, R4 (and R7/R8's mode): stores the tenant's choices. */
