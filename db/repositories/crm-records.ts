@@ -1,9 +1,11 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { Executor } from '../recordset.js';
 import type { Database } from '../schema.js';
 
 /**
- * The set-based reads of `qbsync verify` (client/verify.ts): one query per table for a tenant, so
- * that a company of 100,000 records verifies in seconds. Read-only.
+ * Reads of the CRM's records: the set-based reads of `qbsync verify` (client/verify.ts), one query
+ * per table for a tenant, so that a company of 100,000 records verifies in seconds; and the
+ * customers the two-way push merges. Read-only.
  */
 
 /** Opportunities marked deleted (their QBO document was deleted or voided). */
@@ -40,4 +42,60 @@ export async function loadSyncedCrmRows(db: Kysely<Database>, tenantId: string) 
       .execute(),
   ]);
   return { accounts, primaryContacts, categories, products, opportunities, lines };
+}
+
+/** An account row and its primary contact's row (R16): the CRM's side of a customer. */
+export interface CrmCustomerRow {
+  readonly account_id: number;
+  readonly company_name: string;
+  readonly language: 'fr' | 'en';
+  readonly active: boolean;
+  readonly website: string | null;
+  readonly address_lines: readonly string[];
+  readonly city: string | null;
+  readonly province: string | null;
+  readonly postal_code: string | null;
+  readonly country: string | null;
+  readonly title: string | null;
+  readonly full_name: string | null;
+  readonly phone1: string | null;
+  readonly phone2: string | null;
+  readonly fax: string | null;
+  readonly mobile: string | null;
+  readonly email: string | null;
+}
+
+/** These accounts of a tenant with their primary contacts, by account id. */
+export async function readCrmCustomers(
+  db: Executor,
+  tenantId: string,
+  accountIds: readonly number[],
+): Promise<Map<number, CrmCustomerRow>> {
+  if (accountIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('accounts as a')
+    .leftJoin('contacts as c', (join) => join.onRef('c.account_id', '=', 'a.id').on('c.is_primary', '=', true))
+    .select([
+      'a.id as account_id',
+      'a.company_name',
+      'a.language',
+      'a.active',
+      'a.website',
+      'a.address_lines',
+      'a.city',
+      'a.province',
+      'a.postal_code',
+      'a.country',
+      'c.title',
+      'c.full_name',
+      'c.phone1',
+      'c.phone2',
+      'c.fax',
+      'c.mobile',
+      'c.email',
+    ])
+    .where('a.tenant_id', '=', tenantId)
+    .where(sql<boolean>`a.id = ANY(${accountIds}::int8[])`)
+    .execute();
+  return new Map(rows.map((row) => [row.account_id, row]));
 }

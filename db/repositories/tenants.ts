@@ -88,6 +88,7 @@ export interface SyncSettings {
   readonly syncLanguage: Selectable<TenantsTable>['sync_language'];
   readonly defaultLanguage: Selectable<TenantsTable>['default_customer_language'];
   readonly mode: Selectable<TenantsTable>['sync_mode'];
+  readonly conflictPolicy: Selectable<TenantsTable>['conflict_policy'];
 }
 
 /** The tenant's sync settings; undefined when it has no QuickBooks connection (or no QuickBooks list). */
@@ -101,6 +102,7 @@ export async function readSyncSettings(db: Executor, tenantId: string): Promise<
       'tenants.sync_language',
       'tenants.default_customer_language',
       'tenants.sync_mode',
+      'tenants.conflict_policy',
       'qbo_connections.realm_id',
       'lists.id as list_id',
     ])
@@ -115,6 +117,7 @@ export async function readSyncSettings(db: Executor, tenantId: string): Promise<
     syncLanguage: row.sync_language,
     defaultLanguage: row.default_customer_language,
     mode: row.sync_mode,
+    conflictPolicy: row.conflict_policy,
   };
 }
 
