@@ -159,10 +159,10 @@ export function displayNameFor(fields: CustomerFields): string | null {
 
 /** A QBO Customer body for a create: every filled field. */
 export function qboCreateBody(fields: CustomerFields): Record<string, unknown> {
-  const body: Record<string, unknown> = { DisplayName: displayNameFor(fields) };
-  Object.assign(body, qboFieldChanges(fields, new Set(customerFieldNames), null));
-  for (const [key, value] of Object.entries(body)) if (isBlankQboValue(value)) delete body[key];
-  return body;
+  return withoutBlanks({
+    DisplayName: displayNameFor(fields),
+    ...qboFieldChanges(fields, new Set(customerFieldNames), null),
+  });
 }
 
 /**
@@ -225,8 +225,15 @@ function nameParts(fullName: string | null): Record<string, string> {
   };
 }
 
-function isBlankQboValue(value: unknown): boolean {
-  if (value === null || value === undefined || value === '') return true;
-  if (typeof value === 'object') return Object.values(value as Record<string, unknown>).every(isBlankQboValue);
-  return false;
+/** The body without empty strings and the objects they leave empty: a create has nothing to clear. */
+function withoutBlanks(body: Record<string, unknown>): Record<string, unknown> {
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (value === null || value === undefined || value === '') continue;
+    if (typeof value === 'object' && !Array.isArray(value)) {
+      const inner = withoutBlanks(value as Record<string, unknown>);
+      if (Object.keys(inner).length > 0) kept[key] = inner;
+    } else kept[key] = value;
+  }
+  return kept;
 }

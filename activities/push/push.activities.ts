@@ -21,6 +21,7 @@ import {
   type QboLink,
 } from '../../db/repositories/qbo-links.js';
 import {
+  closeSettledRefusals,
   countResolutionsToApply,
   markResolutionApplied,
   recordConflicts,
@@ -50,6 +51,7 @@ import {
   qboFieldChanges,
   readSnapshot,
   sameValue,
+  snapshotOfAccount,
   type CustomerField,
   type CustomerFields,
   type CustomerSnapshot,
@@ -139,6 +141,7 @@ export function createPushActivities(deps: SyncDeps) {
     ): Promise<void> {
       await asSync(db, async (trx) => {
         await settlePush(trx, row, deps.now());
+        await closeSettledRefusals(trx, settings.tenantId, row.account_id, deps.now());
         // The pushed state is the base that an edit made meanwhile merges against.
         const snapshot = readSnapshot(link.synced_snapshot);
         await saveCustomerSnapshot(trx, settings, link.qbo_id, {
@@ -194,49 +197,106 @@ export function createPushActivities(deps: SyncDeps) {
         );
         return refuse(row, null, error);
       }
+      if (row.create_sent_name !== null) {
+        // An earlier attempt sent a create and never settled (its worker died, or the answer was
+        // lost): QuickBooks may hold the customer already. Take it rather than make a second one.
+        const earlier = await adoptEarlierCreate(row, row.create_sent_name);
+        if (earlier) return update(row, earlier.link, crm, earlier.record);
+      }
+      const body = qboCreateBody(fields);
       await markCreateSent(db, row.id, name, deps.now());
       let answer: QboRecord;
       try {
-        answer = await client.createCustomer(qboCreateBody(fields), requestId(settings.tenantId, 'create', row.id));
+        // Keyed by the row and what is sent: a retry of the same create is answered, not repeated;
+        // a create the user corrected after a refusal is a new request.
+        answer = await client.createCustomer(
+          body,
+          requestId(settings.tenantId, 'create', row.id, JSON.stringify(body)),
+        );
       } catch (error) {
         if (isRefusal(error)) return refuse(row, null, error);
         throw error;
       }
       await asSync(db, async (trx) => {
-        // Linked first, at a version older than QuickBooks's answer, so that the answer goes through
-        // the normal writer onto this account. A pull that met the customer first linked it already.
-        const known = await findLinks(trx, settings, 'Customer', [answer.Id], { lock: true });
-        if (!known.has(answer.Id)) {
-          await upsertLinks(
-            trx,
-            settings,
-            'Customer',
-            [
-              {
-                qboId: answer.Id,
-                version: { syncToken: '-1', lastUpdatedTime: new Date(0).toISOString() },
-                target: { account_id: row.account_id },
-                parentQboId: null,
-                snapshot: { ...fields, displayName: name } satisfies CustomerSnapshot,
-              },
-            ],
-            deps.now(),
-          );
-        }
+        await linkCreated(trx, row, answer.Id, { ...fields, displayName: name });
         await settlePush(trx, row, deps.now());
+        await closeSettledRefusals(trx, settings.tenantId, row.account_id, deps.now());
         await writeRecords(trx, settings, 'Customer', [answer], referenceFetcher(client), deps.now());
       });
       return 'created';
     }
 
-    async function update(row: OutboxRow, link: QboLink, crm: CrmCustomerRow): Promise<Outcome> {
+    /**
+     * Links a customer the push created to its account, at a version older than QuickBooks's
+     * answer, so that the answer goes through the normal writer onto this account. A pull that met
+     * the customer first linked it already.
+     */
+    async function linkCreated(trx: Executor, row: OutboxRow, qboId: string, snapshot: CustomerSnapshot) {
+      const known = await findLinks(trx, settings, 'Customer', [qboId], { lock: true });
+      if (known.has(qboId)) return;
+      await upsertLinks(
+        trx,
+        settings,
+        'Customer',
+        [
+          {
+            qboId,
+            version: { syncToken: '-1', lastUpdatedTime: new Date(0).toISOString() },
+            target: { account_id: row.account_id },
+            parentQboId: null,
+            snapshot,
+          },
+        ],
+        deps.now(),
+      );
+    }
+
+    /** The customer an unsettled create made, found by the name it carried, linked to the row's account. */
+    async function adoptEarlierCreate(
+      row: OutboxRow,
+      sentName: string,
+    ): Promise<{ link: QboLink; record: QboRecord } | null> {
+      const page = await client.query({
+        entity: 'Customer',
+        where: [{ field: 'DisplayName', op: '=', value: sentName }],
+      });
+      const [record] = page.records;
+      if (!record) return null;
+      const mapped = mappedAccount(record);
+      if (!mapped) return null;
+      const link = await asSync(db, async (trx) => {
+        await linkCreated(trx, row, record.Id, snapshotOfAccount(mapped));
+        return (await findLinks(trx, settings, 'Customer', [record.Id])).get(record.Id);
+      });
+      return link && link.account_id === row.account_id ? { link, record } : null;
+    }
+
+    function mappedAccount(record: QboRecord) {
+      try {
+        const mapped = mapCustomer(record, { defaultLanguage: settings.defaultLanguage });
+        return mapped.kind === 'account' ? mapped.account : null;
+      } catch (error) {
+        if (isMappingError(error)) return null;
+        throw error;
+      }
+    }
+
+    async function update(
+      row: OutboxRow,
+      link: QboLink,
+      crm: CrmCustomerRow,
+      /** QuickBooks's customer when the caller just read it. */
+      known?: QboRecord,
+    ): Promise<Outcome> {
       const crmFields = fieldsOfCrm(crm);
       const cleared = new Set(row.cleared_fields);
       let snapshot = readSnapshot(link.synced_snapshot);
-      let current: { readonly record: QboRecord; readonly fields: CustomerFields } | null = null;
+      const knownAccount = known ? mappedAccount(known) : null;
+      let current: { readonly record: QboRecord; readonly fields: CustomerFields } | null =
+        known && knownAccount ? { record: known, fields: fieldsOfAccount(knownAccount) } : null;
       if (snapshot === null) {
         // A link with no snapshot has no base: QuickBooks's current state serves as one.
-        current = await readCurrent(link.qbo_id);
+        current ??= await readCurrent(link.qbo_id);
         if (!current) return 'refused';
         snapshot = { ...current.fields, displayName: null };
       }

@@ -144,3 +144,28 @@ export async function countOpenConflicts(db: Executor, tenantId: string): Promis
     .executeTakeFirstOrThrow();
   return Number(row.count);
 }
+
+/**
+ * Closes an account's open refusals (duplicate name, validation) once a push of it went through:
+ * the user's correction settled them.
+ */
+export async function closeSettledRefusals(
+  db: Executor,
+  tenantId: string,
+  accountId: number,
+  now: Date,
+): Promise<void> {
+  await db
+    .updateTable('sync_conflicts')
+    .set({
+      resolution: 'crm',
+      resolved_at: now,
+      resolved_by: 'qbsync: a later push went through',
+      resolution_applied_at: now,
+    })
+    .where('tenant_id', '=', tenantId)
+    .where('account_id', '=', accountId)
+    .where('kind', 'in', ['duplicate_name', 'validation'])
+    .where('resolution', 'is', null)
+    .execute();
+}
