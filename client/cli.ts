@@ -13,6 +13,7 @@ import { registerOnboardCommand } from './commands/onboard.js';
 import { registerDisconnectCommand } from './commands/disconnect.js';
 import { registerChangeCompanyCommand } from './commands/change-company.js';
 import { registerTenantCommands } from './commands/tenant.js';
+import { registerConflictCommands } from './commands/conflicts.js';
 
 // Commands import their heavy modules (Temporal, pg, the simulator) inside their actions, so that
 // `qbsync --help` and argument errors answer at once.
@@ -165,6 +166,7 @@ export function buildProgram(): Command {
   registerDisconnectCommand(program);
   registerChangeCompanyCommand(program);
   registerTenantCommands(program);
+  registerConflictCommands(program);
 
   return program;
 }

@@ -227,3 +227,20 @@ export async function removeSyncedData(trx: Executor, tenantId: string): Promise
   const passes = count(await trx.deleteFrom('sync_passes').where('tenant_id', '=', tenantId).executeTakeFirst());
   return { opportunities, accounts, products, revenueCategories, links, cursors, errors, passes };
 }
+
+/** R17 and the two-way conflict policy: changes only what is given. */
+export async function saveTwoWaySettings(
+  db: Executor,
+  tenantId: string,
+  change: { readonly allowCrmEdits?: boolean; readonly conflictPolicy?: TenantRow['conflict_policy'] },
+): Promise<void> {
+  if (change.allowCrmEdits === undefined && change.conflictPolicy === undefined) return;
+  await db
+    .updateTable('tenants')
+    .set({
+      ...(change.allowCrmEdits !== undefined ? { allow_crm_edits: change.allowCrmEdits } : {}),
+      ...(change.conflictPolicy !== undefined ? { conflict_policy: change.conflictPolicy } : {}),
+    })
+    .where('id', '=', tenantId)
+    .execute();
+}
