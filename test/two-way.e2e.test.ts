@@ -94,6 +94,11 @@ describe('R7/R15: CRM → QuickBooks', () => {
         ])
         .execute();
     });
+    // verify compares both directions: the three accounts QuickBooks lacks are extra until pushed.
+    const before = await tenant.verify();
+    expect(before.records.filter((r) => r.kind === 'extra').map((r) => r.qboId)).toEqual(
+      [created, moved, copied].map((id) => `account ${id}`),
+    );
     await tenant.pass();
     for (const name of ['Créé dans la liste inc.', 'Déplacé inc.', 'Copié inc.']) {
       expect(customersNamed(tenant, name), name).toHaveLength(1);

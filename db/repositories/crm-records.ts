@@ -99,3 +99,46 @@ export async function readCrmCustomers(
     .execute();
   return new Map(rows.map((row) => [row.account_id, row]));
 }
+
+/**
+ * Accounts of the QuickBooks list (R14, R15) that no QuickBooks customer holds yet: the CRM → QBO
+ * side of verify. Each says whether an open conflict explains it (QuickBooks refused the push).
+ */
+export async function listAccountsNotInQuickbooks(
+  db: Kysely<Database>,
+  tenantId: string,
+): Promise<Array<{ readonly id: number; readonly refused: boolean }>> {
+  const rows = await db
+    .selectFrom('accounts as a')
+    .innerJoin('list_members as m', 'm.account_id', 'a.id')
+    .innerJoin('lists as l', (join) => join.onRef('l.id', '=', 'm.list_id').on('l.is_quickbooks', '=', true))
+    .select(['a.id'])
+    .select((eb) =>
+      eb
+        .exists(
+          eb
+            .selectFrom('sync_conflicts as c')
+            .select('c.id')
+            .whereRef('c.account_id', '=', 'a.id')
+            .where('c.resolution', 'is', null)
+            .where('c.kind', 'in', ['duplicate_name', 'validation']),
+        )
+        .as('refused'),
+    )
+    .where('a.tenant_id', '=', tenantId)
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('qbo_links as k')
+            .select('k.qbo_id')
+            .whereRef('k.account_id', '=', 'a.id')
+            .where('k.entity_type', '=', 'Customer')
+            .where('k.parent_qbo_id', 'is', null),
+        ),
+      ),
+    )
+    .orderBy('a.id')
+    .execute();
+  return rows.map((row) => ({ id: row.id, refused: Boolean(row.refused) }));
+}

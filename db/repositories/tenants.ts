@@ -135,7 +135,13 @@ export async function findVerifyScope(db: Kysely<Database>, tenantId: string) {
   return db
     .selectFrom('tenants')
     .innerJoin('qbo_connections', 'qbo_connections.tenant_id', 'tenants.id')
-    .select(['tenants.id', 'tenants.start_date', 'tenants.sync_language', 'qbo_connections.realm_id'])
+    .select([
+      'tenants.id',
+      'tenants.start_date',
+      'tenants.sync_language',
+      'tenants.sync_mode',
+      'qbo_connections.realm_id',
+    ])
     .where('tenants.id', '=', tenantId)
     .executeTakeFirstOrThrow();
 }
