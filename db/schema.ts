@@ -33,6 +33,7 @@ export interface CrmTables {
   sync_errors: SyncErrorsTable;
   sync_passes: SyncPassesTable;
   oauth_states: OAuthStatesTable;
+  webhook_events: WebhookEventsTable;
 }
 
 export interface TenantsTable {
@@ -268,4 +269,25 @@ export interface OAuthStatesTable {
   extra: Generated<string>;
   expires_at: ColumnType<Date, Date | string, Date | string>;
   created_at: Timestamp;
+}
+
+/** A QuickBooks webhook event the receiver accepted (issue 15); routed_at is set once its tenant was told. */
+export interface WebhookEventsTable {
+  id: Generated<number>;
+  /** CloudEvents `id`, or for a legacy event (which has none) a hash of what it says. */
+  event_id: string;
+  realm_id: string;
+  format: 'legacy' | 'cloudevents';
+  /** Lower case, as in CloudEvents types: `customer`, `invoice`. */
+  entity: string;
+  /** As in the legacy format: Create, Update, Delete, Merge, Void, Emailed (or what Intuit adds). */
+  operation: string;
+  /** The entity's QBO id; for a merge, the survivor's. */
+  entity_id: string;
+  /** For a merge, the QBO id merged away. */
+  deleted_id: string | null;
+  /** SHA-256 (hex) of the delivery's raw body. */
+  body_sha256: string;
+  received_at: Timestamp;
+  routed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
