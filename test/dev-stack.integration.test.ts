@@ -20,7 +20,7 @@ describe('qbsync dev stack', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('R5/R23: starts an embedded PostgreSQL when nothing answers at the local address, migrates it, and backfills the demo tenant from the simulator', async () => {
+  it('R5/R23: starts an embedded PostgreSQL when nothing answers at the local address, migrates it, backfills the demo tenant from the simulator, and brings an edit there through its webhook', async () => {
     const port = await freePort();
     expect(await portAnswers('127.0.0.1', port)).toBe(false);
     const config = loadConfig({
@@ -36,6 +36,7 @@ describe('qbsync dev stack', () => {
       transactions: 200,
       startDate: '2020-01-01',
       pollIntervalSeconds: 3600,
+      webhooksPort: await freePort(),
     });
     expect(demo.stack.database.target.source).toBe('embedded');
     expect(demo.stack.startedTemporal).toBe(false);
@@ -60,6 +61,33 @@ describe('qbsync dev stack', () => {
       extra: 0,
       different: 0,
     });
+
+    // npm start's wiring: the simulator signs its webhooks for the demo's receiver, so an edit
+    // arrives in seconds though passes on a timer are an hour apart.
+    expect(demo.webhooksUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/webhooks\/quickbooks$/);
+    const customer = (
+      demo.simulator.sim.adminState(demo.realmId) as { entities: { Customer: Array<{ Id: string; Job?: boolean }> } }
+    ).entities.Customer.find((c) => !c.Job)!;
+    const edited = Date.now();
+    const response = await fetch(`${demo.simulator.baseUrl}/__sim/companies/${demo.realmId}/customers/${customer.Id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ CompanyName: 'Arrivé par webhook inc.' }),
+    });
+    expect(response.status).toBe(200);
+    for (;;) {
+      const account = await demo.stack.database.db
+        .selectFrom('qbo_links')
+        .innerJoin('accounts', 'accounts.id', 'qbo_links.account_id')
+        .select('accounts.company_name')
+        .where('qbo_links.tenant_id', '=', demoTenantId)
+        .where('qbo_links.entity_type', '=', 'Customer')
+        .where('qbo_links.qbo_id', '=', customer.Id)
+        .executeTakeFirst();
+      if (account?.company_name === 'Arrivé par webhook inc.') break;
+      expect(Date.now() - edited, 'the edit did not reach the CRM through its webhook').toBeLessThan(10_000);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
 
     await demo.stop();
     demo = undefined;
