@@ -4,7 +4,9 @@ import path from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplesDir } from '../../activities/mapping/samples.js';
+import { recordWebhookDelivery } from '../../db/repositories/webhook-events.js';
 import { startTenantHarness, type TenantHarness } from '../../test/tenant-harness.js';
+import { parseWebhookBody } from './payload.js';
 import { startWebhookReceiver, type RunningWebhookReceiver } from './receiver.js';
 
 const verifierToken = 'webhooks-test-verifier-token';
@@ -202,9 +204,22 @@ describe('webhooks: the QuickBooks webhook receiver', () => {
     );
   });
 
-  it('refuses an oversized body with 413, doing nothing', async () => {
+  it('refuses an oversized body with 413, doing nothing, and takes one just under the limit whatever its events', async () => {
     const body = cloudEvents(1).padEnd(1024 * 1024 + 1, ' ');
     await expectRefused(body, undefined, 413, /larger than 1048576 bytes/);
+    // Under 1 MB, small events number thousands: more than PostgreSQL's 65,535 parameters as a VALUES list.
+    const prefix = randomUUID().slice(0, 8);
+    const many = JSON.stringify(
+      Array.from({ length: 9000 }, (_, i) => ({
+        id: `${prefix}-${i}`,
+        type: 'qbo.item.updated.v1',
+        intuitentityid: '1',
+        intuitaccountid: tenant.realmId,
+      })),
+    );
+    expect(many.length).toBeLessThan(1024 * 1024);
+    const answer = await post(many);
+    expect(answer).toMatchObject({ status: 200, answer: { accepted: 9000 } });
   });
 
   it('R23: accepts an event for a company no tenant is connected to, logs it and tells nobody', async () => {
@@ -246,6 +261,38 @@ describe('webhooks: the QuickBooks webhook receiver', () => {
       .where('routed_at', 'is', null)
       .execute();
     expect(unrouted).toEqual([]);
+  });
+
+  it('R23: a receiver that starts routes the events a stopped one stored and did not route, and purges events past retention', async () => {
+    await settled();
+    const db = tenant.fixture.database.db;
+    const before = (await signals()).length;
+    // As if a receiver had answered Intuit and stopped before routing: stored, not routed.
+    await recordWebhookDelivery(db, parseWebhookBody(Buffer.from(cloudEvents(3))));
+    await db
+      .updateTable('webhook_events')
+      .set({ received_at: new Date(Date.now() - 8 * 86_400_000) })
+      .where('routed_at', 'is not', null)
+      .execute();
+    const restarted = await startWebhookReceiver({
+      db,
+      temporal: tenant.client,
+      verifierToken,
+      environment: 'sandbox',
+      host: '127.0.0.1',
+      port: 0,
+      log: (line) => logs.push(line),
+    });
+    try {
+      await sleep(300);
+      await restarted.router.idle();
+      expect((await signals()).slice(before)).toEqual([{ name: 'syncNow', input: { reason: 'webhook: 3 events' } }]);
+      const left = await db.selectFrom('webhook_events').select(['routed_at']).execute();
+      expect(left).toHaveLength(3);
+      expect(left.every((row) => row.routed_at !== null)).toBe(true);
+    } finally {
+      await restarted.close();
+    }
   });
 
   it('R23: with the simulator sending signed webhooks, an edit reaches the CRM within seconds though passes are an hour apart', async () => {

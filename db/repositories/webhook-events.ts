@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
-import type { Executor } from '../recordset.js';
+import { sql, type Kysely } from 'kysely';
+import { recordset, type Executor } from '../recordset.js';
 import type { Database, WebhookEventsTable } from '../schema.js';
 
 /**
@@ -36,23 +36,21 @@ export async function recordWebhookDelivery(
     .limit(1)
     .executeTakeFirst();
   if (seenBody) return { outcome: 'replayed' };
-  const inserted = await db
-    .insertInto('webhook_events')
-    .values(
-      delivery.events.map((event) => ({
-        event_id: event.eventId,
-        realm_id: event.realmId,
-        format: delivery.format,
-        entity: event.entity,
-        operation: event.operation,
-        entity_id: event.entityId,
-        deleted_id: event.deletedId,
-        body_sha256: delivery.bodySha256,
-      })),
-    )
-    .onConflict((conflict) => conflict.column('event_id').doNothing())
-    .returning('id')
-    .execute();
+  // One JSON parameter however many events: a 1 MB body of tiny events would pass 65,535 parameters.
+  const rows = delivery.events.map((event) => ({
+    event_id: event.eventId,
+    realm_id: event.realmId,
+    entity: event.entity,
+    operation: event.operation,
+    entity_id: event.entityId,
+    deleted_id: event.deletedId,
+  }));
+  const { rows: inserted } = await sql<{ id: number }>`
+    INSERT INTO webhook_events (event_id, realm_id, format, entity, operation, entity_id, deleted_id, body_sha256)
+    SELECT r.event_id, r.realm_id, ${delivery.format}, r.entity, r.operation, r.entity_id, r.deleted_id, ${delivery.bodySha256}
+    FROM ${recordset(rows, { event_id: 'text', realm_id: 'text', entity: 'text', operation: 'text', entity_id: 'text', deleted_id: 'text' })}
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING id`.execute(db);
   return inserted.length === 0 ? { outcome: 'replayed' } : { outcome: 'accepted', newEvents: inserted.length };
 }
 
