@@ -16,6 +16,7 @@ import { latestSucceededPass } from '../db/repositories/sync-passes.js';
 import { loadConfig } from '../worker/config.js';
 import { startWorker } from '../worker/main.js';
 import { tenantSyncWorkflowType, tenantWorkflowId } from '../workflows/definitions.js';
+import { accountNamesOf } from '../test/account-names.js';
 import { startTestTemporal } from '../test/global-setup.js';
 import { consent, createTenant, startQboFixture } from '../test/onboarding-helpers.js';
 import { figuresLine, sleep } from './support.js';
@@ -102,20 +103,13 @@ try {
   const watcher = (async () => {
     while (editing || pending.size > 0) {
       if (pending.size > 0) {
-        const rows = await db
-          .selectFrom('qbo_links')
-          .innerJoin('accounts', 'accounts.id', 'qbo_links.account_id')
-          .select(['qbo_links.qbo_id', 'accounts.company_name'])
-          .where('qbo_links.tenant_id', '=', tenantId)
-          .where('qbo_links.entity_type', '=', 'Customer')
-          .where('qbo_links.qbo_id', 'in', [...pending.keys()])
-          .execute();
+        const names = await accountNamesOf(db, tenantId, [...pending.keys()]);
         const now = Date.now();
-        for (const row of rows) {
-          const edit = pending.get(row.qbo_id);
-          if (edit && row.company_name === edit.name) {
+        for (const [id, name] of names) {
+          const edit = pending.get(id);
+          if (edit && name === edit.name) {
             latencies.push(now - edit.at);
-            pending.delete(row.qbo_id);
+            pending.delete(id);
           }
         }
         for (const [id, edit] of pending) {

@@ -9,6 +9,7 @@ import { portAnswers } from '../db/postgres.js';
 import { loadConfig } from '../worker/config.js';
 import { qboAuthDepsFromConfig } from '../worker/qbo-deps.js';
 import { statusQuery } from '../workflows/definitions.js';
+import { untilAccountNamed } from './account-names.js';
 import { freePort } from './global-setup.js';
 
 describe('qbsync dev stack', () => {
@@ -75,19 +76,14 @@ describe('qbsync dev stack', () => {
       body: JSON.stringify({ CompanyName: 'Arrivé par webhook inc.' }),
     });
     expect(response.status).toBe(200);
-    for (;;) {
-      const account = await demo.stack.database.db
-        .selectFrom('qbo_links')
-        .innerJoin('accounts', 'accounts.id', 'qbo_links.account_id')
-        .select('accounts.company_name')
-        .where('qbo_links.tenant_id', '=', demoTenantId)
-        .where('qbo_links.entity_type', '=', 'Customer')
-        .where('qbo_links.qbo_id', '=', customer.Id)
-        .executeTakeFirst();
-      if (account?.company_name === 'Arrivé par webhook inc.') break;
-      expect(Date.now() - edited, 'the edit did not reach the CRM through its webhook').toBeLessThan(10_000);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await untilAccountNamed(
+      demo.stack.database.db,
+      demoTenantId,
+      customer.Id,
+      'Arrivé par webhook inc.',
+      edited,
+      10_000,
+    );
 
     await demo.stop();
     demo = undefined;

@@ -5,6 +5,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplesDir } from '../../activities/mapping/samples.js';
 import { recordWebhookDelivery } from '../../db/repositories/webhook-events.js';
+import { untilAccountNamed } from '../../test/account-names.js';
 import { startTenantHarness, type TenantHarness } from '../../test/tenant-harness.js';
 import { parseWebhookBody } from './payload.js';
 import { startWebhookReceiver, type RunningWebhookReceiver } from './receiver.js';
@@ -311,20 +312,15 @@ describe('webhooks: the QuickBooks webhook receiver', () => {
       },
     );
     expect(response.status).toBe(200);
-    for (;;) {
-      const account = await tenant.fixture.database.db
-        .selectFrom('qbo_links')
-        .innerJoin('accounts', 'accounts.id', 'qbo_links.account_id')
-        .select('accounts.company_name')
-        .where('qbo_links.tenant_id', '=', tenant.tenantId)
-        .where('qbo_links.entity_type', '=', 'Customer')
-        .where('qbo_links.qbo_id', '=', customer.Id)
-        .executeTakeFirst();
-      if (account?.company_name === companyName) break;
-      expect(Date.now() - edited, 'the edit did not reach the CRM').toBeLessThan(5_000);
-      await sleep(50);
-    }
-    console.log(`webhooks: the edit reached the CRM ${Date.now() - edited} ms after it was made`);
+    const ms = await untilAccountNamed(
+      tenant.fixture.database.db,
+      tenant.tenantId,
+      customer.Id,
+      companyName,
+      edited,
+      5_000,
+    );
+    console.log(`webhooks: the edit reached the CRM ${ms} ms after it was made`);
     const delivered = tenant.fixture.sim.sim.webhooks.deliveries.filter((d) => d.url === receiver.url);
     expect(delivered.map((d) => d.state)).toEqual(delivered.map(() => 'delivered'));
   });
