@@ -81,6 +81,20 @@ export async function startDevDemo(
     });
     stack = await startDevStack(effective, log);
     const db = stack.database.db;
+    // Started early, so that a port in use stops the demo before its onboarding.
+    if (options.webhooksPort !== undefined) {
+      receiver = await startWebhookReceiver({
+        db,
+        temporal: stack.client,
+        verifierToken: simulator.verifierToken,
+        environment: 'sandbox',
+        host: '127.0.0.1',
+        port: options.webhooksPort,
+        log,
+      });
+      // As on Intuit's webhooks page: the endpoint and the verifier token the deliveries are signed with.
+      simulator.sim.webhooks.configure({ url: receiver.url, aggregationMs: 0 });
+    }
     const workflowId = tenantWorkflowId(demoTenantId);
     await stack.client.workflow
       .getHandle(workflowId)
@@ -101,19 +115,6 @@ export async function startDevDemo(
       defaultCustomerLanguage: 'fr',
       mode: 'two_way',
     });
-    if (options.webhooksPort !== undefined) {
-      receiver = await startWebhookReceiver({
-        db,
-        temporal: stack.client,
-        verifierToken: simulator.verifierToken,
-        environment: 'sandbox',
-        host: '127.0.0.1',
-        port: options.webhooksPort,
-        log,
-      });
-      // As on Intuit's webhooks page: the endpoint and the verifier token the deliveries are signed with.
-      simulator.sim.webhooks.configure({ url: receiver.url, aggregationMs: 0 });
-    }
     await startTenantSync(deps, demoTenantId, { pollIntervalSeconds: options.pollIntervalSeconds });
     const running = stack;
     const runningReceiver = receiver;

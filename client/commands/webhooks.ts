@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { loadConfig, requireWebhookVerifierToken } from '../../worker/config.js';
 import { portArg } from './args.js';
 
@@ -22,7 +22,6 @@ export function registerWebhooksCommand(program: Command): void {
       const database = await openDatabase(config, log);
       let temporal;
       let receiver;
-      const port = options.port ?? config.webhooks.port;
       try {
         await assertMigrated(database.db);
         temporal = await connectClient(config);
@@ -32,15 +31,12 @@ export function registerWebhooksCommand(program: Command): void {
           verifierToken,
           environment: config.qbo.environment,
           host: options.host,
-          port,
+          port: options.port ?? config.webhooks.port,
           log: (line) => process.stderr.write(`${line}\n`),
         });
       } catch (error) {
         await temporal?.connection.close();
         await database.close();
-        if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-          throw new InvalidArgumentError(`port ${port} is in use; pick another with --port`);
-        }
         throw error;
       }
       log(`Webhook receiver: ${receiver.url} (QuickBooks ${config.qbo.environment} companies)`);

@@ -296,6 +296,21 @@ describe('webhooks: the QuickBooks webhook receiver', () => {
     }
   });
 
+  it('says in one line which setting to change when its port is in use', async () => {
+    const port = Number(new URL(receiver.url).port);
+    await expect(
+      startWebhookReceiver({
+        db: tenant.fixture.database.db,
+        temporal: tenant.client,
+        verifierToken,
+        environment: 'sandbox',
+        host: '127.0.0.1',
+        port,
+        log: (line) => logs.push(line),
+      }),
+    ).rejects.toThrow(`port ${port} for the webhook receiver is in use: choose another`);
+  });
+
   it('R23: with the simulator sending signed webhooks, an edit reaches the CRM within seconds though passes are an hour apart', async () => {
     await settled();
     expect((await tenant.status()).pollIntervalSeconds).toBe(3600);

@@ -3,6 +3,7 @@ import Fastify, { type FastifyError } from 'fastify';
 import type { Kysely } from 'kysely';
 import { purgeWebhookEvents, recordWebhookDelivery } from '../../db/repositories/webhook-events.js';
 import type { Database, QboConnectionsTable } from '../../db/schema.js';
+import { UsageError } from '../cli-errors.js';
 import { parseWebhookBody, signatureMatches, WebhookPayloadError } from './payload.js';
 import { createWebhookRouter, type WebhookRouter } from './router.js';
 
@@ -128,6 +129,11 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
   } catch (error) {
     clearInterval(purging);
     await app.close();
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new UsageError(
+        `port ${options.port} for the webhook receiver is in use: choose another (qbsync webhooks --port, qbsync dev --webhooks-port, or QBSYNC_WEBHOOKS_PORT)`,
+      );
+    }
     throw error;
   }
   void router
