@@ -5,7 +5,7 @@ import { purgeWebhookEvents, recordWebhookDelivery } from '../../db/repositories
 import type { Database, QboConnectionsTable } from '../../db/schema.js';
 import { UsageError } from '../cli-errors.js';
 import { parseWebhookBody, signatureMatches, WebhookPayloadError } from './payload.js';
-import { createWebhookRouter, type WebhookRouter } from './router.js';
+import { createWebhookRouter, type RoutingTimings, type WebhookRouter } from './router.js';
 
 /**
  * The QuickBooks webhook receiver (issue 15): POST /webhooks/quickbooks, in either of Intuit's
@@ -43,8 +43,7 @@ export interface WebhookReceiverOptions {
   readonly bodyLimitBytes?: number;
   /** Stored events older than this are purged (hourly). Default 7 days. */
   readonly retentionDays?: number;
-  readonly debounceMs?: number;
-  readonly maxWaitMs?: number;
+  readonly routing?: RoutingTimings;
 }
 
 export interface RunningWebhookReceiver {
@@ -61,8 +60,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
     temporal: options.temporal,
     environment: options.environment,
     log: options.log,
-    ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
-    ...(options.maxWaitMs !== undefined ? { maxWaitMs: options.maxWaitMs } : {}),
+    ...options.routing,
   });
   const app = Fastify({ bodyLimit, return503OnClosing: true });
   app.removeAllContentTypeParsers();

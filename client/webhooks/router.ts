@@ -22,16 +22,25 @@ import { repairSignal, syncNowSignal, tenantWorkflowId } from '../../workflows/d
  * reason other than a missing workflow is retried a few times; after that, the events wait for
  * the tenant's periodic pass, as any missed webhook does.
  */
-export interface WebhookRouterOptions {
+export interface RoutingTimings {
+  /** Quiet time after a realm's last event before its workflow is told (default 200 ms). */
+  readonly debounceMs?: number;
+  /** Longest an event waits under a steady stream (default 1 s). */
+  readonly maxWaitMs?: number;
+  /** First wait after a failed signal, doubling (default 2 s). */
+  readonly retryDelayMs?: number;
+  /** Tries before the events are left to the periodic pass (default 5). */
+  readonly maxAttempts?: number;
+  /** How long one try may take: the client otherwise retries an unreachable server for long (default 5 s). */
+  readonly signalTimeoutMs?: number;
+}
+
+export interface WebhookRouterOptions extends RoutingTimings {
   readonly db: Kysely<Database>;
   readonly temporal: Client;
   /** Realms are unique per QuickBooks environment. */
   readonly environment: QboConnectionsTable['environment'];
   readonly log: (line: string) => void;
-  readonly debounceMs?: number;
-  readonly maxWaitMs?: number;
-  readonly retryDelayMs?: number;
-  readonly maxAttempts?: number;
 }
 
 export interface WebhookRouter {
@@ -59,6 +68,7 @@ export function createWebhookRouter(options: WebhookRouterOptions): WebhookRoute
   const maxWaitMs = options.maxWaitMs ?? 1_000;
   const retryDelayMs = options.retryDelayMs ?? 2_000;
   const maxAttempts = options.maxAttempts ?? 5;
+  const signalTimeoutMs = options.signalTimeoutMs ?? 5_000;
   const realms = new Map<string, RealmState>();
   let idleWaiters: Array<() => void> = [];
   let stopped = false;
@@ -129,10 +139,12 @@ export function createWebhookRouter(options: WebhookRouterOptions): WebhookRoute
     } else {
       const handle = options.temporal.workflow.getHandle(tenantWorkflowId(tenantId));
       try {
-        for (const merge of pending.merges) {
-          await handle.signal(repairSignal, { requestedBy: 'webhook', ...merge });
-        }
-        await handle.signal(syncNowSignal, { reason: `webhook: ${pending.count} events` });
+        await options.temporal.withDeadline(Date.now() + signalTimeoutMs, async () => {
+          for (const merge of pending.merges) {
+            await handle.signal(repairSignal, { requestedBy: 'webhook', ...merge });
+          }
+          await handle.signal(syncNowSignal, { reason: `webhook: ${pending.count} events` });
+        });
       } catch (error) {
         if (!(error instanceof WorkflowNotFoundError)) throw error;
         options.log(
