@@ -243,7 +243,10 @@ describe('webhooks: the QuickBooks webhook receiver', () => {
     const rowsBefore = await storedEvents();
     // 50 deliveries of 20 events at once: more concurrent load than Intuit, which waits for each answer.
     const answers = await Promise.all(Array.from({ length: 50 }, () => post(cloudEvents(20))));
-    expect(answers.filter((answer) => answer.status !== 200), logs.slice(-3).join('\n')).toEqual([]);
+    expect(
+      answers.filter((answer) => answer.status !== 200),
+      logs.slice(-3).join('\n'),
+    ).toEqual([]);
     const slowest = Math.max(...answers.map((answer) => answer.ms));
     expect(slowest).toBeLessThan(3000);
     expect(await storedEvents()).toBe(rowsBefore + 1000);
