@@ -120,7 +120,7 @@ export function buildProgram(): Command {
   program
     .command('dev')
     .description(
-      'run the whole stack in the foreground: Temporal dev server, PostgreSQL, worker, a simulated QuickBooks company and a demo tenant (Ctrl-C stops it)',
+      'run the whole stack in the foreground: Temporal dev server, PostgreSQL, worker, a simulated QuickBooks company sending webhooks to a receiver, and a demo tenant (Ctrl-C stops it)',
     )
     .addOption(
       new Option('--simulator-port <port>', 'port of the QuickBooks simulator').argParser(portArg).default(8911),
