@@ -2,7 +2,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import { findTenantByRealm } from '../../db/repositories/tenants.js';
 import {
-  findUnroutedEvents,
+  lockUnroutedEvents,
   markWebhookEventsRouted,
   realmsWithUnroutedEvents,
 } from '../../db/repositories/webhook-events.js';
@@ -128,31 +128,36 @@ export function createWebhookRouter(options: WebhookRouterOptions): WebhookRoute
     });
   };
 
+  // One transaction per routing: the rows stay locked while the workflow is told, and are marked
+  // routed only if it was (or has no workflow to tell).
   async function route(realmId: string): Promise<void> {
-    const pending = await findUnroutedEvents(options.db, realmId);
-    if (!pending) return;
-    const tenantId = await findTenantByRealm(options.db, realmId, options.environment);
-    if (tenantId === undefined) {
-      options.log(
-        `webhooks: no tenant is connected to QuickBooks company ${realmId} (${options.environment}); ${pending.count} events dropped`,
-      );
-    } else {
-      const handle = options.temporal.workflow.getHandle(tenantWorkflowId(tenantId));
-      try {
-        await options.temporal.withDeadline(Date.now() + signalTimeoutMs, async () => {
-          for (const merge of pending.merges) {
-            await handle.signal(repairSignal, { requestedBy: 'webhook', ...merge });
-          }
-          await handle.signal(syncNowSignal, { reason: `webhook: ${pending.count} events` });
-        });
-      } catch (error) {
-        if (!(error instanceof WorkflowNotFoundError)) throw error;
+    await options.db.transaction().execute(async (trx) => {
+      const pending = await lockUnroutedEvents(trx, realmId);
+      if (!pending) return;
+      const count = pending.ids.length;
+      const tenantId = await findTenantByRealm(trx, realmId, options.environment);
+      if (tenantId === undefined) {
         options.log(
-          `webhooks: tenant ${tenantId} has no running sync workflow; ${pending.count} events left for when it runs again`,
+          `webhooks: no tenant is connected to QuickBooks company ${realmId} (${options.environment}); ${count} events dropped`,
         );
+      } else {
+        const handle = options.temporal.workflow.getHandle(tenantWorkflowId(tenantId));
+        try {
+          await options.temporal.withDeadline(Date.now() + signalTimeoutMs, async () => {
+            for (const merge of pending.merges) {
+              await handle.signal(repairSignal, { requestedBy: 'webhook', ...merge });
+            }
+            await handle.signal(syncNowSignal, { reason: `webhook: ${count} events` });
+          });
+        } catch (error) {
+          if (!(error instanceof WorkflowNotFoundError)) throw error;
+          options.log(
+            `webhooks: tenant ${tenantId} has no running sync workflow; ${count} events left for when it runs again`,
+          );
+        }
       }
-    }
-    await markWebhookEventsRouted(options.db, realmId, pending.upToId);
+      await markWebhookEventsRouted(trx, pending.ids);
+    });
   }
 
   return {

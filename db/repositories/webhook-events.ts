@@ -61,45 +61,41 @@ export interface ReportedMerge {
 }
 
 export interface UnroutedEvents {
-  /** The last event these figures cover: markWebhookEventsRouted up to it. */
-  readonly upToId: number;
-  readonly count: number;
+  /** The rows, locked until the caller's transaction ends: markWebhookEventsRouted them once routed. */
+  readonly ids: readonly number[];
   readonly merges: readonly ReportedMerge[];
 }
 
-/** What a realm's workflow has not been told yet; undefined when nothing. */
-export async function findUnroutedEvents(db: Executor, realmId: string): Promise<UnroutedEvents | undefined> {
-  const totals = await db
+/**
+ * What a realm's workflow has not been told yet, locked for the caller's transaction (so that two
+ * receivers do not route the same rows, and rows come back unrouted if routing fails or the process
+ * dies); undefined when nothing. Only committed rows are seen: a delivery still being stored is
+ * routed by the notification that follows it.
+ */
+export async function lockUnroutedEvents(trx: Executor, realmId: string): Promise<UnroutedEvents | undefined> {
+  const rows = await trx
     .selectFrom('webhook_events')
-    .select((eb) => [eb.fn.max('id').as('up_to_id'), eb.fn.countAll<number>().as('count')])
+    .select(['id', 'entity', 'operation', 'entity_id', 'deleted_id'])
     .where('realm_id', '=', realmId)
     .where('routed_at', 'is', null)
-    .executeTakeFirst();
-  if (!totals?.up_to_id) return undefined;
-  const merges = await db
-    .selectFrom('webhook_events')
-    .select(['entity_id', 'deleted_id'])
-    .where('realm_id', '=', realmId)
-    .where('routed_at', 'is', null)
-    .where('id', '<=', totals.up_to_id)
-    .where('entity', '=', 'customer')
-    .where('operation', '=', 'Merge')
     .orderBy('id')
+    .forUpdate()
+    .skipLocked()
     .execute();
+  if (rows.length === 0) return undefined;
   return {
-    upToId: Number(totals.up_to_id),
-    count: Number(totals.count),
-    merges: merges.map((row) => ({ survivorQboId: row.entity_id, mergedQboId: row.deleted_id })),
+    ids: rows.map((row) => Number(row.id)),
+    merges: rows
+      .filter((row) => row.entity === 'customer' && row.operation === 'Merge')
+      .map((row) => ({ survivorQboId: row.entity_id, mergedQboId: row.deleted_id })),
   };
 }
 
-export async function markWebhookEventsRouted(db: Executor, realmId: string, upToId: number): Promise<void> {
-  await db
+export async function markWebhookEventsRouted(trx: Executor, ids: readonly number[]): Promise<void> {
+  await trx
     .updateTable('webhook_events')
     .set({ routed_at: new Date() })
-    .where('realm_id', '=', realmId)
-    .where('routed_at', 'is', null)
-    .where('id', '<=', upToId)
+    .where('id', '=', sql<number>`any(${[...ids]}::bigint[])`)
     .execute();
 }
 
