@@ -35,6 +35,7 @@ export interface CrmTables {
   oauth_states: OAuthStatesTable;
   crm_outbox: CrmOutboxTable;
   sync_conflicts: SyncConflictsTable;
+  webhook_events: WebhookEventsTable;
 }
 
 export interface TenantsTable {
@@ -324,4 +325,25 @@ export interface SyncConflictsTable {
   resolved_at: OptionalTimestamp;
   resolved_by: string | null;
   resolution_applied_at: OptionalTimestamp;
+}
+
+/** A QuickBooks webhook event the receiver accepted (issue 15); routed_at is set once its tenant was told. */
+export interface WebhookEventsTable {
+  id: Generated<number>;
+  /** CloudEvents `id`, or for a legacy event (which has none) a hash of what it says. */
+  event_id: string;
+  realm_id: string;
+  format: 'legacy' | 'cloudevents';
+  /** Lower case, as in CloudEvents types: `customer`, `invoice`. */
+  entity: string;
+  /** As in the legacy format: Create, Update, Delete, Merge, Void, Emailed (or what Intuit adds). */
+  operation: string;
+  /** The entity's QBO id; for a merge, the survivor's. */
+  entity_id: string;
+  /** For a merge, the QBO id merged away. */
+  deleted_id: string | null;
+  /** SHA-256 (hex) of the delivery's raw body. */
+  body_sha256: string;
+  received_at: Timestamp;
+  routed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }

@@ -89,6 +89,9 @@ export const configSchema = z.object({
   QBO_OAUTH_BASE_URL: httpUrl.optional(),
   QBSYNC_SERVE_PORT: port.default(8080),
   QBSYNC_SERVE_AUTH: serveAuth.optional(),
+  /** The app's webhook Verifier Token (developer portal, Webhooks): `intuit-signature` is checked with it. */
+  QBO_WEBHOOK_VERIFIER_TOKEN: nonEmpty.optional(),
+  QBSYNC_WEBHOOKS_PORT: port.default(8090),
 });
 
 export type ConfigVariable = keyof typeof configSchema.shape;
@@ -127,6 +130,11 @@ export interface Config {
   readonly servePort: number;
   /** How `qbsync serve` authenticates requests; required to listen beyond the loopback interface. */
   readonly serveAuth: ServeAuth | undefined;
+  /** The webhook receiver (`qbsync webhooks`); see requireWebhookVerifierToken. */
+  readonly webhooks: {
+    readonly verifierToken: string | undefined;
+    readonly port: number;
+  };
 }
 
 /** The token key, for commands that read or write tenants' tokens. */
@@ -137,6 +145,16 @@ export function requireTokenKey(config: Config): Uint8Array {
     );
   }
   return config.tokenKey;
+}
+
+/** The verifier token, for the webhook receiver: without it no delivery can be trusted. */
+export function requireWebhookVerifierToken(config: Config): string {
+  if (config.webhooks.verifierToken === undefined) {
+    throw new ConfigError(
+      "QBO_WEBHOOK_VERIFIER_TOKEN is not set: the QuickBooks app's webhook Verifier Token (developer.intuit.com, the app's Webhooks page), which signs every delivery",
+    );
+  }
+  return config.webhooks.verifierToken;
 }
 
 /** The QuickBooks OAuth app, for commands that talk to QBO. */
@@ -235,11 +253,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     }),
     servePort: values.QBSYNC_SERVE_PORT,
     serveAuth: values.QBSYNC_SERVE_AUTH,
+    webhooks: Object.freeze({
+      verifierToken: values.QBO_WEBHOOK_VERIFIER_TOKEN,
+      port: values.QBSYNC_WEBHOOKS_PORT,
+    }),
   });
 }
 
 function redact(variable: string, value: string): string {
-  if (variable === 'QBSYNC_TOKEN_KEY' || variable === 'QBO_CLIENT_SECRET')
+  if (variable === 'QBSYNC_TOKEN_KEY' || variable === 'QBO_CLIENT_SECRET' || variable === 'QBO_WEBHOOK_VERIFIER_TOKEN')
     return `<${value.length} characters, hidden>`;
   if (variable === 'QBSYNC_SERVE_AUTH' && !value.startsWith('header:')) return `<${value.length} characters, hidden>`;
   if (variable !== 'DATABASE_URL') return value;

@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Executor } from '../recordset.js';
 import { isoDate } from '../dates.js';
-import type { Database, TenantsTable } from '../schema.js';
+import type { Database, QboConnectionsTable, TenantsTable } from '../schema.js';
 
 /**
  * The tenants table: the row a tenant's settings live in. Plain functions over `db | trx`; a
@@ -75,6 +75,21 @@ export async function findConnectedRealm(db: Kysely<Database>, tenantId: string)
     .where('tenant_id', '=', tenantId)
     .executeTakeFirst();
   return row?.realm_id;
+}
+
+/** The tenant connected to a QuickBooks company (a webhook names only the realm); undefined when none. */
+export async function findTenantByRealm(
+  db: Executor,
+  realmId: string,
+  environment: Selectable<QboConnectionsTable>['environment'],
+): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('qbo_connections')
+    .select('tenant_id')
+    .where('realm_id', '=', realmId)
+    .where('environment', '=', environment)
+    .executeTakeFirst();
+  return row?.tenant_id;
 }
 
 /** What the sync of one tenant needs to know about it; shaped like the writer's TenantSettings. */
