@@ -167,6 +167,14 @@ function asksForXml(req: http.IncomingMessage): boolean {
   return /\bxml\b/i.test(accept) && !/\bjson\b/i.test(accept);
 }
 
+function parseJsonBody(raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw faults.badRequest('Request body is not valid JSON');
+  }
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
@@ -212,6 +220,14 @@ async function apiRoute(
   }
   if (first && segments.length === 2 && method === 'GET' && second)
     return jsonBytes(200, sim.readBytes(realmId, first, second));
+  if (first === 'batch' && segments.length === 1) {
+    if (method !== 'POST') throw faults.routeNotFound(`${method} batch`);
+    const raw = await readBody(req);
+    const reply = sim.idempotent(realmId, url.searchParams.get('requestid'), () => {
+      return { status: 200, body: sim.batch(realmId, parseJsonBody(raw)) };
+    });
+    return json(reply.status, reply.body);
+  }
   if (first && segments.length === 1 && method === 'POST') {
     const entity = entityFromName(first);
     if (!entity) throw faults.routeNotFound(`POST /${first}`);
@@ -223,13 +239,7 @@ async function apiRoute(
         throw faults.unsupportedOperation(
           `The simulator serves ${entity} read-only; only Customer supports create and update`,
         );
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(raw);
-      } catch {
-        throw faults.badRequest('Request body is not valid JSON');
-      }
-      return { status: 200, body: sim.writeCustomer(realmId, parsed, operation) };
+      return { status: 200, body: sim.writeCustomer(realmId, parseJsonBody(raw), operation) };
     });
     return json(reply.status, reply.body);
   }

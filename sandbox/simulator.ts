@@ -9,7 +9,7 @@ import * as admin from './admin.js';
 import { AdminError } from './admin-error.js';
 import { CacheWarmer } from './cache-warming.js';
 import { FaultInjector, type FaultDecision, type FaultRates, type ForcedFault } from './fault-injection.js';
-import { faults } from './faults.js';
+import { faults, QboFault } from './faults.js';
 import { generateCompany, materializeTransaction } from './generator.js';
 import { applyLoaded, detectTimeZone, type LoadedFiles } from './loader.js';
 import { OAuthServer } from './oauth.js';
@@ -18,9 +18,10 @@ import { prewarmIndexes, type QueryOptions } from './query.js';
 import { RateLimiter } from './rate-limiter.js';
 import { cdcBytes, readBytes, queryBytes, type CdcOptions } from './reads.js';
 import { ApiRequestCounter, type ApiRequestKind } from './request-counter.js';
-import { Company, type ChangeEvent, type EntityName, type Json } from './store.js';
+import { Company, isObject, type ChangeEvent, type EntityName, type Json } from './store.js';
 import { checkTimeZone, formatLocal } from './time.js';
 import { INTUIT_RETRY_DELAYS_MS, WebhookSender, type WebhookFormat } from './webhooks.js';
+import { checkDepth } from './validation.js';
 import { IdempotentReplies, writeCustomer } from './writes.js';
 
 export { AdminError } from './admin-error.js';
@@ -29,6 +30,9 @@ export type { CdcOptions } from './reads.js';
 export type { ApiRequestKind } from './request-counter.js';
 
 /** Everything the simulator can be told. All optional; defaults are QBO's own figures. */
+/** Intuit's limit of operations in one batch request ([D-batch]; confirmed by test in the .NET SDK's issue 358). */
+export const MAX_BATCH_ITEMS = 30;
+
 export interface SimulatorOptions {
   /** TCP port; 0 picks a free one. Default 8911. */
   readonly port?: number;
@@ -293,6 +297,37 @@ export class Simulator {
     run: () => { status: number; body: Json },
   ): { status: number; body: Json } {
     return this.replies.run(realmId, requestId, run, () => this.time());
+  }
+
+  /**
+   * POST /batch: at most 30 operations in one request (Customer create and update, and queries),
+   * each answered in its place with its entity, its query result or its own Fault. One request
+   * against the rate limits, as at Intuit (shared/reference/qbo-api.md § 5, [D-batch]).
+   */
+  batch(realmId: string, input: unknown): Json {
+    checkDepth(input);
+    const items = isObject(input) ? input['BatchItemRequest'] : undefined;
+    if (!Array.isArray(items) || items.length === 0)
+      throw faults.badRequest('Request body must be {"BatchItemRequest": [...]} with at least one item');
+    if (items.length > MAX_BATCH_ITEMS)
+      throw faults.badRequest(`A batch request holds at most ${MAX_BATCH_ITEMS} items; this one has ${items.length}`);
+    const answers = items.map((item: unknown) => {
+      const bId = isObject(item) && typeof item['bId'] === 'string' ? item['bId'] : undefined;
+      try {
+        if (!isObject(item) || bId === undefined) throw faults.badRequest('Each batch item needs a bId string');
+        if (typeof item['Query'] === 'string') {
+          return { bId, QueryResponse: (this.query(realmId, item['Query']) as Json)['QueryResponse'] };
+        }
+        if (item['Customer'] === undefined)
+          throw faults.unsupportedOperation('The simulator batches Customer create and update, and queries');
+        const operation = typeof item['operation'] === 'string' ? item['operation'] : null;
+        return { bId, Customer: (this.writeCustomer(realmId, item['Customer'], operation) as Json)['Customer'] };
+      } catch (err) {
+        if (!(err instanceof QboFault)) throw err;
+        return { ...(bId !== undefined ? { bId } : {}), Fault: (err.toJson(this.time()) as Json)['Fault'] };
+      }
+    });
+    return { BatchItemResponse: answers, time: this.time() };
   }
 
   /** POST /customer: create without Id, update (sparse or full) with Id and SyncToken. */

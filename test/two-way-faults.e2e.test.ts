@@ -30,12 +30,13 @@ describe('R7: pushes QuickBooks refuses or answers stale', () => {
       company: { customers: 6, transactions: 6, items: 3, seed: 73 },
       wrapQboClient: (client): QboClient => ({
         ...client,
-        async updateCustomer(change, requestId) {
-          if (concurrentEdit) {
-            tenant.fixture.sim.sim.adminEditCustomer(tenant.realmId, change.Id, concurrentEdit);
+        async updateCustomers(updates, requestId) {
+          const first = updates[0];
+          if (concurrentEdit && first) {
+            tenant.fixture.sim.sim.adminEditCustomer(tenant.realmId, first.change.Id, concurrentEdit);
             concurrentEdit = null;
           }
-          return client.updateCustomer(change, requestId);
+          return client.updateCustomers(updates, requestId);
         },
       }),
     });

@@ -99,16 +99,18 @@ describe('R7: two-way merge, property-based, end to end', () => {
       company: { customers: 8, transactions: 4, items: 2, seed: 74, throttleRetryAfterSeconds: 1 },
       wrapQboClient: (client): QboClient => ({
         ...client,
-        async updateCustomer(change, requestId) {
+        async updateCustomers(updates, requestId) {
+          const target = updates.find(({ change }) => racing && !racing.skip.has(`${change.Id}:${racing.field}`));
           if (throttleNextUpdate) {
             throttleNextUpdate = false;
             tenant.fixture.sim.sim.forceFaults([{ kind: '429', realmId: tenant.realmId }]);
-          } else if (racing && !racing.skip.has(`${change.Id}:${racing.field}`)) {
-            tenant.fixture.sim.sim.adminEditCustomer(tenant.realmId, change.Id, fields[racing.field].qbo(racing.value));
-            racedOn = { qboId: change.Id, field: racing.field, value: racing.value };
+          } else if (racing && target) {
+            const id = target.change.Id;
+            tenant.fixture.sim.sim.adminEditCustomer(tenant.realmId, id, fields[racing.field].qbo(racing.value));
+            racedOn = { qboId: id, field: racing.field, value: racing.value };
             racing = null;
           }
-          return client.updateCustomer(change, requestId);
+          return client.updateCustomers(updates, requestId);
         },
       }),
     });

@@ -32,7 +32,7 @@ import type { SyncSettings } from '../../db/repositories/tenants.js';
 import type { Executor } from '../../db/recordset.js';
 import { mapCustomer } from '../mapping/customer.js';
 import { isMappingError } from '../mapping/errors.js';
-import type { QboClient, QboRecord } from '../qbo/qbo-client.js';
+import { maxBatchItems, type BatchCustomerUpdate, type QboClient, type QboRecord } from '../qbo/qbo-client.js';
 import { QboError } from '../qbo/qbo-errors.js';
 import { classifyFailures } from '../sync/classify.js';
 import { writeRecords, type TenantSettings } from '../sync/crm-writer.js';
@@ -110,8 +110,8 @@ export function createPushActivities(deps: SyncDeps) {
       try {
         const push = pusher(settings, client, (conflicts) => (tally.conflicts += conflicts));
         await push.applyResolutions(await resolutionsToApply(db, settings.tenantId));
-        for (const row of await pendingPushes(db, settings.tenantId, pushesPerCall)) {
-          tally[await push.one(row)] += 1;
+        for (const outcome of await push.rows(await pendingPushes(db, settings.tenantId, pushesPerCall))) {
+          tally[outcome] += 1;
         }
       } finally {
         clearInterval(beat);
@@ -281,96 +281,165 @@ export function createPushActivities(deps: SyncDeps) {
       }
     }
 
-    async function update(
+    /** An update merged and ready to send: what it sends, and what it needs once QuickBooks answers. */
+    interface PreparedUpdate {
+      readonly row: OutboxRow;
+      readonly link: QboLink;
+      readonly crm: CrmCustomerRow;
+      readonly snapshot: CustomerSnapshot;
+      readonly merge: MergeOutcome;
+      readonly change: BatchCustomerUpdate['change'];
+    }
+
+    /**
+     * Merges an account with what was last synced (or with QuickBooks's customer, when the caller
+     * just read it): settled at once when QuickBooks needs nothing, else ready to send.
+     */
+    async function prepareUpdate(
       row: OutboxRow,
       link: QboLink,
       crm: CrmCustomerRow,
-      /** QuickBooks's customer when the caller just read it. */
       known?: QboRecord,
-    ): Promise<Outcome> {
-      const crmFields = fieldsOfCrm(crm);
-      const cleared = new Set(row.cleared_fields);
+    ): Promise<PreparedUpdate | Outcome> {
+      let current = known ? currentOf(known) : null;
       let snapshot = readSnapshot(link.synced_snapshot);
-      const knownAccount = known ? mappedAccount(known) : null;
-      let current: { readonly record: QboRecord; readonly fields: CustomerFields } | null =
-        known && knownAccount ? { record: known, fields: fieldsOfAccount(knownAccount) } : null;
       if (snapshot === null) {
         // A link with no snapshot has no base: QuickBooks's current state serves as one.
-        current ??= await readCurrent(link.qbo_id);
+        current ??= await readCurrent(row, link.qbo_id);
         if (!current) return 'refused';
         snapshot = { ...current.fields, displayName: null };
       }
-      let outcome = mergeCustomer({
+      const merge = mergeCustomer({
         base: snapshot,
-        crm: crmFields,
+        crm: fieldsOfCrm(crm),
         qbo: current?.fields ?? snapshot,
         policy,
-        cleared,
+        cleared: new Set(row.cleared_fields),
       });
-      let syncToken = current ? String(current.record['SyncToken'] ?? link.sync_token) : link.sync_token;
-      if (outcome.toQbo.size === 0) {
-        await finish(row, link, crm, outcome.merged, current?.record ?? null);
+      if (merge.toQbo.size === 0) {
+        await finish(row, link, crm, merge.merged, current?.record ?? null);
         return 'unchanged';
       }
-      const send = (token: string) =>
-        client.updateCustomer(
-          { Id: link.qbo_id, SyncToken: token, ...qboFieldChanges(outcome.merged, outcome.toQbo, snapshot) },
-          requestId(settings.tenantId, 'update', row.id, row.revision, token),
+      const syncToken = current ? String(current.record['SyncToken'] ?? link.sync_token) : link.sync_token;
+      const change = { Id: link.qbo_id, SyncToken: syncToken, ...qboFieldChanges(merge.merged, merge.toQbo, snapshot) };
+      return { row, link, crm, snapshot, merge, change };
+    }
+
+    /** Sends prepared updates 30 to a request (QBO's batch), and settles each by its own answer. */
+    async function sendUpdates(prepared: readonly PreparedUpdate[]): Promise<Outcome[]> {
+      const outcomes: Outcome[] = [];
+      for (let start = 0; start < prepared.length; start += maxBatchItems) {
+        const chunk = prepared.slice(start, start + maxBatchItems);
+        // The same chunk sent again (a retried activity) is the same requestid: QuickBooks answers it once.
+        const key = chunk.map(({ row, change }) => `${row.id}.${row.revision}.${change.SyncToken}`).join(',');
+        const answers = await client.updateCustomers(
+          chunk.map(({ row, change }) => ({ bId: String(row.id), change })),
+          requestId(settings.tenantId, 'update', key),
         );
-      let answer: QboRecord;
-      try {
-        answer = await send(syncToken);
-      } catch (error) {
-        if (isRefusal(error)) return refuse(row, link.qbo_id, error);
-        if (!(error instanceof QboError && error.type === FailureType.QboStaleObject)) throw error;
-        // Someone saved the customer in QuickBooks since the last pull: read it, merge again, and
-        // retry once. A second stale answer fails the activity (classified), and the pass with it.
-        current = await readCurrent(link.qbo_id);
-        if (!current) return 'refused';
-        outcome = mergeCustomer({ base: snapshot, crm: crmFields, qbo: current.fields, policy, cleared });
-        await recordMergeConflicts(row, link.qbo_id, outcome);
-        syncToken = String(current.record['SyncToken'] ?? '');
-        if (outcome.toQbo.size === 0) {
-          await finish(row, link, crm, outcome.merged, current.record);
-          return 'unchanged';
-        }
-        try {
-          answer = await send(syncToken);
-        } catch (retryError) {
-          if (isRefusal(retryError)) return refuse(row, link.qbo_id, retryError);
-          throw retryError;
+        for (const [index, answer] of answers.entries()) {
+          const update = chunk[index] as PreparedUpdate;
+          outcomes.push(
+            'record' in answer ? await settleUpdate(update, answer.record) : await refusedOrStale(update, answer.error),
+          );
         }
       }
-      await finish(row, link, crm, outcome.merged, answer);
-      return 'updated';
+      return outcomes;
+    }
 
-      async function readCurrent(qboId: string) {
-        const record = await client.read('Customer', qboId);
-        try {
-          const mapped = mapCustomer(record, { defaultLanguage: settings.defaultLanguage });
-          if (mapped.kind !== 'account')
-            throw new QboError(FailureType.QboValidation, `customer ${qboId} became a sub-customer in QuickBooks`);
-          return { record, fields: fieldsOfAccount(mapped.account) };
-        } catch (error) {
-          const reason = isMappingError(error) ? `customer ${qboId}: ${error.field} ${error.problem}` : undefined;
-          if (reason === undefined && !(error instanceof QboError)) throw error;
-          await refuse(
-            row,
-            qboId,
-            error instanceof QboError ? error : new QboError(FailureType.QboValidation, reason ?? ''),
-          );
-          return null;
-        }
+    async function settleUpdate(update: PreparedUpdate, answer: QboRecord): Promise<Outcome> {
+      await finish(update.row, update.link, update.crm, update.merge.merged, answer);
+      return 'updated';
+    }
+
+    /**
+     * An update QuickBooks did not take. Stale (someone saved the customer since the last pull):
+     * read it, merge again and retry once; a second stale answer fails the activity, classified,
+     * and the pass with it. A refusal is recorded against the account; anything else fails the activity.
+     */
+    async function refusedOrStale(update: PreparedUpdate, error: QboError): Promise<Outcome> {
+      const { row, link, crm, snapshot } = update;
+      if (refusals.includes(error.type)) return refuse(row, link.qbo_id, error);
+      if (error.type !== FailureType.QboStaleObject) throw error;
+      const current = await readCurrent(row, link.qbo_id);
+      if (!current) return 'refused';
+      const merge = mergeCustomer({
+        base: snapshot,
+        crm: fieldsOfCrm(crm),
+        qbo: current.fields,
+        policy,
+        cleared: new Set(row.cleared_fields),
+      });
+      await recordMergeConflicts(row, link.qbo_id, merge);
+      if (merge.toQbo.size === 0) {
+        await finish(row, link, crm, merge.merged, current.record);
+        return 'unchanged';
+      }
+      const token = String(current.record['SyncToken'] ?? '');
+      try {
+        const answer = await client.updateCustomer(
+          { Id: link.qbo_id, SyncToken: token, ...qboFieldChanges(merge.merged, merge.toQbo, snapshot) },
+          requestId(settings.tenantId, 'update', row.id, row.revision, token),
+        );
+        return await settleUpdate({ ...update, merge }, answer);
+      } catch (retryError) {
+        if (isRefusal(retryError)) return refuse(row, link.qbo_id, retryError);
+        throw retryError;
+      }
+    }
+
+    /** One update on its own (after a create was adopted). */
+    async function update(row: OutboxRow, link: QboLink, crm: CrmCustomerRow, known?: QboRecord): Promise<Outcome> {
+      const prepared = await prepareUpdate(row, link, crm, known);
+      if (typeof prepared === 'string') return prepared;
+      const [outcome] = await sendUpdates([prepared]);
+      return outcome as Outcome;
+    }
+
+    function currentOf(record: QboRecord): { readonly record: QboRecord; readonly fields: CustomerFields } | null {
+      const account = mappedAccount(record);
+      return account ? { record, fields: fieldsOfAccount(account) } : null;
+    }
+
+    /** QuickBooks's customer as it is now; a customer the sync can no longer map refuses the push. */
+    async function readCurrent(row: OutboxRow, qboId: string) {
+      const record = await client.read('Customer', qboId);
+      try {
+        const mapped = mapCustomer(record, { defaultLanguage: settings.defaultLanguage });
+        if (mapped.kind !== 'account')
+          throw new QboError(FailureType.QboValidation, `customer ${qboId} became a sub-customer in QuickBooks`);
+        return { record, fields: fieldsOfAccount(mapped.account) };
+      } catch (error) {
+        const reason = isMappingError(error) ? `customer ${qboId}: ${error.field} ${error.problem}` : undefined;
+        if (reason === undefined && !(error instanceof QboError)) throw error;
+        await refuse(
+          row,
+          qboId,
+          error instanceof QboError ? error : new QboError(FailureType.QboValidation, reason ?? ''),
+        );
+        return null;
       }
     }
 
     return {
-      async one(row: OutboxRow): Promise<Outcome> {
-        const crm = await crmOf(row.account_id);
-        // The account is gone (its tenant deleting it): its outbox row went with it.
-        if (!crm) return 'unchanged';
-        const link = await findCustomerLinkOfAccount(db, settings, row.account_id);
-        return link ? update(row, link, crm) : create(row, crm);
+      /** Pushes a batch of outbox rows: creates one by one, updates 30 to a request. */
+      async rows(rows: readonly OutboxRow[]): Promise<Outcome[]> {
+        const outcomes: Outcome[] = [];
+        const updates: PreparedUpdate[] = [];
+        for (const row of rows) {
+          const crm = await crmOf(row.account_id);
+          // The account is gone (its tenant deleting it): its outbox row went with it.
+          if (!crm) continue;
+          const link = await findCustomerLinkOfAccount(db, settings, row.account_id);
+          if (!link) {
+            outcomes.push(await create(row, crm));
+            continue;
+          }
+          const prepared = await prepareUpdate(row, link, crm);
+          if (typeof prepared === 'string') outcomes.push(prepared);
+          else updates.push(prepared);
+        }
+        outcomes.push(...(await sendUpdates(updates)));
+        return outcomes;
       },
 
       /** Applies support's choices on conflicts (qbsync conflicts resolve); the push that follows sends them. */

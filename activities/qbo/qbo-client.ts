@@ -102,6 +102,24 @@ export interface CdcResult {
   readonly damaged: DamagedRecord[];
 }
 
+/** One Customer update in a batch request. */
+export interface BatchCustomerUpdate {
+  readonly bId: string;
+  readonly change: { readonly Id: string; readonly SyncToken: string } & Record<string, unknown>;
+}
+
+/** Each operation of a batch answers in its place: the customer, or the fault QBO gave it, classified. */
+export type BatchAnswer =
+  { readonly bId: string; readonly record: QboRecord } | { readonly bId: string; readonly error: QboError };
+
+/** QBO takes at most 30 operations in one batch request ([D-batch]). */
+export const maxBatchItems = 30;
+
+const batchEnvelope = z.object({
+  BatchItemResponse: z.array(z.looseObject({ bId: z.string() })),
+  time: z.string().optional(),
+});
+
 export type QboClient = ReturnType<typeof createQboClient>;
 
 export function createQboClient(options: QboClientOptions) {
@@ -184,6 +202,56 @@ export function createQboClient(options: QboClientOptions) {
 
   return {
     realmId: options.realmId,
+
+    /**
+     * Sparse updates of up to 30 customers in one request (one against the realm's 500 a minute).
+     * A fault of one operation is that operation's answer; the request as a whole fails only as any
+     * request does (throttling, an outage, expired access).
+     */
+    async updateCustomers(updates: readonly BatchCustomerUpdate[], requestId: string): Promise<BatchAnswer[]> {
+      if (updates.length === 0) return [];
+      if (updates.length > maxBatchItems) throw new Error(`a batch holds at most ${maxBatchItems} operations`);
+      const what = `batch update of ${updates.length} customers`;
+      const body = parse(
+        batchEnvelope,
+        await send(what, `/batch?requestid=${encodeURIComponent(requestId.slice(0, 50))}`, {
+          method: 'POST',
+          body: JSON.stringify({
+            BatchItemRequest: updates.map(({ bId, change }) => ({
+              bId,
+              operation: 'update',
+              Customer: { ...change, sparse: true },
+            })),
+          }),
+          contentType: 'application/json',
+        }),
+        what,
+      );
+      const byId = new Map(body.BatchItemResponse.map((answer) => [answer.bId, answer]));
+      return updates.map(({ bId, change }): BatchAnswer => {
+        const answer = byId.get(bId);
+        const itemWhat = `update Customer ${change.Id} (batch)`;
+        if (!answer) {
+          return {
+            bId,
+            error: new QboError(FailureType.QboUnexpectedResponse, `${itemWhat}: no answer in the batch response`),
+          };
+        }
+        if (answer['Fault'] !== undefined) {
+          return {
+            bId,
+            error: classifyResponse(400, new Headers(), JSON.stringify({ Fault: answer['Fault'] }), itemWhat),
+          };
+        }
+        const record = recordSchema.safeParse(answer['Customer']);
+        return record.success
+          ? { bId, record: record.data as QboRecord }
+          : {
+              bId,
+              error: new QboError(FailureType.QboUnexpectedResponse, `${itemWhat}: the answer holds no Customer`),
+            };
+      });
+    },
 
     /** One page of a query. Callers page by windows that fit one page (see the sync), not by offset. */
     async query(query: QboQuery): Promise<QueryPage> {
