@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { QboClient } from './qbo/qbo-client.js';
+import { createRepairActivities } from './repair/repair.activities.js';
 import { createSyncActivities } from './sync/sync.activities.js';
 
 /** Everything activities need, built once in the worker's composition root. */
@@ -14,6 +15,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createSyncActivities(deps),
+    ...createRepairActivities(deps),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { FailureType } from '../../common/failure-types.js';
 import { syncedEntities, type SyncedEntity, type SyncMode } from '../../common/sync-types.js';
 import { asSync } from '../../db/crm-rules.js';
+import { countPendingMerges } from '../../db/repositories/merges.js';
 import { listLinkedDocuments } from '../../db/repositories/qbo-links.js';
 import { readCursor, readCursors, saveCursor } from '../../db/repositories/sync-cursors.js';
 import { beginPass, finishPass, insertFinishedPass, type PassOpening } from '../../db/repositories/sync-passes.js';
@@ -59,6 +60,8 @@ export interface PageResult {
   readonly done: boolean;
   /** The window this page read, for the activity summary of the next one. */
   readonly window: string;
+  /** R21: QBO merges recorded (detected in the pull, or named) and not repaired yet; absent when nothing was written. */
+  readonly mergesPending?: number;
 }
 
 export interface BeginSyncPassInput {
@@ -128,6 +131,8 @@ export type IncrementalPassResult =
       readonly openErrors: number;
       readonly startedAt: string;
       readonly finishedAt: string;
+      /** As in PageResult. */
+      readonly mergesPending?: number;
     }
   | {
       /** CDC could not serve it: a running pass is open, to be read by windowed queries up to `until`. */
@@ -141,20 +146,25 @@ export type IncrementalPassResult =
 const heartbeatEveryMs = 3_000;
 const paging: PagingOptions = { pageSize: maxPageSize, maxProbes: 12 };
 
+/** The tenant's sync settings; a tenant with no QuickBooks connection fails for good (TenantNotConnected). */
+export async function requireSyncSettings(
+  db: Kysely<Database>,
+  tenantId: string,
+): Promise<SyncSettings & TenantSettings> {
+  const settings = await readSyncSettings(db, tenantId);
+  if (!settings) {
+    throw ApplicationFailure.create({
+      type: FailureType.TenantNotConnected,
+      message: `tenant ${tenantId} has no QuickBooks connection`,
+      nonRetryable: true,
+    });
+  }
+  return settings;
+}
+
 export function createSyncActivities(deps: SyncDeps) {
   const { db } = deps;
-
-  async function settingsOf(tenantId: string): Promise<SyncSettings & TenantSettings> {
-    const settings = await readSyncSettings(db, tenantId);
-    if (!settings) {
-      throw ApplicationFailure.create({
-        type: FailureType.TenantNotConnected,
-        message: `tenant ${tenantId} has no QuickBooks connection`,
-        nonRetryable: true,
-      });
-    }
-    return settings;
-  }
+  const settingsOf = (tenantId: string) => requireSyncSettings(db, tenantId);
 
   /**
    * Runs QBO work heartbeating all along: a slow QBO answer or a long transaction is progress,
@@ -185,6 +195,13 @@ export function createSyncActivities(deps: SyncDeps) {
     await analyzeGrownTables(db, (table, error) =>
       log.warn('could not refresh table statistics', { table, error: String(error).slice(0, 200) }),
     );
+  }
+
+  /** R21: after a write that may have moved documents off a merged-away customer, the merges to repair. */
+  async function mergesAfter(settings: SyncSettings, counts: PageCounts): Promise<{ mergesPending?: number }> {
+    if (counts.written === 0) return {};
+    const pending = await countPendingMerges(db, settings);
+    return pending > 0 ? { mergesPending: pending } : {};
   }
 
   function passOpening(settings: SyncSettings, kind: PassOpening['kind'], startedAt: Date): PassOpening {
@@ -270,7 +287,13 @@ export function createSyncActivities(deps: SyncDeps) {
           return counts;
         });
         await refreshStatistics(counts);
-        return { counts, cursor: next.from, done: step.done, window: step.window };
+        return {
+          counts,
+          cursor: next.from,
+          done: step.done,
+          window: step.window,
+          ...(await mergesAfter(settings, counts)),
+        };
       });
     },
 
@@ -342,6 +365,7 @@ export function createSyncActivities(deps: SyncDeps) {
         openErrors: committed.openErrors,
         startedAt: startedAt.toISOString(),
         finishedAt: committed.finishedAt.toISOString(),
+        ...(await mergesAfter(settings, committed.counts)),
       };
     },
 
