@@ -87,11 +87,11 @@ export function reconcileDaysArg(value: string): number {
 export function describeRepairOutcome(tenantId: string, outcome: RepairOutcome): { ok: boolean; text: string } {
   if (outcome.outcome === 'repaired' && outcome.result) {
     const refused = outcome.result.mergesRefused.map(
-      (m) => `\n  merge of ${m.mergedQboId} into ${m.survivorQboId} not repaired: ${m.reason}`,
+      (m) => `; merge of ${m.mergedQboId} into ${m.survivorQboId} not repaired: ${m.reason}`,
     );
     return {
-      ok: true,
-      text: `Tenant ${tenantId} repaired (${outcome.result.workflowId}): ${describeRepair(outcome.result)}.${refused.join('')}`,
+      ok: refused.length === 0,
+      text: `Tenant ${tenantId} repaired (${outcome.result.workflowId}): ${describeRepair(outcome.result)}${refused.join('')}.`,
     };
   }
   if (outcome.outcome === 'failed')

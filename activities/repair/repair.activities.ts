@@ -99,13 +99,19 @@ export function createRepairActivities(deps: SyncDeps) {
       const settings = await settingsOf(input.tenantId);
       let recorded = 0;
       const refused: Array<MergePair & { reason: MergeRecording }> = [];
+      const client = input.merges.length > 0 ? await deps.qboClientFor(input.tenantId) : undefined;
       for (const pair of input.merges) {
+        // A merge named by mistake would fold two live customers into one account: QBO must agree.
+        const [merged] = await recordsById(client!, 'Customer', [pair.mergedQboId]);
+        if (!merged || merged['Active'] !== false) {
+          refused.push({ ...pair, reason: 'merged-away customer still active in QuickBooks' });
+          continue;
+        }
         let outcome = await asSync(db, (trx) => recordMerge(trx, settings, pair));
         if (outcome === 'survivor not in the CRM') {
-          const client = await deps.qboClientFor(input.tenantId);
-          const survivor = await recordsById(client, 'Customer', [pair.survivorQboId]);
+          const survivor = await recordsById(client!, 'Customer', [pair.survivorQboId]);
           outcome = await asSync(db, async (trx) => {
-            await writeRecords(trx, settings, 'Customer', survivor, referenceFetcher(client), deps.now());
+            await writeRecords(trx, settings, 'Customer', survivor, referenceFetcher(client!), deps.now());
             return recordMerge(trx, settings, pair);
           });
         }

@@ -18,7 +18,8 @@ export type MergeRecording =
   | 'already recorded'
   | 'merged-away customer not in the CRM'
   | 'survivor not in the CRM'
-  | 'not top-level customers';
+  | 'not top-level customers'
+  | 'merged-away customer still active in QuickBooks';
 
 /** Records that `mergedQboId` was merged into `survivorQboId` (a webhook or support said so). */
 export async function recordMerge(trx: Executor, realm: RealmKey, pair: MergePair): Promise<MergeRecording> {
