@@ -1,12 +1,14 @@
+import type { ChildProcess } from 'node:child_process';
 import { sql, type Kysely } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MergePair, RepairOutcome } from '../common/repair-types.js';
 import { describeRepair } from '../common/repair-types.js';
 import { asSync } from '../db/crm-rules.js';
 import type { Database } from '../db/schema.js';
 import { repairSignal, repairUpdate, statusQuery } from '../workflows/definitions.js';
 import { duplicateCounts } from './duplicate-counts.js';
-import { startTenantHarness, type TenantHarness } from './tenant-harness.js';
+import { startCli } from './cli.js';
+import { startTenantHarness, workerProcessEnv, type TenantHarness } from './tenant-harness.js';
 
 /**
  * R21 end to end: a customer merged in the simulator, repaired three ways (asked for with the
@@ -104,6 +106,117 @@ async function crmSnapshot(db: Kysely<Database>, tenantId: string): Promise<stri
   return JSON.stringify([...rows, links]);
 }
 
+/** Picks two customers not merged yet, gives the one to merge away CRM-only data, and merges them in QBO. */
+async function mergeInQbo(tenant: TenantHarness, used: Set<string>): Promise<Merge> {
+  const db = tenant.fixture.database.db;
+  const customers = tenant.company()['Customer'] ?? [];
+  const active = new Set(customers.filter((c) => c.Active !== false).map((c) => c.Id));
+  const candidates = (await customersWithOpportunities(db, tenant.tenantId)).filter(
+    (c) => !used.has(c.qbo_id) && active.has(c.qbo_id),
+  );
+  const [survivor, merged] = candidates;
+  if (!survivor || !merged) throw new Error('the company has too few customers with opportunities');
+  used.add(survivor.qbo_id);
+  used.add(merged.qbo_id);
+  const crmOnly = await addCrmOnlyData(db, tenant.tenantId, merged.account_id);
+  const count = async (accountId: number) =>
+    Number(
+      (
+        await db
+          .selectFrom('opportunities')
+          .select(({ fn }) => fn.countAll<string>().as('n'))
+          .where('account_id', '=', accountId)
+          .where('deleted_at', 'is', null)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  const accounts = (await duplicateCounts(db, tenant.tenantId)).accounts;
+  const survivorPrimary = await db
+    .selectFrom('contacts')
+    .select('id')
+    .where('account_id', '=', survivor.account_id)
+    .where('is_primary', '=', true)
+    .executeTakeFirstOrThrow();
+  const opportunities = (await count(survivor.account_id)) + (await count(merged.account_id));
+  tenant.fixture.sim.sim.adminMerge(tenant.realmId, merged.qbo_id, survivor.qbo_id);
+  return {
+    survivorQboId: survivor.qbo_id,
+    mergedQboId: merged.qbo_id,
+    survivorAccountId: survivor.account_id,
+    mergedAccountId: merged.account_id,
+    survivorPrimaryContactId: survivorPrimary.id,
+    opportunities,
+    accounts,
+    crmOnly,
+  };
+}
+
+/** One account where there were two, nothing lost, and verify at 0 differences. */
+async function expectRepaired(tenant: TenantHarness, merge: Merge): Promise<void> {
+  const db = tenant.fixture.database.db;
+  await tenant.pass();
+  await tenant.expectInStep();
+  const { tenantId } = tenant;
+  expect((await duplicateCounts(db, tenantId)).accounts).toBe(merge.accounts - 1);
+  expect(await db.selectFrom('accounts').select('id').where('id', '=', merge.mergedAccountId).execute()).toEqual([]);
+  const link = await db
+    .selectFrom('qbo_links')
+    .select(['account_id', 'merged_into_qbo_id'])
+    .where('tenant_id', '=', tenantId)
+    .where('entity_type', '=', 'Customer')
+    .where('qbo_id', '=', merge.mergedQboId)
+    .executeTakeFirstOrThrow();
+  expect(link).toEqual({ account_id: merge.survivorAccountId, merged_into_qbo_id: merge.survivorQboId });
+  const live = await db
+    .selectFrom('opportunities')
+    .select(({ fn }) => fn.countAll<string>().as('n'))
+    .where('account_id', '=', merge.survivorAccountId)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  expect(Number(live.n)).toBe(merge.opportunities);
+  // Contacts: all on the survivor; its own primary contact is still the one QBO syncs (R16).
+  const contacts = await db
+    .selectFrom('contacts')
+    .select(['id', 'account_id', 'is_primary'])
+    .where(
+      sql<boolean>`id = ANY(${[merge.crmOnly.contactId, merge.crmOnly.primaryContactId, merge.survivorPrimaryContactId]}::int8[])`,
+    )
+    .orderBy('id')
+    .execute();
+  expect(contacts).toHaveLength(3);
+  for (const contact of contacts) {
+    expect(contact.account_id).toBe(merge.survivorAccountId);
+    expect(contact.is_primary).toBe(contact.id === merge.survivorPrimaryContactId);
+  }
+  const inQuickbooksList = await sql<{ contact_id: number }>`
+    SELECT m.contact_id FROM list_members m JOIN lists l ON l.id = m.list_id
+    WHERE l.is_quickbooks AND m.contact_id = ${merge.crmOnly.primaryContactId}`.execute(db);
+  expect(inQuickbooksList.rows).toEqual([]);
+  const automations = await db
+    .selectFrom('automations')
+    .select(['id', 'account_id', 'contact_id'])
+    .where(sql<boolean>`id = ANY(${[merge.crmOnly.accountAutomationId, merge.crmOnly.contactAutomationId]}::int8[])`)
+    .orderBy('id')
+    .execute();
+  expect(automations).toEqual([
+    { id: merge.crmOnly.accountAutomationId, account_id: merge.survivorAccountId, contact_id: null },
+    { id: merge.crmOnly.contactAutomationId, account_id: null, contact_id: merge.crmOnly.contactId },
+  ]);
+  const members = await db
+    .selectFrom('list_members')
+    .select(['account_id', 'contact_id'])
+    .where('list_id', '=', merge.crmOnly.listId)
+    .orderBy('id')
+    .execute();
+  expect(members).toHaveLength(2);
+  expect(members).toEqual(
+    expect.arrayContaining([
+      { account_id: merge.survivorAccountId, contact_id: null },
+      { account_id: null, contact_id: merge.crmOnly.contactId },
+    ]),
+  );
+}
+
 describe('R21: merge repair on the simulator', () => {
   let tenant: TenantHarness;
   let db: Kysely<Database>;
@@ -118,116 +231,6 @@ describe('R21: merge repair on the simulator', () => {
   afterAll(async () => {
     await tenant?.stop();
   });
-
-  /** Picks two customers not merged yet, gives the one to merge away CRM-only data, and merges them in QBO. */
-  async function mergeInQbo(): Promise<Merge> {
-    const active = new Set(
-      tenant
-        .company()
-        ['Customer']!.filter((c) => c.Active !== false)
-        .map((c) => c.Id),
-    );
-    const candidates = (await customersWithOpportunities(db, tenant.tenantId)).filter(
-      (c) => !used.has(c.qbo_id) && active.has(c.qbo_id),
-    );
-    const [survivor, merged] = candidates;
-    if (!survivor || !merged) throw new Error('the company has too few customers with opportunities');
-    used.add(survivor.qbo_id);
-    used.add(merged.qbo_id);
-    const crmOnly = await addCrmOnlyData(db, tenant.tenantId, merged.account_id);
-    const count = async (accountId?: number) =>
-      Number(
-        (
-          await sql<{ n: string }>`SELECT count(*) AS n FROM opportunities
-             WHERE tenant_id = ${tenant.tenantId} AND deleted_at IS NULL
-               AND (${accountId ?? null}::int8 IS NULL OR account_id = ${accountId ?? null}::int8)`.execute(db)
-        ).rows[0]!.n,
-      );
-    const accounts = (await duplicateCounts(db, tenant.tenantId)).accounts;
-    const survivorPrimary = await db
-      .selectFrom('contacts')
-      .select('id')
-      .where('account_id', '=', survivor.account_id)
-      .where('is_primary', '=', true)
-      .executeTakeFirstOrThrow();
-    const opportunities = (await count(survivor.account_id)) + (await count(merged.account_id));
-    tenant.fixture.sim.sim.adminMerge(tenant.realmId, merged.qbo_id, survivor.qbo_id);
-    return {
-      survivorQboId: survivor.qbo_id,
-      mergedQboId: merged.qbo_id,
-      survivorAccountId: survivor.account_id,
-      mergedAccountId: merged.account_id,
-      survivorPrimaryContactId: survivorPrimary.id,
-      opportunities,
-      accounts,
-      crmOnly,
-    };
-  }
-
-  /** One account where there were two, nothing lost, and verify at 0 differences. */
-  async function expectRepaired(merge: Merge): Promise<void> {
-    await tenant.pass();
-    await tenant.expectInStep();
-    const { tenantId } = tenant;
-    expect((await duplicateCounts(db, tenantId)).accounts).toBe(merge.accounts - 1);
-    expect(await db.selectFrom('accounts').select('id').where('id', '=', merge.mergedAccountId).execute()).toEqual([]);
-    const link = await db
-      .selectFrom('qbo_links')
-      .select(['account_id', 'merged_into_qbo_id'])
-      .where('tenant_id', '=', tenantId)
-      .where('entity_type', '=', 'Customer')
-      .where('qbo_id', '=', merge.mergedQboId)
-      .executeTakeFirstOrThrow();
-    expect(link).toEqual({ account_id: merge.survivorAccountId, merged_into_qbo_id: merge.survivorQboId });
-    const live = await db
-      .selectFrom('opportunities')
-      .select(({ fn }) => fn.countAll<string>().as('n'))
-      .where('account_id', '=', merge.survivorAccountId)
-      .where('deleted_at', 'is', null)
-      .executeTakeFirstOrThrow();
-    expect(Number(live.n)).toBe(merge.opportunities);
-    // Contacts: all on the survivor; its own primary contact is still the one QBO syncs (R16).
-    const contacts = await db
-      .selectFrom('contacts')
-      .select(['id', 'account_id', 'is_primary'])
-      .where(
-        sql<boolean>`id = ANY(${[merge.crmOnly.contactId, merge.crmOnly.primaryContactId, merge.survivorPrimaryContactId]}::int8[])`,
-      )
-      .orderBy('id')
-      .execute();
-    expect(contacts).toHaveLength(3);
-    for (const contact of contacts) {
-      expect(contact.account_id).toBe(merge.survivorAccountId);
-      expect(contact.is_primary).toBe(contact.id === merge.survivorPrimaryContactId);
-    }
-    const inQuickbooksList = await sql<{ contact_id: number }>`
-      SELECT m.contact_id FROM list_members m JOIN lists l ON l.id = m.list_id
-      WHERE l.is_quickbooks AND m.contact_id = ${merge.crmOnly.primaryContactId}`.execute(db);
-    expect(inQuickbooksList.rows).toEqual([]);
-    const automations = await db
-      .selectFrom('automations')
-      .select(['id', 'account_id', 'contact_id'])
-      .where(sql<boolean>`id = ANY(${[merge.crmOnly.accountAutomationId, merge.crmOnly.contactAutomationId]}::int8[])`)
-      .orderBy('id')
-      .execute();
-    expect(automations).toEqual([
-      { id: merge.crmOnly.accountAutomationId, account_id: merge.survivorAccountId, contact_id: null },
-      { id: merge.crmOnly.contactAutomationId, account_id: null, contact_id: merge.crmOnly.contactId },
-    ]);
-    const members = await db
-      .selectFrom('list_members')
-      .select(['account_id', 'contact_id'])
-      .where('list_id', '=', merge.crmOnly.listId)
-      .orderBy('id')
-      .execute();
-    expect(members).toHaveLength(2);
-    expect(members).toEqual(
-      expect.arrayContaining([
-        { account_id: merge.survivorAccountId, contact_id: null },
-        { account_id: null, contact_id: merge.crmOnly.contactId },
-      ]),
-    );
-  }
 
   async function lastRepairAfter(previous: string | undefined): Promise<RepairOutcome> {
     const status = await tenant.waitFor('a new repair', (s) => {
@@ -244,7 +247,7 @@ describe('R21: merge repair on the simulator', () => {
   let first: Merge;
 
   it('R21: support asks for the repair (the update) right after a merge: one account, nothing lost, verify 0', async () => {
-    first = await mergeInQbo();
+    first = await mergeInQbo(tenant, used);
     const outcome = await repair({ kind: 'merge', survivorQboId: first.survivorQboId, mergedQboId: first.mergedQboId });
     console.log(`update: ${describeRepair(outcome.result!)}`);
     expect(outcome.outcome).toBe('repaired');
@@ -256,11 +259,11 @@ describe('R21: merge repair on the simulator', () => {
       mergesRefused: [],
     });
     expect(outcome.result!.contactsMoved).toBeGreaterThanOrEqual(2);
-    await expectRepaired(first);
+    await expectRepaired(tenant, first);
   }, 120_000);
 
   it('R21: a webhook Merge event (the receiver sends the repair signal): repaired between passes', async () => {
-    const merge = await mergeInQbo();
+    const merge = await mergeInQbo(tenant, used);
     const previous = (await tenant.status()).lastRepair?.result?.workflowId;
     await tenant.handle().signal(repairSignal, {
       requestedBy: 'webhook',
@@ -270,18 +273,18 @@ describe('R21: merge repair on the simulator', () => {
     const outcome = await lastRepairAfter(previous);
     console.log(`signal: ${describeRepair(outcome.result!)}`);
     expect(outcome.result).toMatchObject({ mergesRepaired: 1, accountsRemoved: 1 });
-    await expectRepaired(merge);
+    await expectRepaired(tenant, merge);
   }, 120_000);
 
   it('R21: no webhook, no support: the pull sees the merged-away customer go inactive as its transactions move, and repairs it', async () => {
-    const merge = await mergeInQbo();
+    const merge = await mergeInQbo(tenant, used);
     const previous = (await tenant.status()).lastRepair?.result?.workflowId;
     await tenant.pass();
     const outcome = await lastRepairAfter(previous);
     console.log(`detected: ${describeRepair(outcome.result!)}`);
     expect(outcome.result).toMatchObject({ mergesRepaired: 1, accountsRemoved: 1 });
     expect((await tenant.status()).pendingRepairs).toEqual([]);
-    await expectRepaired(merge);
+    await expectRepaired(tenant, merge);
   }, 120_000);
 
   it('R21: a repair run again changes nothing, and a full reconcile finds nothing to fix', async () => {
@@ -321,4 +324,88 @@ describe('R21: merge repair on the simulator', () => {
     const status = await tenant.handle().query(statusQuery);
     expect(Date.parse(status.nextFullReconcileAt!) - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
   }, 120_000);
+});
+
+describe('R21: a worker killed in the middle of a merge repair', () => {
+  let tenant: TenantHarness;
+  let worker: ChildProcess | undefined;
+  let env: Record<string, string>;
+
+  const startWorker = async () => (await startCli(['worker'], env, /Worker polling/)).child;
+
+  beforeAll(async () => {
+    tenant = await startTenantHarness({
+      tenantId: 'merge-kill',
+      company: { ...company, seed: 2122 },
+      startDate: '2000-01-01',
+      // Real worker processes, killed with SIGKILL by the test.
+      worker: false,
+    });
+    env = workerProcessEnv(tenant, inject('temporalAddress'));
+    worker = await startWorker();
+    await tenant.backfilled();
+  }, 300_000);
+
+  afterAll(async () => {
+    worker?.kill('SIGKILL');
+    await tenant?.stop();
+  });
+
+  it('R21: the repair goes on from the step it was in on another worker, and ends as if nothing happened', async () => {
+    const db = tenant.fixture.database.db;
+    const merge = await mergeInQbo(tenant, new Set());
+    // A CRM user's transaction holds one of the merged-away account's contacts, so the repair stops
+    // in its contacts step (opportunities already moved and committed) until the worker is killed.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holding = db.transaction().execute(async (trx) => {
+      await trx.selectFrom('contacts').select('id').where('id', '=', merge.crmOnly.contactId).forUpdate().execute();
+      locked();
+      await released;
+    });
+    await isLocked;
+    const update = await tenant.handle().startUpdate(repairUpdate, {
+      args: [
+        { kind: 'merge', requestedBy: 'test', survivorQboId: merge.survivorQboId, mergedQboId: merge.mergedQboId },
+      ],
+      waitForStage: 'ACCEPTED',
+    });
+    const child = tenant.client.workflow.getHandle(`tenant-repair-${tenant.tenantId}-1`);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const pending = await child
+        .describe()
+        .then((d) => d.raw.pendingActivities ?? [])
+        .catch(() => []);
+      if (pending.some((a) => a.activityType?.name === 'moveMergedContacts' && a.attempt === 1)) break;
+      if (Date.now() > deadline) throw new Error('the repair never reached its contacts step');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const moved = await db
+      .selectFrom('opportunities')
+      .select('id')
+      .where('account_id', '=', merge.mergedAccountId)
+      .execute();
+    expect(moved).toEqual([]);
+    const exited = new Promise((resolve) => worker!.once('exit', resolve));
+    worker!.kill('SIGKILL');
+    await exited;
+    release();
+    await holding;
+    worker = await startWorker();
+
+    const outcome = await update.result();
+    console.log(`after a kill: ${describeRepair(outcome.result!)}`);
+    expect(outcome.outcome).toBe('repaired');
+    expect(outcome.result).toMatchObject({ mergesRepaired: 1, accountsRemoved: 1, automationsMoved: 1 });
+    const attempts = ((await child.fetchHistory()).events ?? [])
+      .map((event) => event.activityTaskStartedEventAttributes?.attempt)
+      .filter((attempt): attempt is number => typeof attempt === 'number');
+    expect(Math.max(...attempts)).toBeGreaterThan(1);
+    await expectRepaired(tenant, merge);
+    const counts = await duplicateCounts(db, tenant.tenantId);
+    expect(counts.opportunities).toBe(counts.opportunityLinks);
+  }, 240_000);
 });

@@ -11,10 +11,11 @@ import {
 import type { RepairActivities } from '../activities/repair/repair.activities.js';
 
 /**
- * Timeouts of the repair's activities. A merge step is one short transaction; the full reconcile
- * reads the whole company (as `qbsync verify` does) and heartbeats while it works, so a worker that
- * dies under it is noticed within the heartbeat timeout and the reconcile starts again elsewhere:
- * it is idempotent, a second run finds only what the first did not fix.
+ * Timeouts of the repair's activities. A merge step is one short transaction, which may wait for a
+ * sync write holding the same accounts; the full reconcile reads the whole company (as `qbsync
+ * verify` does). Both heartbeat while they work, so a worker that dies under one is noticed within
+ * the heartbeat timeout and the step runs again elsewhere: each is idempotent, and a second run
+ * does only what the first did not commit.
  */
 const retry: ActivityOptions['retry'] = {
   initialInterval: '1 second',
@@ -23,7 +24,11 @@ const retry: ActivityOptions['retry'] = {
   maximumAttempts: 100,
   nonRetryableErrorTypes: [...nonRetryableFailureTypes],
 };
-const steps = proxyActivities<RepairActivities>({ startToCloseTimeout: '2 minutes', retry });
+const steps = proxyActivities<RepairActivities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry,
+});
 const reconcile = proxyActivities<RepairActivities>({
   startToCloseTimeout: '1 hour',
   heartbeatTimeout: '30 seconds',

@@ -72,10 +72,12 @@ export function createRepairActivities(deps: SyncDeps) {
     step: (trx: Executor, settings: SyncSettings, accounts: MergeAccounts) => Promise<number>,
   ): Promise<StepResult> {
     const settings = await settingsOf(input.tenantId);
-    const changed = await asSync(db, async (trx) => {
-      const accounts = await findMergeAccounts(trx, settings, input.mergedQboId);
-      return accounts ? step(trx, settings, accounts) : 0;
-    });
+    const changed = await heartbeating(() =>
+      asSync(db, async (trx) => {
+        const accounts = await findMergeAccounts(trx, settings, input.mergedQboId);
+        return accounts ? step(trx, settings, accounts) : 0;
+      }),
+    );
     return { changed };
   }
 
@@ -90,35 +92,41 @@ export function createRepairActivities(deps: SyncDeps) {
     }
   }
 
-  return classifyFailures({
-    /**
-     * Records merges named by support or a webhook. A survivor the CRM does not hold yet (never in
-     * the sync's scope) is read from QBO and written first, so the merged-away account has somewhere to go.
-     */
-    async recordMerges(input: MergesInput): Promise<MergesRecorded> {
-      const settings = await settingsOf(input.tenantId);
-      let recorded = 0;
-      const refused: Array<MergePair & { reason: MergeRecording }> = [];
-      const client = input.merges.length > 0 ? await deps.qboClientFor(input.tenantId) : undefined;
-      for (const pair of input.merges) {
-        // A merge named by mistake would fold two live customers into one account: QBO must agree.
-        const [merged] = await recordsById(client!, 'Customer', [pair.mergedQboId]);
-        if (!merged || merged['Active'] !== false) {
-          refused.push({ ...pair, reason: 'merged-away customer still active in QuickBooks' });
-          continue;
-        }
-        let outcome = await asSync(db, (trx) => recordMerge(trx, settings, pair));
-        if (outcome === 'survivor not in the CRM') {
-          const survivor = await recordsById(client!, 'Customer', [pair.survivorQboId]);
-          outcome = await asSync(db, async (trx) => {
-            await writeRecords(trx, settings, 'Customer', survivor, referenceFetcher(client!), deps.now());
-            return recordMerge(trx, settings, pair);
-          });
-        }
-        if (outcome === 'recorded' || outcome === 'already recorded') recorded += 1;
-        else refused.push({ ...pair, reason: outcome });
+  /**
+   * Records merges named by support or a webhook. A survivor the CRM does not hold yet (never in
+   * the sync's scope) is read from QBO and written first, so the merged-away account has somewhere to go.
+   */
+  async function recordNamedMerges(input: MergesInput): Promise<MergesRecorded> {
+    const settings = await settingsOf(input.tenantId);
+    let recorded = 0;
+    const refused: Array<MergePair & { reason: MergeRecording }> = [];
+    if (input.merges.length === 0) return { recorded, refused };
+    const client = await deps.qboClientFor(input.tenantId);
+    for (const pair of input.merges) {
+      // A merge named by mistake would fold two live customers into one account: QBO must agree.
+      const [merged] = await recordsById(client, 'Customer', [pair.mergedQboId]);
+      if (!merged || merged['Active'] !== false) {
+        refused.push({ ...pair, reason: 'merged-away customer still active in QuickBooks' });
+        continue;
       }
-      return { recorded, refused };
+      let outcome = await asSync(db, (trx) => recordMerge(trx, settings, pair));
+      if (outcome === 'survivor not in the CRM') {
+        const survivor = await recordsById(client, 'Customer', [pair.survivorQboId]);
+        outcome = await asSync(db, async (trx) => {
+          await writeRecords(trx, settings, 'Customer', survivor, referenceFetcher(client), deps.now());
+          return recordMerge(trx, settings, pair);
+        });
+      }
+      if (outcome === 'recorded' || outcome === 'already recorded') recorded += 1;
+      else refused.push({ ...pair, reason: outcome });
+    }
+    return { recorded, refused };
+  }
+
+  return classifyFailures({
+    /** Records the merges support or a webhook named (recordNamedMerges). */
+    async recordMerges(input: MergesInput): Promise<MergesRecorded> {
+      return heartbeating(() => recordNamedMerges(input));
     },
 
     /** Merges recorded and not yet repaired (named, or detected by the pull), oldest ids first. */
