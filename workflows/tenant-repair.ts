@@ -1,5 +1,4 @@
-import { proxyActivities, setCurrentDetails, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
-import { nonRetryableFailureTypes } from '../common/failure-types.js';
+import { setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import {
   defaultFullReconcileDays,
   describeRepair,
@@ -8,32 +7,7 @@ import {
   type RepairResult,
   type TenantRepairInput,
 } from '../common/repair-types.js';
-import type { RepairActivities } from '../activities/repair/repair.activities.js';
-
-/**
- * Timeouts of the repair's activities. A merge step is one short transaction, which may wait for a
- * sync write holding the same accounts; the full reconcile reads the whole company (as `qbsync
- * verify` does). Both heartbeat while they work, so a worker that dies under one is noticed within
- * the heartbeat timeout and the step runs again elsewhere: each is idempotent, and a second run
- * does only what the first did not commit.
- */
-const retry: ActivityOptions['retry'] = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '1 minute',
-  maximumAttempts: 100,
-  nonRetryableErrorTypes: [...nonRetryableFailureTypes],
-};
-const steps = proxyActivities<RepairActivities>({
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '10 seconds',
-  retry,
-});
-const reconcile = proxyActivities<RepairActivities>({
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '30 seconds',
-  retry,
-});
+import { reconcileActivity, repairSteps as steps } from './activity-options.js';
 
 /**
  * One repair of a tenant (R21), started by its tenant sync workflow between passes, with a history
@@ -61,7 +35,7 @@ export async function tenantRepairWorkflow(input: TenantRepairInput): Promise<Re
 
   if (input.kind === 'full') {
     show('comparing every entity with QuickBooks');
-    const result = await reconcile.reconcileTenant.executeWithOptions(
+    const result = await reconcileActivity.executeWithOptions(
       { summary: 'compare every entity with QuickBooks and rewrite what differs' },
       [{ tenantId }],
     );

@@ -5,10 +5,9 @@ import { asSync } from '../../db/crm-rules.js';
 import {
   findMergeAccounts,
   listPendingMerges,
-  moveAutomations,
+  moveAccountRows,
   moveContacts,
   moveListMemberships,
-  moveOpportunities,
   recordMerge,
   removeMergedAccount,
   type MergeAccounts,
@@ -136,7 +135,9 @@ export function createRepairActivities(deps: SyncDeps) {
     },
 
     async moveMergedOpportunities(input: MergeStepInput): Promise<StepResult> {
-      return mergeStep(input, (trx, settings, accounts) => moveOpportunities(trx, settings.tenantId, accounts));
+      return mergeStep(input, (trx, settings, accounts) =>
+        moveAccountRows(trx, 'opportunities', settings.tenantId, accounts),
+      );
     },
 
     async moveMergedContacts(input: MergeStepInput): Promise<StepResult> {
@@ -152,7 +153,9 @@ export function createRepairActivities(deps: SyncDeps) {
     },
 
     async moveMergedAutomations(input: MergeStepInput): Promise<StepResult> {
-      return mergeStep(input, (trx, settings, accounts) => moveAutomations(trx, settings.tenantId, accounts));
+      return mergeStep(input, (trx, settings, accounts) =>
+        moveAccountRows(trx, 'automations', settings.tenantId, accounts),
+      );
     },
 
     async removeMergedAccount(input: MergeStepInput): Promise<StepResult> {

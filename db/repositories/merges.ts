@@ -159,9 +159,15 @@ export async function findMergeAccounts(
   return { mergedAccountId: raw.account_id, survivorAccountId: survivor };
 }
 
-export async function moveOpportunities(trx: Executor, tenantId: string, accounts: MergeAccounts): Promise<number> {
+/** Re-points the merged-away account's opportunities, or automations, at the survivor's account. */
+export async function moveAccountRows(
+  trx: Executor,
+  table: 'opportunities' | 'automations',
+  tenantId: string,
+  accounts: MergeAccounts,
+): Promise<number> {
   const result = await trx
-    .updateTable('opportunities')
+    .updateTable(table)
     .set({ account_id: accounts.survivorAccountId })
     .where('tenant_id', '=', tenantId)
     .where('account_id', '=', accounts.mergedAccountId)
@@ -237,16 +243,6 @@ export async function moveListMemberships(
     .where(sql<boolean>`id = ANY(${memberships.map((m) => m.id)}::int8[])`)
     .execute();
   return memberships.length;
-}
-
-export async function moveAutomations(trx: Executor, tenantId: string, accounts: MergeAccounts): Promise<number> {
-  const result = await trx
-    .updateTable('automations')
-    .set({ account_id: accounts.survivorAccountId })
-    .where('tenant_id', '=', tenantId)
-    .where('account_id', '=', accounts.mergedAccountId)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
 }
 
 /**
