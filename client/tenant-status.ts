@@ -157,6 +157,11 @@ export function describeSyncNow(
   }
 }
 
+function describeLastRepair(repair: RepairOutcome): string {
+  if (repair.result) return `${repair.result.workflowId}: ${describeRepair(repair.result)}`;
+  return repair.outcome === 'failed' ? `failed: ${repair.error ?? 'no reason given'}` : repair.outcome;
+}
+
 /** `qbsync status <tenant>`: the status query's result, for a person. */
 export function formatStatus(status: TenantStatus, workflowId: string, now: Date): string {
   const failures = describeFailures(status, now);
@@ -185,8 +190,14 @@ export function formatStatus(status: TenantStatus, workflowId: string, now: Date
     `  Pending repairs  ${status.pendingRepairs.length === 0 ? 'none' : status.pendingRepairs.length}`,
     ...status.pendingRepairs.map(
       (r) =>
-        `    requested ${r.requestedAt} by ${r.requestedBy}, survivor ${r.survivorQboId ?? '?'}, merged ${r.mergedQboId ?? '?'}`,
+        `    ${r.kind === 'full' ? 'full reconcile' : 'merge'} requested ${r.requestedAt} by ${r.requestedBy}, survivor ${r.survivorQboId ?? '?'}, merged ${r.mergedQboId ?? '?'}`,
     ),
+    ...(status.lastRepair ? [`  Last repair      ${describeLastRepair(status.lastRepair)}`] : []),
+    ...(status.nextFullReconcileAt === undefined
+      ? []
+      : [
+          `  Full reconcile   ${status.nextFullReconcileAt === null ? 'none scheduled' : `next after ${status.nextFullReconcileAt}`}`,
+        ]),
   ];
   return lines.join('\n');
 }

@@ -125,7 +125,19 @@ describe('qbsync status formatting (R24)', () => {
     expect(text).toContain('finished 2025-01-01T00:05:00Z (5 min 0 s ago)');
     expect(text).toContain('Open errors      3');
     expect(text).toContain('Last error       QboThrottled: 429');
-    expect(text).toContain('survivor 1, merged 2');
+    expect(text).toContain('merge requested 2025-01-01T00:01:00Z by cli, survivor 1, merged 2');
+    expect(text).not.toContain('Last repair');
+    const repaired = formatStatus(
+      {
+        ...s,
+        nextFullReconcileAt: '2025-01-08T00:05:00.000Z',
+        lastRepair: { outcome: 'failed', result: null, error: 'QboNetwork: connection reset' },
+      },
+      'tenant-sync-acme',
+      now,
+    );
+    expect(repaired).toContain('Last repair      failed: QboNetwork: connection reset');
+    expect(repaired).toContain('Full reconcile   next after 2025-01-08T00:05:00.000Z');
   });
 
   it('gives one line per tenant for --all', () => {
