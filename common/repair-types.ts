@@ -37,6 +37,8 @@ export interface ReconcileCounts {
   readonly rewritten: number;
   /** Extra opportunities whose QBO document is gone, marked deleted. */
   readonly deleted: number;
+  /** Two-way: customers edited in the CRM and not pushed yet, left for the push rather than overwritten. */
+  readonly keptCrmEdits: number;
 }
 
 /** What one repair fixed: counts per kind, for the CLI and the Temporal UI. */
@@ -80,7 +82,7 @@ export function describeRepair(result: RepairCounts): string {
   const reconcile = result.reconcile;
   if (reconcile) {
     parts.push(
-      `reconcile: ${reconcile.compared} compared, ${reconcile.missing} missing, ${reconcile.different} different, ${reconcile.extra} extra, ${reconcile.failed} failed; ${reconcile.rewritten} rewritten, ${reconcile.deleted} marked deleted`,
+      `reconcile: ${reconcile.compared} compared, ${reconcile.missing} missing, ${reconcile.different} different, ${reconcile.extra} extra, ${reconcile.failed} failed; ${reconcile.rewritten} rewritten, ${reconcile.deleted} marked deleted${reconcile.keptCrmEdits ? `, ${reconcile.keptCrmEdits} CRM edits left for the push` : ''}`,
     );
   }
   return parts.join(', ');

@@ -306,20 +306,44 @@ describe('R21: merge repair on the simulator', () => {
     expect(await crmSnapshot(db, tenant.tenantId)).toBe(before);
   }, 120_000);
 
-  it('R21: a full reconcile rewrites what differs from QBO whatever version the CRM thinks it has', async () => {
-    const [drifted] = await customersWithOpportunities(db, tenant.tenantId);
+  it('R21: a full reconcile rewrites what differs from QBO whatever version the CRM thinks it has, and leaves two-way CRM edits to the push', async () => {
+    const [customer] = await customersWithOpportunities(db, tenant.tenantId);
+    const opportunity = await db
+      .selectFrom('opportunities')
+      .select(['id', 'title'])
+      .where('account_id', '=', customer!.account_id)
+      .orderBy('id')
+      .executeTakeFirstOrThrow();
     // A row changed behind the sync's back (a restore, a manual fix gone wrong): same version, other data.
     await asSync(db, (trx) =>
       trx
-        .updateTable('accounts')
-        .set({ company_name: 'Changed behind the sync' })
-        .where('id', '=', drifted!.account_id)
+        .updateTable('opportunities')
+        .set({ title: 'Changed behind the sync' })
+        .where('id', '=', opportunity.id)
         .execute(),
     );
-    expect((await tenant.verify()).different).toBe(1);
+    // A CRM user's edit of a QuickBooks account (allowed, R17), not pushed to QBO yet.
+    await db.updateTable('tenants').set({ allow_crm_edits: true }).where('id', '=', tenant.tenantId).execute();
+    const account = await db
+      .selectFrom('accounts')
+      .select('company_name')
+      .where('id', '=', customer!.account_id)
+      .executeTakeFirstOrThrow();
+    const editAccount = (name: string) =>
+      db.updateTable('accounts').set({ company_name: name }).where('id', '=', customer!.account_id).execute();
+    await editAccount('Edited by a CRM user');
+    expect((await tenant.verify()).different).toBe(2);
     const full = await repair({ kind: 'full' });
     console.log(`full after drift: ${describeRepair(full.result!)}`);
-    expect(full.result?.reconcile).toMatchObject({ different: 1, rewritten: 1 });
+    expect(full.result?.reconcile).toMatchObject({ different: 2, rewritten: 1, keptCrmEdits: 1 });
+    const after = await db
+      .selectFrom('opportunities')
+      .innerJoin('accounts', 'accounts.id', 'opportunities.account_id')
+      .select(['opportunities.title', 'accounts.company_name'])
+      .where('opportunities.id', '=', opportunity.id)
+      .executeTakeFirstOrThrow();
+    expect(after).toEqual({ title: opportunity.title, company_name: 'Edited by a CRM user' });
+    await editAccount(account.company_name);
     await tenant.expectInStep();
     const status = await tenant.handle().query(statusQuery);
     expect(Date.parse(status.nextFullReconcileAt!) - Date.now()).toBeGreaterThan(6.9 * 86_400_000);

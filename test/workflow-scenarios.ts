@@ -139,6 +139,7 @@ export function stubActivities(behaviour: StubBehaviour, calls: StubCalls): Sync
         failed: 0,
         rewritten: 2,
         deleted: 0,
+        keptCrmEdits: 0,
         fullReconcileDays: 7,
       };
     },

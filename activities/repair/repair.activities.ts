@@ -13,7 +13,7 @@ import {
   type MergeAccounts,
   type MergeRecording,
 } from '../../db/repositories/merges.js';
-import { forgetAppliedVersions } from '../../db/repositories/qbo-links.js';
+import { customersEditedInCrm, forgetAppliedVersions } from '../../db/repositories/qbo-links.js';
 import { readFullReconcileDays, type SyncSettings } from '../../db/repositories/tenants.js';
 import type { Executor } from '../../db/recordset.js';
 import { requireSyncSettings, type SyncDeps } from '../sync/sync.activities.js';
@@ -176,10 +176,18 @@ export function createRepairActivities(deps: SyncDeps) {
         const report = await verifyTenant(db, client, input.tenantId);
         let rewritten = 0;
         let deleted = 0;
+        let keptCrmEdits = 0;
         for (const entity of syncedEntities) {
-          const differing = report.records
+          const found = report.records
             .filter((r) => r.entity === entity && (r.kind === 'missing' || r.kind === 'different'))
             .map((r) => r.qboId);
+          // Two-way: a customer edited in the CRM since the sync wrote it waits for the push, not QBO's version.
+          const edited =
+            entity === 'Customer' && settings.mode === 'two_way'
+              ? await customersEditedInCrm(db, settings, found)
+              : new Set<string>();
+          const differing = found.filter((id) => !edited.has(id));
+          keptCrmEdits += edited.size;
           if (differing.length > 0) {
             const records = await recordsById(client, entity, differing);
             const counts = await asSync(db, async (trx) => {
@@ -205,6 +213,7 @@ export function createRepairActivities(deps: SyncDeps) {
           failed: report.failed,
           rewritten,
           deleted,
+          keptCrmEdits,
           fullReconcileDays,
         };
       });

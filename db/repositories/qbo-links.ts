@@ -180,6 +180,29 @@ export async function forgetAppliedVersions(
     .execute();
 }
 
+/**
+ * Of these customers, those whose account a CRM user changed after the sync last wrote it (the
+ * account's updated_at is past its link's): in two-way mode, edits that the push to QBO has yet to carry.
+ */
+export async function customersEditedInCrm(
+  db: Executor,
+  realm: RealmKey,
+  qboIds: readonly string[],
+): Promise<Set<string>> {
+  if (qboIds.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('qbo_links')
+    .innerJoin('accounts', 'accounts.id', 'qbo_links.account_id')
+    .select('qbo_links.qbo_id')
+    .where('qbo_links.tenant_id', '=', realm.tenantId)
+    .where('qbo_links.realm_id', '=', realm.realmId)
+    .where('qbo_links.entity_type', '=', 'Customer')
+    .where(sql<boolean>`qbo_links.qbo_id = ANY(${[...qboIds]}::text[])`)
+    .whereRef('accounts.updated_at', '>', 'qbo_links.updated_at')
+    .execute();
+  return new Set(rows.map((row) => row.qbo_id));
+}
+
 export interface LinkedDocument {
   readonly qboId: string;
   /** The document's TxnDate, YYYY-MM-DD. */
