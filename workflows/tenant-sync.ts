@@ -474,9 +474,15 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
       `${describeProgress(status())}\n\nRepairing: ${kind === 'full' ? 'full reconcile' : 'merges'} (${workflowId})`,
     );
     try {
+      const named = merges.map((m) => `${m.mergedQboId} into ${m.survivorQboId}`).join(', ');
       const result = await executeChild(tenantRepairWorkflow, {
         workflowId,
         args: [{ tenantId: input.tenantId, kind, merges }],
+        staticSummary:
+          `${kind === 'full' ? 'full reconcile' : 'merge repair'} of ${input.tenantId}${named ? `: merges of ${named}` : ''} (asked by ${[...new Set(requests.map((r) => r.requestedBy))].join(', ')})`.slice(
+            0,
+            200,
+          ),
       });
       state.lastRepair = { outcome: 'repaired', result, error: null };
       if (kind === 'full') state.fullReconcileDays = result.fullReconcileDays;
