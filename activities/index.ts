@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { QboClient } from './qbo/qbo-client.js';
 import { createPushActivities } from './push/push.activities.js';
+import { createRepairActivities } from './repair/repair.activities.js';
 import { createSyncActivities } from './sync/sync.activities.js';
 
 /** Everything activities need, built once in the worker's composition root. */
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createSyncActivities(deps),
     ...createPushActivities(deps),
+    ...createRepairActivities(deps),
   };
 }
 

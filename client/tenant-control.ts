@@ -185,19 +185,3 @@ async function withDeadline<T>(
     clearTimeout(timer);
   }
 }
-
-/** Polls the status until `done` holds; undefined when the deadline passes first (repair's signal). */
-export async function waitForStatus(
-  workflow: RunningWorkflow,
-  done: (status: TenantStatus) => boolean,
-  timeoutMs: number,
-  everyMs = 250,
-): Promise<TenantStatus | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await queryStatus(workflow, Math.max(1_000, deadline - Date.now()));
-    if (done(status)) return status;
-    if (Date.now() > deadline) return undefined;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}

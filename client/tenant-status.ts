@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { describeRepair, maxFullReconcileDays, type MergePair, type RepairOutcome } from '../common/repair-types.js';
 import { describePassRecords, syncedEntities, type SyncMode, type TenantStatus } from '../common/sync-types.js';
 import type { SyncNowResult } from '../workflows/definitions.js';
 import type { VerifyReport } from './verify.js';
@@ -57,11 +58,48 @@ export function describeFailures(status: TenantStatus, now: Date): string | unde
   return `${count}; next try at ${at.toISOString().slice(11, 19)} UTC (${wait > 0 ? `in ${formatDuration(wait)}` : 'due now'})`;
 }
 
-/** A QBO id as given to `qbsync repair --survivor/--merged`: digits only. */
-export function qboIdArg(value: string): string {
-  if (!/^\d{1,20}$/.test(value))
-    throw new InvalidArgumentError(`must be a QuickBooks id (digits), not ${JSON.stringify(value)}`);
-  return value;
+/** `qbsync repair --merge SURVIVOR:MERGED`: the customer that survived a QBO merge and the one merged into it. */
+export function mergeArg(value: string): MergePair {
+  const match = /^(\d{1,20}):(\d{1,20})$/.exec(value.trim());
+  if (!match) {
+    throw new InvalidArgumentError(
+      `must be SURVIVOR:MERGED, the surviving and the merged-away QuickBooks customer ids (digits) joined by a colon, not ${JSON.stringify(value)}`,
+    );
+  }
+  const [, survivorQboId, mergedQboId] = match as unknown as [string, string, string];
+  if (survivorQboId === mergedQboId)
+    throw new InvalidArgumentError(`customer ${survivorQboId} cannot be merged into itself`);
+  return { survivorQboId, mergedQboId };
+}
+
+/** `qbsync reconcile-every <tenant> <days>`: whole days from 0 (never) to 365. */
+export function reconcileDaysArg(value: string): number {
+  const days = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(days) || days > maxFullReconcileDays) {
+    throw new InvalidArgumentError(
+      `must be a whole number of days from 0 (no scheduled full reconcile) to ${maxFullReconcileDays}, not ${JSON.stringify(value)}`,
+    );
+  }
+  return days;
+}
+
+/** What `qbsync repair` prints once the repair has run. */
+export function describeRepairOutcome(tenantId: string, outcome: RepairOutcome): { ok: boolean; text: string } {
+  if (outcome.outcome === 'repaired' && outcome.result) {
+    const refused = outcome.result.mergesRefused.map(
+      (m) => `; merge of ${m.mergedQboId} into ${m.survivorQboId} not repaired: ${m.reason}`,
+    );
+    return {
+      ok: refused.length === 0,
+      text: `Tenant ${tenantId} repaired (${outcome.result.workflowId}): ${describeRepair(outcome.result)}${refused.join('')}.`,
+    };
+  }
+  if (outcome.outcome === 'failed')
+    return { ok: false, text: `The repair of tenant ${tenantId} failed: ${outcome.error}` };
+  return {
+    ok: false,
+    text: `The repair of tenant ${tenantId} is requested but did not finish in this run of its workflow; see qbsync status.`,
+  };
 }
 
 export function modeLabel(mode: SyncMode): string {
@@ -119,6 +157,11 @@ export function describeSyncNow(
   }
 }
 
+function describeLastRepair(repair: RepairOutcome): string {
+  if (repair.result) return `${repair.result.workflowId}: ${describeRepair(repair.result)}`;
+  return repair.outcome === 'failed' ? `failed: ${repair.error ?? 'no reason given'}` : repair.outcome;
+}
+
 /** `qbsync status <tenant>`: the status query's result, for a person. */
 export function formatStatus(status: TenantStatus, workflowId: string, now: Date): string {
   const failures = describeFailures(status, now);
@@ -147,8 +190,14 @@ export function formatStatus(status: TenantStatus, workflowId: string, now: Date
     `  Pending repairs  ${status.pendingRepairs.length === 0 ? 'none' : status.pendingRepairs.length}`,
     ...status.pendingRepairs.map(
       (r) =>
-        `    requested ${r.requestedAt} by ${r.requestedBy}, survivor ${r.survivorQboId ?? '?'}, merged ${r.mergedQboId ?? '?'}`,
+        `    ${r.kind === 'full' ? 'full reconcile' : 'merge'} requested ${r.requestedAt} by ${r.requestedBy}, survivor ${r.survivorQboId ?? '?'}, merged ${r.mergedQboId ?? '?'}`,
     ),
+    ...(status.lastRepair ? [`  Last repair      ${describeLastRepair(status.lastRepair)}`] : []),
+    ...(status.nextFullReconcileAt === undefined
+      ? []
+      : [
+          `  Full reconcile   ${status.nextFullReconcileAt === null ? 'none scheduled' : `next after ${status.nextFullReconcileAt}`}`,
+        ]),
   ];
   return lines.join('\n');
 }

@@ -3,14 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { syncedEntities, type EntityProgress, type SyncedEntity, type TenantStatus } from '../common/sync-types.js';
 import {
   describeFailures,
+  describeRepairOutcome,
   describeSyncNow,
   formatDuration,
   formatInterval,
   formatStatus,
   formatStatusLine,
   formatVerifyReport,
+  mergeArg,
   modeArg,
   pollIntervalArg,
+  reconcileDaysArg,
   renderBackfillProgress,
   verifyJson,
 } from './tenant-status.js';
@@ -122,7 +125,19 @@ describe('qbsync status formatting (R24)', () => {
     expect(text).toContain('finished 2025-01-01T00:05:00Z (5 min 0 s ago)');
     expect(text).toContain('Open errors      3');
     expect(text).toContain('Last error       QboThrottled: 429');
-    expect(text).toContain('survivor 1, merged 2');
+    expect(text).toContain('merge requested 2025-01-01T00:01:00Z by cli, survivor 1, merged 2');
+    expect(text).not.toContain('Last repair');
+    const repaired = formatStatus(
+      {
+        ...s,
+        nextFullReconcileAt: '2025-01-08T00:05:00.000Z',
+        lastRepair: { outcome: 'failed', result: null, error: 'QboNetwork: connection reset' },
+      },
+      'tenant-sync-acme',
+      now,
+    );
+    expect(repaired).toContain('Last repair      failed: QboNetwork: connection reset');
+    expect(repaired).toContain('Full reconcile   next after 2025-01-08T00:05:00.000Z');
   });
 
   it('gives one line per tenant for --all', () => {
@@ -281,5 +296,57 @@ describe('qbsync sync-now outcome', () => {
     expect(describeSyncNow('acme', { ...state, outcome: 'requested', lastPass: null, lastError: null }).text).toMatch(
       /^Pass requested for tenant acme/,
     );
+  });
+});
+
+describe('qbsync repair (R21)', () => {
+  it('reads --merge as SURVIVOR:MERGED and says what is wrong with anything else', () => {
+    expect(mergeArg('12:34')).toEqual({ survivorQboId: '12', mergedQboId: '34' });
+    for (const bad of ['12', '12:', ':34', '12-34', 'a:b', '12:34:56', '']) {
+      expect(() => mergeArg(bad)).toThrow(/^must be SURVIVOR:MERGED, .* joined by a colon, not /);
+    }
+    expect(() => mergeArg('7:7')).toThrow('customer 7 cannot be merged into itself');
+  });
+
+  it('reads the days between full reconciles from 0 to 365', () => {
+    expect(reconcileDaysArg('0')).toBe(0);
+    expect(reconcileDaysArg('7')).toBe(7);
+    for (const bad of ['-1', '366', '1.5', 'weekly', '']) {
+      expect(() => reconcileDaysArg(bad)).toThrow(/^must be a whole number of days from 0/);
+    }
+  });
+
+  it('prints counts per kind, refused merges on the same line, and a failure as not done', () => {
+    const result = {
+      kind: 'merge' as const,
+      workflowId: 'tenant-repair-acme-3',
+      mergesRepaired: 1,
+      opportunitiesMoved: 4,
+      contactsMoved: 2,
+      listMembershipsMoved: 1,
+      automationsMoved: 1,
+      accountsRemoved: 1,
+      mergesRefused: [],
+      reconcile: null,
+      fullReconcileDays: 7,
+    };
+    expect(describeRepairOutcome('acme', { outcome: 'repaired', result, error: null })).toEqual({
+      ok: true,
+      text: 'Tenant acme repaired (tenant-repair-acme-3): 1 merge repaired, 4 opportunities moved, 2 contacts moved, 1 list memberships moved, 1 automations re-pointed, 1 duplicate accounts removed.',
+    });
+    const refused = describeRepairOutcome('acme', {
+      outcome: 'repaired',
+      result: {
+        ...result,
+        mergesRefused: [{ survivorQboId: '1', mergedQboId: '2', reason: 'survivor not in the CRM' }],
+      },
+      error: null,
+    });
+    expect(refused.ok).toBe(false);
+    expect(refused.text).toMatch(/removed; merge of 2 into 1 not repaired: survivor not in the CRM\.$/);
+    expect(describeRepairOutcome('acme', { outcome: 'failed', result: null, error: 'boom' })).toEqual({
+      ok: false,
+      text: 'The repair of tenant acme failed: boom',
+    });
   });
 });

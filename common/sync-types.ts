@@ -2,6 +2,8 @@
  * Types shared by the tenant sync workflow, its activities and the CLI. Workflow-safe: plain data.
  * Nothing here ever holds a QBO record, a token or personal data: only ids, windows, cursors, counts.
  */
+import type { RepairOutcome } from './repair-types.js';
+
 export type SyncMode = 'two_way' | 'one_way';
 export type SyncPhase = 'backfill' | 'incremental';
 
@@ -47,6 +49,10 @@ export function describePassRecords(pass: PassSummary): string {
 export interface RepairRequest {
   readonly requestedAt: string;
   readonly requestedBy: string;
+  /** A merge (the default, and all the repair signal asks) or a full reconcile (R21). */
+  readonly kind?: 'merge' | 'full';
+  /** Its number among the tenant's repair requests: an update waits for the repair that serves it. */
+  readonly number?: number;
   /** The customer that survived a QBO merge, and the one merged into it, when known. */
   readonly survivorQboId: string | null;
   readonly mergedQboId: string | null;
@@ -73,4 +79,7 @@ export interface TenantStatus {
   readonly consecutiveFailures: number;
   /** When the next try comes after a failed pass (ISO), or null while nothing failed. */
   readonly nextAttemptAt: string | null;
+  /** R21: how the last repair ended, and when the next scheduled full reconcile is due (null: none). */
+  readonly lastRepair?: RepairOutcome | null;
+  readonly nextFullReconcileAt?: string | null;
 }

@@ -347,3 +347,19 @@ export interface WebhookEventsTable {
   received_at: Timestamp;
   routed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
+
+/*
+ * R21, the merge repair (migration 20261201120000): these declarations merge into the interfaces above.
+ */
+export interface QboLinksTable {
+  /**
+   * For a customer merged away in QBO: the customer it was merged into. References to it resolve to
+   * the survivor's account (db/repositories/qbo-links.ts findLinks); once repaired, `account_id` is that account.
+   */
+  merged_into_qbo_id: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface TenantsTable {
+  /** Days between the scheduled full reconciles of the tenant (R21); 0: only when asked. */
+  full_reconcile_days: Generated<number>;
+}

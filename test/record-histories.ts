@@ -3,7 +3,15 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { temporalCliPath } from './global-setup.js';
-import { pauseUpdate, resumeUpdate, setModeUpdate, statusQuery, syncNowUpdate } from '../workflows/definitions.js';
+import {
+  pauseUpdate,
+  repairSignal,
+  repairUpdate,
+  resumeUpdate,
+  setModeUpdate,
+  statusQuery,
+  syncNowUpdate,
+} from '../workflows/definitions.js';
 import { startStubbedTenant, type StubbedTenant } from './workflow-scenarios.js';
 
 /**
@@ -11,7 +19,10 @@ import { startStubbedTenant, type StubbedTenant } from './workflow-scenarios.js'
  * of the tenant workflow on a Temporal dev server, with stub activities. Run it after a deliberate,
  * versioned change to the workflow's decisions, and commit what it writes:
  *
- *   TEMPORAL_ADDRESS=127.0.0.1:7233 npx tsx test/record-histories.ts
+ *   TEMPORAL_ADDRESS=127.0.0.1:7233 npx tsx test/record-histories.ts [NAME ...]
+ *
+ * With names, only those histories are recorded: the others stay as older code recorded them, which
+ * is what proves that workflows started before a change still replay after it.
  */
 export const historiesFolder = path.join(import.meta.dirname, '..', 'workflows', 'histories');
 
@@ -54,8 +65,27 @@ async function save(name: string, tenant: StubbedTenant, address: string, runId?
   console.log(`${name}: ${(JSON.parse(json) as { events: unknown[] }).events.length} events`);
 }
 
-export async function recordHistories(address: string): Promise<void> {
+export const historyNames = [
+  'backfill-then-incremental',
+  'pause-mid-backfill',
+  'continue-as-new',
+  'repair-child',
+] as const;
+
+export async function recordHistories(address: string, names: readonly string[] = historyNames): Promise<void> {
   await mkdir(historiesFolder, { recursive: true });
+  for (const name of names) {
+    if (!(historyNames as readonly string[]).includes(name)) {
+      throw new Error(`no history scenario "${name}": use ${historyNames.join(', ')}`);
+    }
+  }
+  if (names.includes('backfill-then-incremental')) await recordIncremental(address);
+  if (names.includes('pause-mid-backfill')) await recordPause(address);
+  if (names.includes('continue-as-new')) await recordContinueAsNew(address);
+  if (names.includes('repair-child')) await recordRepair(address);
+}
+
+async function recordIncremental(address: string): Promise<void> {
   const incremental = await startStubbedTenant({
     address,
     behaviour: {
@@ -73,7 +103,9 @@ export async function recordHistories(address: string): Promise<void> {
   } finally {
     await incremental.stop();
   }
+}
 
+async function recordPause(address: string): Promise<void> {
   const paused = await startStubbedTenant({
     address,
     behaviour: { pagesPerEntity: 20, pageDelayMs: 50 },
@@ -89,7 +121,9 @@ export async function recordHistories(address: string): Promise<void> {
   } finally {
     await paused.stop();
   }
+}
 
+async function recordContinueAsNew(address: string): Promise<void> {
   const continued = await startStubbedTenant({
     address,
     behaviour: { pagesPerEntity: 8 },
@@ -111,8 +145,42 @@ export async function recordHistories(address: string): Promise<void> {
   }
 }
 
+/** R21: repairs as child workflows, asked by the update, by the repair signal and by a merge the pull detected. */
+async function recordRepair(address: string): Promise<void> {
+  const pair = { survivorQboId: '7', mergedQboId: '12' };
+  const repaired = await startStubbedTenant({
+    address,
+    behaviour: {
+      pagesPerEntity: 1,
+      incremental: (call) => (call >= 1 ? 'changes' : 'idle'),
+      mergesPendingAfter: (call) => (call === 1 ? 1 : 0),
+      pendingMerges: (call) => (call === 0 || call === 2 ? [pair] : []),
+    },
+    input: { pollIntervalSeconds: 3600 },
+  });
+  try {
+    await until('the backfill', async () => (await repaired.handle.query(statusQuery)).lastPass !== null);
+    await repaired.handle.executeUpdate(repairUpdate, { args: [{ kind: 'merge', requestedBy: 'record', ...pair }] });
+    await repaired.handle.signal(repairSignal, { requestedBy: 'record', ...pair });
+    await until(
+      'the signalled repair',
+      async () => repaired.calls.repairs.filter((r) => r === 'findPendingMerges').length >= 2,
+    );
+    await repaired.handle.executeUpdate(syncNowUpdate, { args: [{ reason: 'record', wait: true }] });
+    await until(
+      'the detected merge repaired',
+      async () => (await repaired.handle.query(statusQuery)).lastRepair?.result?.workflowId.endsWith('-3') === true,
+    );
+    await repaired.handle.executeUpdate(repairUpdate, { args: [{ kind: 'full', requestedBy: 'record' }] });
+    await repaired.handle.executeUpdate(syncNowUpdate, { args: [{ reason: 'record', wait: true }] });
+    await save('repair-child', repaired, address);
+  } finally {
+    await repaired.stop();
+  }
+}
+
 if (process.argv[1] === import.meta.filename) {
   const address = process.env['TEMPORAL_ADDRESS'];
   if (!address) throw new Error('set TEMPORAL_ADDRESS to a running Temporal server (e.g. temporal server start-dev)');
-  await recordHistories(address);
+  await recordHistories(address, process.argv.length > 2 ? process.argv.slice(2) : historyNames);
 }

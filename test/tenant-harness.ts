@@ -53,6 +53,21 @@ export interface TenantHarness {
   stop(): Promise<void>;
 }
 
+/** The environment of a `qbsync worker` process serving the harness's tenant (for tests that kill workers). */
+export function workerProcessEnv(tenant: TenantHarness, temporalAddress: string): Record<string, string> {
+  const { fixture } = tenant;
+  return {
+    DATABASE_URL: fixture.database.url,
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_TASK_QUEUE: tenant.taskQueue,
+    QBO_CLIENT_ID: fixture.sim.clientId,
+    QBO_CLIENT_SECRET: fixture.sim.clientSecret,
+    QBO_API_BASE_URL: fixture.sim.baseUrl,
+    QBO_OAUTH_BASE_URL: fixture.sim.baseUrl,
+    QBSYNC_TOKEN_KEY: Buffer.from(fixture.deps.tokenKey).toString('base64'),
+  };
+}
+
 export async function startTenantHarness(options: {
   /** A readable prefix; the harness makes the tenant id unique. */
   readonly tenantId: string;

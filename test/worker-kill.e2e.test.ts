@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TenantStatus } from '../common/sync-types.js';
 import { cliEnv, cliPath, repoRoot } from './cli.js';
 import { duplicateCounts } from './duplicate-counts.js';
-import { startTenantHarness, type TenantHarness } from './tenant-harness.js';
+import { startTenantHarness, workerProcessEnv, type TenantHarness } from './tenant-harness.js';
 
 /**
  * Workers die: deploys, crashes, machines taken away. A real worker process (`qbsync worker`) is
@@ -25,17 +25,7 @@ describe('R23: killing the worker mid-page', () => {
       // The workers here are real processes, started and killed by the test.
       worker: false,
     });
-    const { fixture } = tenant;
-    env = {
-      DATABASE_URL: fixture.database.url,
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: tenant.taskQueue,
-      QBO_CLIENT_ID: fixture.sim.clientId,
-      QBO_CLIENT_SECRET: fixture.sim.clientSecret,
-      QBO_API_BASE_URL: fixture.sim.baseUrl,
-      QBO_OAUTH_BASE_URL: fixture.sim.baseUrl,
-      QBSYNC_TOKEN_KEY: Buffer.from(fixture.deps.tokenKey).toString('base64'),
-    };
+    env = workerProcessEnv(tenant, inject('temporalAddress'));
   });
 
   afterAll(async () => {

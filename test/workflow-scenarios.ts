@@ -4,7 +4,9 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { PushActivities } from '../activities/push/push.activities.js';
+import type { RepairActivities } from '../activities/repair/repair.activities.js';
 import type { SyncActivities } from '../activities/sync/sync.activities.js';
+import type { MergePair } from '../common/repair-types.js';
 import { syncedEntities, type SyncedEntity, type SyncMode } from '../common/sync-types.js';
 import { workflowsPath } from '../worker/main.js';
 import { tenantSyncWorkflowType, type TenantSyncInput } from '../workflows/definitions.js';
@@ -27,6 +29,10 @@ export interface StubBehaviour {
   pushesWaiting?: (call: number) => number;
   /** What the n-th push call (0-based) leaves remaining; 0 by default. */
   pushRemaining?: (call: number) => number;
+  /** Merges the sync reports pending after the n-th incremental pass (0-based) that wrote changes. */
+  mergesPendingAfter?: (call: number) => number;
+  /** What findPendingMerges answers on its n-th call (0-based); none by default. */
+  pendingMerges?: (call: number) => MergePair[];
 }
 
 export interface StubCalls {
@@ -37,9 +43,14 @@ export interface StubCalls {
   modes: SyncMode[];
   estimates: number;
   pushes: number;
+  /** The repair activities called, in order, as `name` or `name:mergedQboId`. */
+  repairs: string[];
 }
 
-export function stubActivities(behaviour: StubBehaviour, calls: StubCalls): SyncActivities & PushActivities {
+export function stubActivities(
+  behaviour: StubBehaviour,
+  calls: StubCalls,
+): SyncActivities & PushActivities & RepairActivities {
   const pagesPerEntity = behaviour.pagesPerEntity ?? 2;
   const pageOf = new Map<SyncedEntity, number>();
   let passIds = 0;
@@ -88,6 +99,7 @@ export function stubActivities(behaviour: StubBehaviour, calls: StubCalls): Sync
         return { kind: 'by-query' as const, passId: passIds, until: '2026-11-30T12:00:00.000Z', reason: 'stub' };
       }
       const at = new Date().toISOString();
+      const mergesPending = what === 'changes' ? (behaviour.mergesPendingAfter?.(call) ?? 0) : 0;
       return {
         kind: 'applied' as const,
         passId: passIds,
@@ -97,6 +109,7 @@ export function stubActivities(behaviour: StubBehaviour, calls: StubCalls): Sync
         startedAt: at,
         finishedAt: at,
         pushesWaiting: behaviour.pushesWaiting?.(call) ?? 0,
+        ...(mergesPending > 0 ? { mergesPending } : {}),
       };
     },
     async pushCustomerChanges() {
@@ -114,12 +127,50 @@ export function stubActivities(behaviour: StubBehaviour, calls: StubCalls): Sync
     async applyTenantMode(input: { mode: SyncMode }) {
       calls.modes.push(input.mode);
     },
+    async recordMerges(input: { merges: MergePair[] }) {
+      calls.repairs.push(`recordMerges:${input.merges.map((m) => `${m.survivorQboId}<-${m.mergedQboId}`).join(',')}`);
+      return { recorded: input.merges.length, refused: [] };
+    },
+    async findPendingMerges() {
+      const call = calls.repairs.filter((name) => name === 'findPendingMerges').length;
+      calls.repairs.push('findPendingMerges');
+      return { merges: behaviour.pendingMerges?.(call) ?? [] };
+    },
+    ...Object.fromEntries(
+      [
+        'moveMergedOpportunities',
+        'moveMergedContacts',
+        'moveMergedListMemberships',
+        'moveMergedAutomations',
+        'removeMergedAccount',
+      ].map((name) => [
+        name,
+        async (input: { mergedQboId: string }) => {
+          calls.repairs.push(`${name}:${input.mergedQboId}`);
+          return { changed: 1 };
+        },
+      ]),
+    ),
+    async reconcileTenant() {
+      calls.repairs.push('reconcileTenant');
+      return {
+        compared: 10,
+        missing: 1,
+        different: 1,
+        extra: 0,
+        failed: 0,
+        rewritten: 2,
+        deleted: 0,
+        keptCrmEdits: 0,
+        fullReconcileDays: 7,
+      };
+    },
   };
-  return activities as unknown as SyncActivities & PushActivities;
+  return activities as unknown as SyncActivities & PushActivities & RepairActivities;
 }
 
 export function noCalls(): StubCalls {
-  return { begin: 0, pages: [], incremental: 0, finish: [], modes: [], estimates: 0, pushes: 0 };
+  return { begin: 0, pages: [], incremental: 0, finish: [], modes: [], estimates: 0, pushes: 0, repairs: [] };
 }
 
 export interface StubbedTenant {

@@ -1,6 +1,7 @@
-import { proxyActivities, proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 import { nonRetryableFailureTypes } from '../common/failure-types.js';
 import type { PushActivities } from '../activities/push/push.activities.js';
+import type { RepairActivities } from '../activities/repair/repair.activities.js';
 import type { SyncActivities } from '../activities/sync/sync.activities.js';
 
 /**
@@ -22,8 +23,13 @@ import type { SyncActivities } from '../activities/sync/sync.activities.js';
  *   enough, since the pass as a whole is retried by the workflow's own backoff.
  * - Applying a mode change never gives up (no attempt limit, nothing non-retryable): an update
  *   handler awaits it, and a handler that could fail would fail the whole execution.
+ * - The repair (R21): a merge step is one short transaction, which may wait for a sync write holding
+ *   the same accounts; the full reconcile reads the whole company (as `qbsync verify` does). Both
+ *   heartbeat while they work, so a worker that dies under one is noticed within the heartbeat
+ *   timeout and the step runs again elsewhere: each is idempotent, and a second run does only what
+ *   the first did not commit.
  */
-const retry: ActivityOptions['retry'] = {
+export const activityRetry: RetryPolicy = {
   initialInterval: '1 second',
   backoffCoefficient: 2,
   maximumInterval: '1 minute',
@@ -34,12 +40,12 @@ const retry: ActivityOptions['retry'] = {
 export const pageActivityOptions: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '10 seconds',
-  retry,
+  retry: activityRetry,
 };
 
 export const bookkeepingActivityOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
-  retry,
+  retry: activityRetry,
 };
 
 export const pageActivities = proxyActivities<SyncActivities>(pageActivityOptions);
@@ -49,10 +55,22 @@ export const pushActivities = proxyActivities<PushActivities>(pageActivityOption
 
 export const incrementalPassActivity = proxyLocalActivities<SyncActivities>({
   startToCloseTimeout: '2 minutes',
-  retry: { ...retry, maximumAttempts: 5 },
+  retry: { ...activityRetry, maximumAttempts: 5 },
 }).incrementalPass;
 
 export const applyTenantModeActivity = proxyActivities<SyncActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 }).applyTenantMode;
+
+export const repairSteps = proxyActivities<RepairActivities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry: activityRetry,
+});
+
+export const reconcileActivity = proxyActivities<RepairActivities>({
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '30 seconds',
+  retry: activityRetry,
+}).reconcileTenant;

@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { RepairKind, RepairOutcome } from '../common/repair-types.js';
 import type {
   PassSummary,
   RepairRequest,
@@ -21,6 +22,13 @@ export const tenantSyncWorkflowType = 'tenantSyncWorkflow';
 /** One workflow per tenant, found by id in the Temporal UI; a second start is refused, not doubled. */
 export function tenantWorkflowId(tenantId: string): string {
   return `tenant-sync-${tenantId}`;
+}
+
+/** The repair child workflow (R21): its own history per repair, numbered within the tenant. */
+export const tenantRepairWorkflowType = 'tenantRepairWorkflow';
+
+export function tenantRepairWorkflowId(tenantId: string, repair: number): string {
+  return `tenant-repair-${tenantId}-${repair}`;
 }
 
 /** Seconds between incremental passes when nothing asks for one sooner (webhooks, sync-now). */
@@ -84,6 +92,15 @@ export interface CarriedState {
   readonly passInProgress?: PassInProgress | null;
   /** The mode last written to the database (the one-way lock, R8); differs from mode until applied. */
   readonly appliedMode?: SyncMode;
+  /** R21: repair requests numbered as they arrive, and the last number a finished repair served. */
+  readonly repairsRequested?: number;
+  readonly repairsServed?: number;
+  /** Repair child workflows started so far (their ids are numbered with it). */
+  readonly repairRuns?: number;
+  readonly lastRepair?: RepairOutcome | null;
+  /** When the last full reconcile (or the backfill, which is one) ended, and the days until the next. */
+  readonly lastFullReconcileAt?: string | null;
+  readonly fullReconcileDays?: number;
 }
 
 /** What a control update answers: the tenant's state once the change is applied. */
@@ -110,6 +127,22 @@ export const setPollIntervalUpdate = defineUpdate<ControlState, [{ readonly seco
 export const syncNowUpdate = defineUpdate<SyncNowResult, [{ readonly reason: string; readonly wait?: boolean }]>(
   'syncNow',
 );
+
+export interface RepairUpdateRequest {
+  readonly kind: RepairKind;
+  readonly requestedBy: string;
+  /** For a merge: the customers of one QBO merge; without them the repair finds recorded merges itself. */
+  readonly survivorQboId?: string | null;
+  readonly mergedQboId?: string | null;
+}
+
+/** Asks for a repair and answers once it has run (or failed). Refused while paused or with bad ids. */
+export const repairUpdate = defineUpdate<RepairOutcome, [RepairUpdateRequest]>('repair');
+/** Sets the days between scheduled full reconciles (0: none); the CLI writes the tenant setting first. */
+export const setFullReconcileDaysUpdate = defineUpdate<
+  { readonly fullReconcileDays: number },
+  [{ readonly days: number }]
+>('setFullReconcileDays');
 
 export const pauseSignal = defineSignal<[{ readonly reason: string }]>('pause');
 export const resumeSignal = defineSignal<[]>('resume');

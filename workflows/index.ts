@@ -1,1 +1,2 @@
 export { tenantSyncWorkflow } from './tenant-sync.js';
+export { tenantRepairWorkflow } from './tenant-repair.js';

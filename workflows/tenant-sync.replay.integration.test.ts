@@ -9,9 +9,9 @@ import { workflowsPath } from '../worker/main.js';
  * it reaches a worker. Needs no server.
  */
 describe('tenant sync workflow replay (R23)', () => {
-  it('R23: recorded histories (backfill, incremental, failure, pause, continue-as-new) replay without non-determinism', async () => {
+  it('R23: recorded histories (backfill, incremental, failure, pause, continue-as-new, R21 repair children) replay without non-determinism', async () => {
     const histories = await recordedHistories();
-    expect(histories.length).toBeGreaterThanOrEqual(4);
+    expect(histories.length).toBeGreaterThanOrEqual(5);
     const failures: string[] = [];
     for await (const result of Worker.runReplayHistories(
       { workflowsPath, replayName: 'tenant-sync-replay' },

@@ -5,6 +5,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  executeChild,
   isCancellation,
   log,
   patched,
@@ -27,6 +28,12 @@ import {
   type TenantStatus,
 } from '../common/sync-types.js';
 import {
+  defaultFullReconcileDays,
+  maxFullReconcileDays,
+  type RepairKind,
+  type RepairOutcome,
+} from '../common/repair-types.js';
+import {
   applyTenantModeActivity,
   bookkeeping,
   incrementalPassActivity,
@@ -40,28 +47,39 @@ import {
   pauseSignal,
   pauseUpdate,
   repairSignal,
+  repairUpdate,
   resumeSignal,
   resumeUpdate,
   setModeSignal,
+  setFullReconcileDaysUpdate,
   setModeUpdate,
   setPollIntervalUpdate,
   statusQuery,
   syncNowSignal,
   syncNowUpdate,
+  tenantRepairWorkflowId,
   type CarriedState,
   type ControlState,
   type PassCounts,
   type PassInProgress,
+  type RepairUpdateRequest,
   type SyncNowResult,
   type TenantSyncInput,
 } from './definitions.js';
+import { tenantRepairWorkflow } from './tenant-repair.js';
 
 /** Well before Temporal's suggestion (4,096 events): a year-old tenant still has a short history. */
 export const continueAsNewAfterEvents = 2_000;
 const defaultRetryDelaySeconds = 60;
 const defaultMaxRetryDelaySeconds = 3_600;
-/** Repair requests kept while nothing acts on them (the repair issue drains them). */
+/** Repair requests kept until the next repair runs; the same request twice is kept once. */
 const maxPendingRepairs = 20;
+/**
+ * R21: repairs run as child workflows between passes. Histories from before kept their repair
+ * requests only; patched() keeps those replaying as they ran.
+ */
+const repairPatch = 'repair-child-workflow';
+const dayMs = 86_400_000;
 
 /** Push activities per pass: 50 × 100 outbox rows; what is left goes with the next pass. */
 const maxPushCallsPerPass = 50;
@@ -113,6 +131,12 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
     nextAttemptAt: carried?.nextAttemptAt ?? null,
     passesFinished: carried?.passesFinished ?? 0,
     passInProgress: carried?.passInProgress ?? null,
+    repairsRequested: carried?.repairsRequested ?? 0,
+    repairsServed: carried?.repairsServed ?? 0,
+    repairRuns: carried?.repairRuns ?? 0,
+    lastRepair: carried?.lastRepair ?? null,
+    lastFullReconcileAt: carried?.lastFullReconcileAt ?? null,
+    fullReconcileDays: carried?.fullReconcileDays ?? defaultFullReconcileDays,
   } satisfies Required<CarriedState> & TenantStatusFields;
   /** Passes started in this run or before: a sync-now waiter waits for the next one to end. */
   let passesStarted = state.passesFinished + (state.passInProgress ? 1 : 0);
@@ -120,6 +144,8 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
   /** When this run's last pass ended (workflow time); a new run falls back on the last summary. */
   let lastPassEndedAt: number | null = null;
   let pollIntervalChanged = false;
+  /** A repair was asked for while the loop waits for the next pass: it runs now, not at the next pass. */
+  let repairWanted = false;
   let applyingMode = false;
   const eventLimit = input.continueAsNewAfterEvents ?? continueAsNewAfterEvents;
   const retryDelayMs = (input.retryDelaySeconds ?? defaultRetryDelaySeconds) * 1000;
@@ -141,6 +167,8 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
     pollIntervalSeconds: state.pollIntervalSeconds,
     consecutiveFailures: state.consecutiveFailures,
     nextAttemptAt: state.nextAttemptAt,
+    lastRepair: state.lastRepair,
+    nextFullReconcileAt: nextFullReconcileAt(),
   });
   const control = (): ControlState => ({
     paused: state.paused,
@@ -296,14 +324,61 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
   setHandler(syncNowSignal, () => {
     state.syncNowRequested = true;
   });
-  setHandler(repairSignal, (request) => {
-    // Recorded until the repair (R21) acts on it; the same request twice is kept once, and the list is bounded.
-    const requested: RepairRequest = { ...request, requestedAt: new Date().toISOString() };
+  /** Records a repair request until the next repair serves it; returns its number. */
+  const requestRepair = (request: Omit<RepairRequest, 'requestedAt' | 'number'>): number => {
+    state.repairsRequested += 1;
+    const requested: RepairRequest = {
+      ...request,
+      requestedAt: new Date().toISOString(),
+      number: state.repairsRequested,
+    };
     const others = state.pendingRepairs.filter(
-      (r) => r.survivorQboId !== request.survivorQboId || r.mergedQboId !== request.mergedQboId,
+      (r) =>
+        (r.kind ?? 'merge') !== (request.kind ?? 'merge') ||
+        r.survivorQboId !== request.survivorQboId ||
+        r.mergedQboId !== request.mergedQboId,
     );
     state.pendingRepairs = [...others, requested].slice(-maxPendingRepairs);
+    return state.repairsRequested;
+  };
+  setHandler(repairSignal, (request) => {
+    // Webhooks send a QBO Merge event this way (R21): repaired between passes, as an update's request is.
+    requestRepair({ ...request, kind: 'merge' });
+    if (patched(repairPatch)) repairWanted = true;
   });
+  setHandler(
+    repairUpdate,
+    async (request): Promise<RepairOutcome> => {
+      const number = requestRepair({
+        kind: request.kind,
+        requestedBy: request.requestedBy,
+        survivorQboId: request.survivorQboId ?? null,
+        mergedQboId: request.mergedQboId ?? null,
+      });
+      repairWanted = true;
+      await condition(() => state.repairsServed >= number || continuingAsNew);
+      if (state.repairsServed < number || !state.lastRepair) return { outcome: 'requested', result: null, error: null };
+      return state.lastRepair;
+    },
+    { validator: (request) => assertRepairRequest(request, state) },
+  );
+  setHandler(
+    setFullReconcileDaysUpdate,
+    ({ days }) => {
+      state.fullReconcileDays = days;
+      publish();
+      return { fullReconcileDays: days };
+    },
+    {
+      validator: ({ days }) => {
+        if (!Number.isInteger(days) || days < 0 || days > maxFullReconcileDays) {
+          throw new Error(
+            `the days between full reconciles must be a whole number from 0 (never) to ${maxFullReconcileDays}, not ${String(days)}`,
+          );
+        }
+      },
+    },
+  );
 
   publish();
 
@@ -313,11 +388,21 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
       await condition(() => !state.paused);
       continue;
     }
+    if (!state.passInProgress && state.phase === 'incremental') {
+      scheduleFullReconcile();
+      if (state.pendingRepairs.length > 0 && patched(repairPatch)) {
+        await runRepairs();
+        continue;
+      }
+    }
     if (!state.passInProgress && !state.syncNowRequested) {
       const waitUntil = nextPassDue();
       if (waitUntil !== null && waitUntil > Date.now()) {
         pollIntervalChanged = false;
-        await condition(() => state.syncNowRequested || state.paused || pollIntervalChanged, waitUntil - Date.now());
+        await condition(
+          () => state.syncNowRequested || state.paused || pollIntervalChanged || repairWanted,
+          waitUntil - Date.now(),
+        );
         continue;
       }
     }
@@ -359,6 +444,70 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
     return last === null ? null : last + state.pollIntervalSeconds * 1000;
   }
 
+  /** When the scheduled full reconcile is due (R21), or null when the tenant has none. */
+  function nextFullReconcileAt(): string | null {
+    if (state.lastFullReconcileAt === null || state.fullReconcileDays <= 0) return null;
+    return new Date(Date.parse(state.lastFullReconcileAt) + state.fullReconcileDays * dayMs).toISOString();
+  }
+
+  /**
+   * The weekly (per-tenant) full reconcile rides on the loop's own timer: it is checked between
+   * passes, so it starts at the first pass after it is due. The backfill counts as the first one.
+   */
+  function scheduleFullReconcile() {
+    if (state.lastFullReconcileAt === null) state.lastFullReconcileAt = new Date().toISOString();
+    const due = nextFullReconcileAt();
+    if (due === null || Date.parse(due) > Date.now()) return;
+    if (state.pendingRepairs.some((r) => r.kind === 'full')) return;
+    requestRepair({ kind: 'full', requestedBy: 'schedule', survivorQboId: null, mergedQboId: null });
+  }
+
+  /** A pass wrote changes and merges are recorded, unrepaired (detected in the pull): repair them next. */
+  function noteMergesPending(pending: number | undefined) {
+    if (!pending) return;
+    if (state.pendingRepairs.some((r) => (r.kind ?? 'merge') === 'merge' && r.mergedQboId === null)) return;
+    requestRepair({ kind: 'merge', requestedBy: 'sync (merge detected)', survivorQboId: null, mergedQboId: null });
+  }
+
+  /** Runs every pending request in one repair child workflow, and waits for it. */
+  async function runRepairs(): Promise<void> {
+    repairWanted = false;
+    const requests = state.pendingRepairs;
+    const served = state.repairsRequested;
+    state.pendingRepairs = [];
+    const kind: RepairKind = requests.some((r) => r.kind === 'full') ? 'full' : 'merge';
+    const merges = requests.flatMap((r) =>
+      r.survivorQboId && r.mergedQboId ? [{ survivorQboId: r.survivorQboId, mergedQboId: r.mergedQboId }] : [],
+    );
+    state.repairRuns += 1;
+    const workflowId = tenantRepairWorkflowId(input.tenantId, state.repairRuns);
+    setCurrentDetails(
+      `${describeProgress(status())}\n\nRepairing: ${kind === 'full' ? 'full reconcile' : 'merges'} (${workflowId})`,
+    );
+    try {
+      const named = merges.map((m) => `${m.mergedQboId} into ${m.survivorQboId}`).join(', ');
+      const result = await executeChild(tenantRepairWorkflow, {
+        workflowId,
+        args: [{ tenantId: input.tenantId, kind, merges }],
+        staticSummary:
+          `${kind === 'full' ? 'full reconcile' : 'merge repair'} of ${input.tenantId}${named ? `: merges of ${named}` : ''} (asked by ${[...new Set(requests.map((r) => r.requestedBy))].join(', ')})`.slice(
+            0,
+            200,
+          ),
+      });
+      state.lastRepair = { outcome: 'repaired', result, error: null };
+      if (kind === 'full') state.fullReconcileDays = result.fullReconcileDays;
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      // A failed repair does not stop the sync; status and the update's answer say why.
+      state.lastRepair = { outcome: 'failed', result: null, error: innermostMessage(error).slice(0, 500) };
+    }
+    // A reconcile that failed waits for its next turn rather than running again at every pass.
+    if (kind === 'full') state.lastFullReconcileAt = new Date().toISOString();
+    state.repairsServed = served;
+    publish();
+  }
+
   function historyIsLong(): boolean {
     return workflowInfo().historyLength > eventLimit || workflowInfo().continueAsNewSuggested;
   }
@@ -378,6 +527,7 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
       if (!pass && state.phase === 'incremental') {
         const result = await incrementalPassActivity({ tenantId: input.tenantId });
         if (result.kind === 'applied') {
+          noteMergesPending(result.mergesPending);
           add(counts, result.counts);
           for (const entity of syncedEntities) progress(entity, { cursor: result.cursor });
           // An idle pass stays one marker: the push runs only when CRM changes wait.
@@ -422,6 +572,7 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
             ],
           );
           first = false;
+          noteMergesPending(page.mergesPending);
           add(counts, page.counts);
           progress(entity, {
             cursor: page.cursor,
@@ -535,6 +686,30 @@ function openedPass(kind: PassInProgress['kind'], opened: { passId: number; unti
   };
 }
 
+/** A repair request the workflow can serve: a known kind, QBO ids as digits, both or neither. */
+function assertRepairRequest(
+  request: RepairUpdateRequest,
+  state: { paused: boolean; phase: string; pausedReason: string | null },
+) {
+  if (request?.kind !== 'merge' && request?.kind !== 'full') {
+    throw new Error(`unknown repair kind ${JSON.stringify(request?.kind)}: use merge or full`);
+  }
+  const survivor = request.survivorQboId ?? null;
+  const merged = request.mergedQboId ?? null;
+  for (const id of [survivor, merged]) {
+    if (id !== null && !/^\d{1,20}$/.test(String(id))) {
+      throw new Error(`a QuickBooks customer id is digits, not ${JSON.stringify(id)}`);
+    }
+  }
+  if ((survivor === null) !== (merged === null))
+    throw new Error('a merge names both customers, the survivor and the merged-away one');
+  if (survivor !== null && survivor === merged) throw new Error(`customer ${survivor} cannot be merged into itself`);
+  if (state.paused)
+    throw new Error(`the tenant is paused (${state.pausedReason ?? 'no reason given'}): resume it first`);
+  if (state.phase !== 'incremental')
+    throw new Error('the tenant is still in its backfill: repair it once the backfill is done');
+}
+
 function assertMode(mode: unknown): asserts mode is SyncMode {
   if (mode !== 'two_way' && mode !== 'one_way') {
     throw new Error(`unknown mode ${JSON.stringify(mode)}: use two_way or one_way`);
@@ -585,6 +760,13 @@ export function failureTypeOf(error: unknown): string | undefined {
 
 function describeError(error: unknown): string {
   const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** A child workflow's failure wraps its activity's, which wraps the cause: the innermost says why. */
+function innermostMessage(error: unknown): string {
+  let cause = error;
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
   return cause instanceof Error ? cause.message : String(cause);
 }
 

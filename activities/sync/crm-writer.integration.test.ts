@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncedEntity } from '../../common/sync-types.js';
 import { asSync } from '../../db/crm-rules.js';
+import { recordMerge } from '../../db/repositories/merges.js';
 import { findLinks } from '../../db/repositories/qbo-links.js';
 import type { QboEntityType } from '../../db/schema.js';
 import { createTestDatabase, type TestDatabase } from '../../test/database.js';
@@ -376,5 +377,53 @@ describe('deleted documents and mapping errors', () => {
       ['Invoice', '100', 'TxnDate'],
       ['Customer', '2', 'DisplayName'],
     ]);
+  });
+
+  it('R21: a merged-away customer resolves to the survivor through a chain of merges; its later edits touch its link only', async () => {
+    const settings = await newTenant();
+    await write(settings, 'Customer', [customer('1', 0, 0), customer('2', 0, 0), customer('3', 0, 0)]);
+    const accountOf = async (id: string) => (await findLinks(db(), settings, 'Customer', [id])).get(id)?.account_id;
+    const [a, b, c] = [await accountOf('1'), await accountOf('2'), await accountOf('3')];
+    expect(await asSync(db(), (trx) => recordMerge(trx, settings, { mergedQboId: '1', survivorQboId: '2' }))).toBe(
+      'recorded',
+    );
+    expect(await asSync(db(), (trx) => recordMerge(trx, settings, { mergedQboId: '2', survivorQboId: '3' }))).toBe(
+      'recorded',
+    );
+    expect(await asSync(db(), (trx) => recordMerge(trx, settings, { mergedQboId: '2', survivorQboId: '3' }))).toBe(
+      'already recorded',
+    );
+    expect([await accountOf('1'), await accountOf('2'), await accountOf('3')]).toEqual([c, c, c]);
+    // QBO still names the merged-away customer on an old document: it lands on the last survivor's account.
+    await write(settings, 'Invoice', [invoice('100', '1', 0, 0)]);
+    const opportunity = await db()
+      .selectFrom('opportunities')
+      .select('account_id')
+      .where('tenant_id', '=', settings.tenantId)
+      .executeTakeFirstOrThrow();
+    expect(opportunity.account_id).toBe(c);
+    // A later edit of a merged-away customer changes no account, only the version its link applied.
+    const names = async () =>
+      (
+        await db()
+          .selectFrom('accounts')
+          .select(['id', 'company_name'])
+          .where('tenant_id', '=', settings.tenantId)
+          .orderBy('id')
+          .execute()
+      ).map((row) => row.company_name);
+    const before = await names();
+    expect(
+      await write(settings, 'Customer', [customer('1', 1, 5, { DisplayName: 'Renamed after the merge' })]),
+    ).toMatchObject({ written: 1 });
+    expect(await names()).toEqual(before);
+    const link = await db()
+      .selectFrom('qbo_links')
+      .select(['sync_token', 'account_id'])
+      .where('tenant_id', '=', settings.tenantId)
+      .where('qbo_id', '=', '1')
+      .executeTakeFirstOrThrow();
+    expect(link).toEqual({ sync_token: '1', account_id: a });
+    expect(b).not.toBe(c);
   });
 });

@@ -94,21 +94,23 @@ export function windowConditions(settings: TenantSettings, entity: SyncedEntity,
 }
 
 export function referenceFetcher(client: QboClient): ReferenceFetcher {
-  return async (entity, ids) => {
-    const found: QboRecord[] = [];
-    for (let start = 0; start < ids.length; start += referenceChunk) {
-      const page = await client.query({
-        entity,
-        where: [
-          { field: 'Id', op: 'IN', value: ids.slice(start, start + referenceChunk) },
-          { field: 'Active', op: 'IN', value: [true, false] },
-        ],
-        maxResults: maxPageSize,
-      });
-      found.push(...page.records);
-    }
-    return found;
-  };
+  return (entity, ids) => recordsById(client, entity, ids);
+}
+
+/** Records of one entity by id, inactive ones included, a few dozen ids a query. */
+export async function recordsById(
+  client: QboClient,
+  entity: SyncedEntity,
+  ids: readonly string[],
+): Promise<QboRecord[]> {
+  const found: QboRecord[] = [];
+  for (let start = 0; start < ids.length; start += referenceChunk) {
+    const where: QboCondition[] = [{ field: 'Id', op: 'IN', value: ids.slice(start, start + referenceChunk) }];
+    if (entity === 'Customer' || entity === 'Item') where.push({ field: 'Active', op: 'IN', value: [true, false] });
+    const page = await client.query({ entity, where, maxResults: maxPageSize });
+    found.push(...page.records);
+  }
+  return found;
 }
 
 /** count(*) and ids of an entity's documents by TxnDate range, for the reconciliation of deletes. */

@@ -1,5 +1,12 @@
 import { sql } from 'kysely';
-import { findLinks, upsertLinks, type LinkWrite, type QboLink } from '../../db/repositories/qbo-links.js';
+import {
+  findLinks,
+  saveLinkVersions,
+  upsertLinks,
+  type LinkWrite,
+  type QboLink,
+} from '../../db/repositories/qbo-links.js';
+import { recordDetectedMerges } from '../../db/repositories/merges.js';
 import { insertRows, writeRows, type Executor, type Placed, type RecordsetColumns } from '../../db/recordset.js';
 import type { AccountRecord, ContactRecord, SubCustomerRecord } from '../mapping/customer.js';
 import { snapshotOfAccount } from '../push/customer-fields.js';
@@ -22,7 +29,17 @@ const linksOf = <R extends Versioned>(
 
 export const accounts: SetWriter<AccountRecord> = {
   entity: 'Customer',
-  async write(trx, settings, changes, _references, now) {
+  async write(trx, settings, allChanges, _references, now) {
+    // R21: a customer merged away in QBO no longer owns an account; its link only follows its version.
+    const merged = allChanges.filter(({ link }) => link?.merged_into_qbo_id);
+    await saveLinkVersions(
+      trx,
+      settings,
+      'Customer',
+      merged.map(({ record }) => ({ qboId: record.qboId, version: record })),
+      now,
+    );
+    const changes = allChanges.filter(({ link }) => !link?.merged_into_qbo_id);
     // Two-way: customers a CRM user changed are merged rather than overwritten; a customer the
     // push created, met before the push could link it, goes to the account it came from.
     const twoWay = settings.twoWay ? await mergeCrmEdits(trx, settings, settings.twoWay.policy, changes, now) : null;
@@ -243,6 +260,7 @@ export function documents(entity: SalesDocumentEntity): SetWriter<OpportunityRec
     async write(trx, settings, changes, customers, now) {
       const accountOf = (document: OpportunityRecord) => customers.get(document.customerQboId)?.account_id ?? null;
       const placeable = changes.filter(({ record }) => accountOf(record) !== null);
+      const accountsBefore = await currentAccounts(trx, settings, placeable);
       const { inserted, updated } = await writeRows(
         trx,
         'opportunities',
@@ -284,9 +302,32 @@ export function documents(entity: SalesDocumentEntity): SetWriter<OpportunityRec
       await replaceLines(trx, settings, [...inserted, ...updated], updated);
       const links = linksOf([...inserted, ...updated], (id) => ({ target: { opportunity_id: id } }));
       await upsertLinks(trx, settings, entity, links, now);
+      const moves = updated.flatMap(({ record, id }) => {
+        const from = accountsBefore.get(id);
+        const to = accountOf(record);
+        return from === undefined || to === null || from === to ? [] : [{ fromAccountId: from, toAccountId: to }];
+      });
+      await recordDetectedMerges(trx, settings, moves);
       return changes.map(({ record }) => record).filter((document) => accountOf(document) === null);
     },
   };
+}
+
+/** The accounts the opportunities of these documents are on before the write, by opportunity id. */
+async function currentAccounts(
+  trx: Executor,
+  settings: TenantSettings,
+  changes: ReadonlyArray<{ readonly link: QboLink | undefined }>,
+): Promise<Map<number, number>> {
+  const ids = changes.flatMap(({ link }) => (link?.opportunity_id ? [link.opportunity_id] : []));
+  if (ids.length === 0) return new Map();
+  const rows = await trx
+    .selectFrom('opportunities')
+    .select(['id', 'account_id'])
+    .where('tenant_id', '=', settings.tenantId)
+    .where(sql<boolean>`id = ANY(${ids}::int8[])`)
+    .execute();
+  return new Map(rows.map((row) => [row.id, row.account_id]));
 }
 
 /** An opportunity's lines are its document's, replaced whole; their products are found in one lookup per batch. */

@@ -2,6 +2,7 @@ import { Context, log } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
 import { syncedEntities, type SyncedEntity, type SyncMode } from '../../common/sync-types.js';
 import { asSync } from '../../db/crm-rules.js';
+import { countPendingMerges } from '../../db/repositories/merges.js';
 import { listLinkedDocuments } from '../../db/repositories/qbo-links.js';
 import { readCursor, readCursors, saveCursor } from '../../db/repositories/sync-cursors.js';
 import { beginPass, finishPass, insertFinishedPass, type PassOpening } from '../../db/repositories/sync-passes.js';
@@ -59,6 +60,8 @@ export interface PageResult {
   readonly done: boolean;
   /** The window this page read, for the activity summary of the next one. */
   readonly window: string;
+  /** R21: QBO merges recorded (detected in the pull, or named) and not repaired yet; absent when nothing was written. */
+  readonly mergesPending?: number;
 }
 
 export interface BeginSyncPassInput {
@@ -130,6 +133,8 @@ export type IncrementalPassResult =
       readonly finishedAt: string;
       /** Two-way: CRM changes waiting to be pushed (the workflow runs the push only when some are). */
       readonly pushesWaiting: number;
+      /** As in PageResult. */
+      readonly mergesPending?: number;
     }
   | {
       /** CDC could not serve it: a running pass is open, to be read by windowed queries up to `until`. */
@@ -177,6 +182,13 @@ export function createSyncActivities(deps: SyncDeps) {
     await analyzeGrownTables(db, (table, error) =>
       log.warn('could not refresh table statistics', { table, error: String(error).slice(0, 200) }),
     );
+  }
+
+  /** R21: after a write that may have moved documents off a merged-away customer, the merges to repair. */
+  async function mergesAfter(settings: SyncSettings, counts: PageCounts): Promise<{ mergesPending?: number }> {
+    if (counts.written === 0) return {};
+    const pending = await countPendingMerges(db, settings);
+    return pending > 0 ? { mergesPending: pending } : {};
   }
 
   function passOpening(settings: SyncSettings, kind: PassOpening['kind'], startedAt: Date): PassOpening {
@@ -262,7 +274,13 @@ export function createSyncActivities(deps: SyncDeps) {
           return counts;
         });
         await refreshStatistics(counts);
-        return { counts, cursor: next.from, done: step.done, window: step.window };
+        return {
+          counts,
+          cursor: next.from,
+          done: step.done,
+          window: step.window,
+          ...(await mergesAfter(settings, counts)),
+        };
       });
     },
 
@@ -341,6 +359,7 @@ export function createSyncActivities(deps: SyncDeps) {
         startedAt: startedAt.toISOString(),
         finishedAt: committed.finishedAt.toISOString(),
         pushesWaiting: committed.pushesWaiting,
+        ...(await mergesAfter(settings, committed.counts)),
       };
     },
 

@@ -203,22 +203,34 @@ describe('qbsync status|pause|resume|mode|sync-now|repair|watch|verify (issue 7 
     expect((await status()).mode).toBe('one_way');
   });
 
-  it('R24: sync-now --wait runs a pass; repair records the request', async () => {
+  it('R24: sync-now --wait runs a pass; R21: repair asks, waits and prints what it fixed', async () => {
     const before = (await status()).lastPass!.finishedAt;
     const synced = await cli('sync-now', tenantId, '--wait', '--timeout', '30');
     expect(synced.code, synced.stderr).toBe(0);
     expect(synced.stdout).toMatch(/^Pass done for tenant acme: incremental, \d+ records?, 0 changed in [\d.]+ s\.$/m);
     expect((await status()).lastPass!.finishedAt > before).toBe(true);
-    const repaired = await cli('repair', tenantId, '--survivor', '12', '--merged', '13');
-    expect(repaired.code, repaired.stderr).toBe(0);
-    expect(repaired.stdout).toContain('Repair request recorded for tenant acme (1 pending)');
-    expect((await status()).pendingRepairs).toEqual([
-      expect.objectContaining({
-        survivorQboId: '12',
-        mergedQboId: '13',
-        requestedBy: expect.stringMatching(/^qbsync CLI/),
-      }),
-    ]);
+    oneLineError(await cli('repair', tenantId, '--merge', '12'), 2, /--merge.*SURVIVOR:MERGED.*not "12"/);
+    oneLineError(await cli('repair', tenantId, '--merge', '12:12'), 2, /customer 12 cannot be merged into itself/);
+    // Customers QBO never merged: the repair refuses to fold them together, and says so.
+    const refused = await cli('repair', tenantId, '--merge', '12:13');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/merge of 13 into 12 not repaired: merged-away customer still active in QuickBooks/);
+    const full = await cli('repair', tenantId, '--full');
+    expect(full.code, full.stderr).toBe(0);
+    expect(full.stdout).toMatch(
+      /^Tenant acme repaired \(tenant-repair-acme-2\): 0 merges repaired, .* reconcile: \d+ compared, 0 missing, 0 different, 0 extra, \d+ failed; 0 rewritten, 0 marked deleted\.$/m,
+    );
+    expect((await status()).pendingRepairs).toEqual([]);
+    const every = await cli('reconcile-every', tenantId, '3');
+    expect(every.code, every.stderr).toBe(0);
+    expect(every.stdout).toContain('Tenant acme runs a full reconcile every 3 days.');
+    const row = await fixture.database.db
+      .selectFrom('tenants')
+      .select('full_reconcile_days')
+      .where('id', '=', tenantId)
+      .executeTakeFirstOrThrow();
+    expect(row.full_reconcile_days).toBe(3);
+    oneLineError(await cli('reconcile-every', tenantId, 'weekly'), 2, /whole number of days from 0/);
   });
 
   it('R25: verify exits 1 and names the differing field (never its value) after a CRM row changes behind the sync', async () => {

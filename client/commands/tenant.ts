@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { WorkflowHandle, WorkflowUpdateHandle } from '@temporalio/client';
 import { OperatorError } from '../../common/errors.js';
-import type { SyncMode, TenantStatus } from '../../common/sync-types.js';
+import type { MergePair } from '../../common/repair-types.js';
+import type { SyncMode } from '../../common/sync-types.js';
 import type { Kysely } from 'kysely';
 import type { QboClient } from '../../activities/qbo/qbo-client.js';
 import type { Database } from '../../db/schema.js';
@@ -18,7 +19,9 @@ import {
   modeArg,
   modeLabel,
   pollIntervalArg,
-  qboIdArg,
+  mergeArg,
+  reconcileDaysArg,
+  describeRepairOutcome,
   renderBackfillProgress,
   verifyJson,
 } from '../tenant-status.js';
@@ -31,6 +34,11 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 
 export class VerifyDifferencesError extends OperatorError {
   override readonly name = 'VerifyDifferencesError';
+}
+
+/** repair: the repair failed, or did not end in this run of the workflow. */
+export class RepairNotDoneError extends OperatorError {
+  override readonly name = 'RepairNotDoneError';
 }
 
 /** sync-now --wait: the pass failed, or the tenant was paused before it ran. */
@@ -79,28 +87,6 @@ async function controlUpdateIn<Ret>(
 function operator(): string {
   const user = process.env['USER'] ?? process.env['LOGNAME'];
   return `qbsync CLI${user ? ` (${user})` : ''}`;
-}
-
-/**
- * After a signal: waits (briefly) for the status to show it. A workflow whose worker is down keeps
- * the signal in its history and applies it when a worker returns; say so instead of failing.
- */
-async function confirm(
-  workflow: RunningWorkflow,
-  done: (status: TenantStatus) => boolean,
-  timeoutMs = 10_000,
-): Promise<TenantStatus | undefined> {
-  const { waitForStatus, WorkflowUnresponsiveError } = await import('../tenant-control.js');
-  try {
-    return await waitForStatus(workflow, done, timeoutMs);
-  } catch (error) {
-    if (error instanceof WorkflowUnresponsiveError) return undefined;
-    throw error;
-  }
-}
-
-function notYetApplied(workflow: RunningWorkflow): string {
-  return `The signal is recorded in ${workflow.workflowId}'s history; no worker has applied it yet (is a worker polling task queue "${workflow.taskQueue}"?).`;
 }
 
 export function registerTenantCommands(program: Command): void {
@@ -246,26 +232,67 @@ export function registerTenantCommands(program: Command): void {
 
   program
     .command('repair')
-    .description('record a repair request for the tenant (for example after a QuickBooks customer merge)')
+    .description(
+      'repair the tenant after a QuickBooks customer merge, or compare everything with QuickBooks and fix what differs (--full); waits and prints what was fixed',
+    )
     .argument('<tenant>', 'tenant id', tenantArg)
-    .option('--survivor <id>', 'the QuickBooks customer that survived the merge', qboIdArg)
-    .option('--merged <id>', 'the QuickBooks customer merged into it', qboIdArg)
-    .action(async (tenantId: string, options: { survivor?: string; merged?: string }) => {
-      const { repairSignal } = await import('../../workflows/definitions.js');
-      const { queryStatus } = await import('../tenant-control.js');
+    .option(
+      '--merge <survivor:merged>',
+      'the QuickBooks customer that survived the merge and the one merged into it (without: the merges the sync recorded)',
+      mergeArg,
+    )
+    .option(
+      '--full',
+      'a full reconcile: every entity compared with QuickBooks, what differs rewritten (then the merges)',
+    )
+    .option('--timeout <seconds>', 'give up waiting after this many seconds (the repair goes on)', '600')
+    .action(async (tenantId: string, options: { merge?: MergePair; full?: boolean; timeout: string }) => {
+      const timeoutSeconds = Number(options.timeout);
+      if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
+        throw new UsageError('--timeout must be a positive number of seconds');
+      }
+      const { repairUpdate } = await import('../../workflows/definitions.js');
+      const outcome = await controlUpdate(
+        tenantId,
+        'repair',
+        (handle) =>
+          handle.startUpdate(repairUpdate, {
+            args: [
+              {
+                kind: options.full ? 'full' : 'merge',
+                requestedBy: operator(),
+                survivorQboId: options.merge?.survivorQboId ?? null,
+                mergedQboId: options.merge?.mergedQboId ?? null,
+              },
+            ],
+            waitForStage: 'ACCEPTED',
+          }),
+        timeoutSeconds * 1000,
+      );
+      const ended = describeRepairOutcome(tenantId, outcome);
+      if (!ended.ok) throw new RepairNotDoneError(ended.text);
+      log(ended.text);
+    });
+
+  program
+    .command('reconcile-every')
+    .description("set the days between a tenant's scheduled full reconciles (default 7; 0: only when asked)")
+    .argument('<tenant>', 'tenant id', tenantArg)
+    .argument('<days>', 'whole days from 0 to 365', reconcileDaysArg)
+    .action(async (tenantId: string, days: number) => {
+      const { setFullReconcileDaysUpdate } = await import('../../workflows/definitions.js');
       await withContext(async (context) => {
-        const workflow = await runningWorkflow(context, tenantId);
-        const before = (await queryStatus(workflow)).pendingRepairs.length;
-        await workflow.handle.signal(repairSignal, {
-          requestedBy: operator(),
-          survivorQboId: options.survivor ?? null,
-          mergedQboId: options.merged ?? null,
-        });
-        const status = await confirm(workflow, (s) => s.pendingRepairs.length > before);
+        const { saveFullReconcileDays } = await import('../../db/repositories/tenants.js');
+        const { requireTenant } = await import('../tenant-control.js');
+        await requireTenant(context, tenantId);
+        await saveFullReconcileDays(context.database.db, tenantId, days);
+        await controlUpdateIn(context, tenantId, 'setFullReconcileDays', (handle) =>
+          handle.startUpdate(setFullReconcileDaysUpdate, { args: [{ days }], waitForStage: 'ACCEPTED' }),
+        );
         log(
-          status
-            ? `Repair request recorded for tenant ${tenantId} (${status.pendingRepairs.length} pending).`
-            : notYetApplied(workflow),
+          days === 0
+            ? `Tenant ${tenantId} has no scheduled full reconcile any more (qbsync repair --full runs one).`
+            : `Tenant ${tenantId} runs a full reconcile every ${days} ${days === 1 ? 'day' : 'days'}.`,
         );
       });
     });

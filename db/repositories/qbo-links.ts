@@ -48,7 +48,52 @@ export async function findLinks(
     .where('entity_type', '=', entity)
     .where(sql<boolean>`qbo_id = ANY(${ids}::text[])`);
   const rows = await (options.lock ? query.forUpdate() : query).execute();
-  return new Map(rows.map((row) => [row.qbo_id, row]));
+  return new Map((await resolveMerged(db, realm, rows)).map((row) => [row.qbo_id, row]));
+}
+
+/** A chain of merges (A into B, then B into C) is followed this far at most. */
+const maxMergeChain = 8;
+
+/**
+ * R21: a customer merged away in QBO resolves to the account of the customer it was merged into, so
+ * a later reference to its id (a document QBO still names it on, say) lands on the survivor. Before
+ * the repair has run, the merged-away link still names its own account; after, both agree.
+ */
+async function resolveMerged(db: Executor, realm: RealmKey, rows: QboLink[]): Promise<QboLink[]> {
+  let pending = rows.filter((row) => row.merged_into_qbo_id !== null);
+  if (pending.length === 0) return rows;
+  const accountOf = new Map<string, number | null>();
+  for (let depth = 0; pending.length > 0 && depth < maxMergeChain; depth += 1) {
+    const survivors = await db
+      .selectFrom('qbo_links')
+      .select(['qbo_id', 'account_id', 'merged_into_qbo_id'])
+      .where('tenant_id', '=', realm.tenantId)
+      .where('realm_id', '=', realm.realmId)
+      .where('entity_type', '=', 'Customer')
+      .where(sql<boolean>`qbo_id = ANY(${pending.map((row) => row.merged_into_qbo_id)}::text[])`)
+      .execute();
+    const byId = new Map(survivors.map((row) => [row.qbo_id, row]));
+    const next: QboLink[] = [];
+    for (const row of pending) {
+      const survivor = byId.get(row.merged_into_qbo_id!);
+      if (!survivor) continue;
+      accountOf.set(row.qbo_id, survivor.account_id);
+      if (survivor.merged_into_qbo_id !== null) next.push({ ...row, merged_into_qbo_id: survivor.merged_into_qbo_id });
+    }
+    pending = next;
+  }
+  return rows.map((row) => (accountOf.has(row.qbo_id) ? { ...row, account_id: accountOf.get(row.qbo_id)! } : row));
+}
+
+/** A version as a link stores it; a version QBO did not date is dated now. */
+function versionColumns(version: RecordVersion, now: Date) {
+  const lastUpdated = version.lastUpdatedTime ?? now.toISOString();
+  const at = Date.parse(lastUpdated);
+  return {
+    sync_token: version.syncToken ?? '0',
+    qbo_last_updated_time: lastUpdated,
+    qbo_updated_at: new Date(Number.isNaN(at) ? now.getTime() : at),
+  };
 }
 
 /**
@@ -63,22 +108,16 @@ export async function upsertLinks(
   now: Date,
 ): Promise<void> {
   if (links.length === 0) return;
-  const rows = links.map((link) => {
-    const lastUpdated = link.version.lastUpdatedTime ?? now.toISOString();
-    const at = Date.parse(lastUpdated);
-    return {
-      qbo_id: link.qboId,
-      account_id: link.target.account_id ?? null,
-      opportunity_id: link.target.opportunity_id ?? null,
-      product_id: link.target.product_id ?? null,
-      revenue_category_id: link.target.revenue_category_id ?? null,
-      parent_qbo_id: link.parentQboId ?? null,
-      sync_token: link.version.syncToken ?? '0',
-      qbo_last_updated_time: lastUpdated,
-      qbo_updated_at: new Date(Number.isNaN(at) ? now.getTime() : at),
-      synced_snapshot: link.snapshot ?? {},
-    };
-  });
+  const rows = links.map((link) => ({
+    qbo_id: link.qboId,
+    account_id: link.target.account_id ?? null,
+    opportunity_id: link.target.opportunity_id ?? null,
+    product_id: link.target.product_id ?? null,
+    revenue_category_id: link.target.revenue_category_id ?? null,
+    parent_qbo_id: link.parentQboId ?? null,
+    ...versionColumns(link.version, now),
+    synced_snapshot: link.snapshot ?? {},
+  }));
   const columns = {
     qbo_id: 'text',
     account_id: 'int8',
@@ -98,6 +137,74 @@ export async function upsertLinks(
     FROM ${recordset(rows, columns)}
     ON CONFLICT (tenant_id, realm_id, entity_type, qbo_id) DO UPDATE SET
       ${sql.join(names.slice(1).map((name) => sql`${sql.id(name)} = ${sql.ref(`excluded.${name}`)}`))}`.execute(db);
+}
+
+/** Records the version applied to links whose target does not change (a merged-away customer's, R21). */
+export async function saveLinkVersions(
+  db: Executor,
+  realm: RealmKey,
+  entity: QboEntityType,
+  versions: ReadonlyArray<Pick<LinkWrite, 'qboId' | 'version'>>,
+  now: Date,
+): Promise<void> {
+  for (const { qboId, version } of versions) {
+    await db
+      .updateTable('qbo_links')
+      .set(versionColumns(version, now))
+      .where('tenant_id', '=', realm.tenantId)
+      .where('realm_id', '=', realm.realmId)
+      .where('entity_type', '=', entity)
+      .where('qbo_id', '=', qboId)
+      .execute();
+  }
+}
+
+/**
+ * Makes the sync forget which version of these records it applied, so that the next write of each
+ * rewrites its CRM row even at the same version: a full reconcile re-applies what differs (R21).
+ */
+export async function forgetAppliedVersions(
+  db: Executor,
+  realm: RealmKey,
+  entity: QboEntityType,
+  qboIds: readonly string[],
+): Promise<void> {
+  if (qboIds.length === 0) return;
+  await db
+    .updateTable('qbo_links')
+    .set({ qbo_updated_at: new Date(0), sync_token: '-1' })
+    .where('tenant_id', '=', realm.tenantId)
+    .where('realm_id', '=', realm.realmId)
+    .where('entity_type', '=', entity)
+    .where(sql<boolean>`qbo_id = ANY(${[...qboIds]}::text[])`)
+    .execute();
+}
+
+/**
+ * Of these customers, those whose account a CRM user changed and whose push is still open (an
+ * outbox row pending or refused): in two-way mode, edits on their way to QBO, not differences.
+ */
+export async function customersEditedInCrm(
+  db: Executor,
+  realm: RealmKey,
+  qboIds: readonly string[],
+): Promise<Set<string>> {
+  if (qboIds.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('qbo_links')
+    .innerJoin('crm_outbox', (join) =>
+      join
+        .onRef('crm_outbox.account_id', '=', 'qbo_links.account_id')
+        .onRef('crm_outbox.tenant_id', '=', 'qbo_links.tenant_id')
+        .on('crm_outbox.state', 'in', ['pending', 'blocked']),
+    )
+    .select('qbo_links.qbo_id')
+    .where('qbo_links.tenant_id', '=', realm.tenantId)
+    .where('qbo_links.realm_id', '=', realm.realmId)
+    .where('qbo_links.entity_type', '=', 'Customer')
+    .where(sql<boolean>`qbo_links.qbo_id = ANY(${[...qboIds]}::text[])`)
+    .execute();
+  return new Set(rows.map((row) => row.qbo_id));
 }
 
 export interface LinkedDocument {
@@ -136,6 +243,7 @@ export async function listTenantLinks(db: Kysely<Database>, tenantId: string, re
       'product_id',
       'revenue_category_id',
       'parent_qbo_id',
+      'merged_into_qbo_id',
       'sync_token',
     ])
     .where('tenant_id', '=', tenantId)
@@ -159,15 +267,19 @@ export async function findCustomerLinkOfAccount(
   realm: RealmKey,
   accountId: number,
 ): Promise<QboLink | undefined> {
-  return db
-    .selectFrom('qbo_links')
-    .selectAll()
-    .where('tenant_id', '=', realm.tenantId)
-    .where('realm_id', '=', realm.realmId)
-    .where('entity_type', '=', 'Customer')
-    .where('account_id', '=', accountId)
-    .where('parent_qbo_id', 'is', null)
-    .executeTakeFirst();
+  return (
+    db
+      .selectFrom('qbo_links')
+      .selectAll()
+      .where('tenant_id', '=', realm.tenantId)
+      .where('realm_id', '=', realm.realmId)
+      .where('entity_type', '=', 'Customer')
+      .where('account_id', '=', accountId)
+      .where('parent_qbo_id', 'is', null)
+      // A customer merged away in QBO names the survivor's account but is not its customer (R21).
+      .where('merged_into_qbo_id', 'is', null)
+      .executeTakeFirst()
+  );
 }
 
 /** Replaces a customer link's snapshot (the two-way merge's base) and nothing else. */

@@ -136,6 +136,26 @@ export async function readSyncSettings(db: Executor, tenantId: string): Promise<
   };
 }
 
+/** Days between the tenant's scheduled full reconciles (R21); 0 when it has none. */
+export async function readFullReconcileDays(db: Executor, tenantId: string): Promise<number> {
+  const row = await db
+    .selectFrom('tenants')
+    .select('full_reconcile_days')
+    .where('id', '=', tenantId)
+    .executeTakeFirst();
+  return row?.full_reconcile_days ?? 0;
+}
+
+/** Sets the days between the tenant's scheduled full reconciles; false when there is no such tenant. */
+export async function saveFullReconcileDays(db: Executor, tenantId: string, days: number): Promise<boolean> {
+  const result = await db
+    .updateTable('tenants')
+    .set({ full_reconcile_days: days })
+    .where('id', '=', tenantId)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
 /** Applies a mode change; the one-way lock is a trigger on sync_mode (R8). */
 export async function saveSyncMode(
   db: Executor,
