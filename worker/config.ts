@@ -89,6 +89,12 @@ export const configSchema = z.object({
   QBO_OAUTH_BASE_URL: httpUrl.optional(),
   QBSYNC_SERVE_PORT: port.default(8080),
   QBSYNC_SERVE_AUTH: serveAuth.optional(),
+  // Worker memory (issue 16): what a worker keeps of its workflows between their tasks. The README's
+  // Performance section has the measured RSS and replay cost of each setting.
+  QBSYNC_MAX_CACHED_WORKFLOWS: z.coerce.number().int('must be an integer').min(0, 'must be 0 or more').default(250),
+  QBSYNC_REUSE_V8_CONTEXT: z.enum(['true', 'false'], 'must be true or false').default('true'),
+  /** Unset: no metrics. Set: Prometheus text on http://0.0.0.0:PORT/metrics (the SDK's and the sync's). */
+  QBSYNC_METRICS_PORT: port.optional(),
 });
 
 export type ConfigVariable = keyof typeof configSchema.shape;
@@ -127,6 +133,14 @@ export interface Config {
   readonly servePort: number;
   /** How `qbsync serve` authenticates requests; required to listen beyond the loopback interface. */
   readonly serveAuth: ServeAuth | undefined;
+  readonly worker: {
+    /** Workflows kept in memory between their tasks (the sticky cache); an evicted one replays its history. */
+    readonly maxCachedWorkflows: number;
+    /** One V8 context shared by every cached workflow instead of one context each. */
+    readonly reuseV8Context: boolean;
+    /** Port of the worker's Prometheus endpoint, or undefined for none. */
+    readonly metricsPort: number | undefined;
+  };
 }
 
 /** The token key, for commands that read or write tenants' tokens. */
@@ -235,6 +249,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     }),
     servePort: values.QBSYNC_SERVE_PORT,
     serveAuth: values.QBSYNC_SERVE_AUTH,
+    worker: Object.freeze({
+      maxCachedWorkflows: values.QBSYNC_MAX_CACHED_WORKFLOWS,
+      reuseV8Context: values.QBSYNC_REUSE_V8_CONTEXT === 'true',
+      metricsPort: values.QBSYNC_METRICS_PORT,
+    }),
   });
 }
 

@@ -11,19 +11,26 @@ import { listMigrations } from '../db/migrate.js';
 import { requireWorkerQboAccess, type Config } from './config.js';
 import { qboAuthDepsFromConfig } from './qbo-deps.js';
 import { workerLogFunction } from './log-format.js';
+import { createWorkerMetrics, freeLoopbackPort, serveMetrics, type WorkerMetrics } from './metrics.js';
 import { TemporalUnavailableError } from './temporal-server.js';
 
 export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
 let runtimeInstalled = false;
 
-function installRuntime(level: Config['logLevel']): void {
+/** Installs the SDK's runtime once per process; `sdkMetricsAddress` turns on its Prometheus exporter. */
+function installRuntime(level: Config['logLevel'], sdkMetricsAddress?: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const sdkLevel: LogLevel =
     level === 'debug' ? 'DEBUG' : level === 'info' ? 'WARN' : level === 'warn' ? 'WARN' : 'ERROR';
   try {
-    Runtime.install({ logger: new DefaultLogger(sdkLevel, workerLogFunction(level === 'debug')) });
+    Runtime.install({
+      logger: new DefaultLogger(sdkLevel, workerLogFunction(level === 'debug')),
+      ...(sdkMetricsAddress
+        ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetricsAddress } } } }
+        : {}),
+    });
   } catch {
     // Already installed by an earlier worker in this process (tests create several).
   }
@@ -67,9 +74,14 @@ export function qboClientsFromConfig(
   config: Config,
   db: Kysely<Database>,
   now: () => Date,
+  metrics?: WorkerMetrics,
 ): ActivityDeps['qboClientFor'] {
   requireWorkerQboAccess(config);
-  const deps = qboAuthDepsFromConfig(config, db, now)!;
+  const configured = qboAuthDepsFromConfig(config, db, now)!;
+  const deps =
+    metrics && configured.limiter
+      ? { ...configured, limiter: metrics.countingLimiter(configured.limiter) }
+      : configured;
   return (tenantId) => createQboClientForTenant(deps, tenantId);
 }
 
@@ -82,8 +94,13 @@ export async function startWorker(options: {
   readonly qboClientFor?: ActivityDeps['qboClientFor'];
 }): Promise<WorkerHandle> {
   const now = () => new Date();
-  const qboClientFor = options.qboClientFor ?? qboClientsFromConfig(options.config, options.db, now);
-  installRuntime(options.config.logLevel);
+  const { metricsPort, maxCachedWorkflows, reuseV8Context } = options.config.worker;
+  const sdkMetricsAddress = metricsPort !== undefined ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
+  const metrics = sdkMetricsAddress
+    ? createWorkerMetrics({ sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics` })
+    : undefined;
+  const qboClientFor = options.qboClientFor ?? qboClientsFromConfig(options.config, options.db, now, metrics);
+  installRuntime(options.config.logLevel, sdkMetricsAddress);
   const connection = options.connection ?? (await connectToTemporal(options.config.temporal.address));
   const worker = await Worker.create({
     connection,
@@ -94,9 +111,13 @@ export async function startWorker(options: {
       db: options.db,
       now,
       qboClientFor,
+      ...(metrics ? { meter: metrics.meter } : {}),
     }),
+    maxCachedWorkflows,
+    reuseV8Context,
     bundlerOptions: { ignoreModules: [] },
   });
+  const metricsServer = metrics && metricsPort !== undefined ? await serveMetrics(metrics, metricsPort) : undefined;
   const running = worker.run();
   return {
     worker,
@@ -104,6 +125,7 @@ export async function startWorker(options: {
     async stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
+      await metricsServer?.close();
       if (!options.connection) await connection.close();
     },
   };
