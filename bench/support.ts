@@ -7,14 +7,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import { authorizeUrl, connectTenant } from '../activities/qbo/qbo-auth.js';
 import { portAnswers } from '../db/postgres.js';
 import type { Database } from '../db/schema.js';
 // Types only: test/database.ts reads TEST_DATABASE_URL when it loads, which chaos sets first.
 import type { QboFixture } from '../test/onboarding-helpers.js';
-import { syncNowUpdate } from '../workflows/definitions.js';
+import { syncNowUpdate, tenantSyncWorkflowType, tenantWorkflowId } from '../workflows/definitions.js';
 import { cliEnv, cliPath, repoRoot } from '../test/cli.js';
 
 export type PgStopMode = 'fast' | 'immediate';
@@ -281,4 +281,52 @@ export function metricSum(text: string, name: string): number {
     if (match?.[1] === name) sum += Number(match[3]);
   }
   return sum;
+}
+
+/** Runs `work` over `items`, `width` at a time. */
+export async function inBatches<T>(
+  items: readonly T[],
+  width: number,
+  work: (item: T, index: number) => Promise<unknown>,
+): Promise<void> {
+  for (let first = 0; first < items.length; first += width) {
+    await Promise.all(items.slice(first, first + width).map((item, offset) => work(item, first + offset)));
+  }
+}
+
+/** One tenant per company of the simulator (`<prefix>-0001`, …), connected through consent, every record in scope. */
+export async function connectTenants(fixture: QboFixture, prefix: string): Promise<string[]> {
+  const realmIds = fixture.sim.realmIds;
+  const tenantIds = realmIds.map((_, index) => `${prefix}-${String(index + 1).padStart(4, '0')}`);
+  await inBatches(tenantIds, 20, (tenantId, index) =>
+    connectTenantTo(fixture, tenantId, realmIds[index]!, '2000-01-01'),
+  );
+  return tenantIds;
+}
+
+/** Starts the workflows of tenants from connectTenants (the n-th on the simulator's n-th company). */
+export async function startTenantWorkflows(
+  client: Client,
+  fixture: QboFixture,
+  taskQueue: string,
+  tenantIds: readonly string[],
+  pollIntervalSeconds: number,
+): Promise<void> {
+  await inBatches(tenantIds, 50, (tenantId, index) =>
+    client.workflow.start(tenantSyncWorkflowType, {
+      taskQueue,
+      workflowId: tenantWorkflowId(tenantId),
+      args: [{ tenantId, realmId: fixture.sim.realmIds[index]!, mode: 'two_way', pollIntervalSeconds }],
+    }),
+  );
+}
+
+/** Ends the tenants' workflows (a benchmark's clean-up; one already ended is fine). */
+export async function terminateTenantWorkflows(client: Client, tenantIds: readonly string[]): Promise<void> {
+  await inBatches(tenantIds, 50, (tenantId) =>
+    client.workflow
+      .getHandle(tenantWorkflowId(tenantId))
+      .terminate('the benchmark ended')
+      .catch(() => undefined),
+  );
 }

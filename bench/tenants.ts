@@ -23,22 +23,19 @@
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import protos, { type temporal } from '@temporalio/proto';
-import {
-  defaultPollIntervalSeconds,
-  syncNowSignal,
-  tenantSyncWorkflowType,
-  tenantWorkflowId,
-} from '../workflows/definitions.js';
+import { defaultPollIntervalSeconds, syncNowSignal, tenantWorkflowId } from '../workflows/definitions.js';
 import { freePort, startTestTemporal } from '../test/global-setup.js';
 import { startQboFixture } from '../test/onboarding-helpers.js';
 import {
-  connectTenantTo,
+  connectTenants,
   figuresLine,
   metricSum,
   passCounts,
   processMemoryMb,
   sleep,
+  startTenantWorkflows,
   startWorkerProcess,
+  terminateTenantWorkflows,
   waitForPasses,
   workerEnvironment,
 } from './support.js';
@@ -64,12 +61,6 @@ if (!(tenantCount >= 1) || !(idlePollSeconds >= 10))
   throw new Error('--tenants must be 1 or more, --idle-poll-seconds 10 or more');
 const began = Date.now();
 const say = (line: string) => console.log(`[${((Date.now() - began) / 1000).toFixed(0)} s] ${line}`);
-
-/** Runs `work` over `items`, `width` at a time. */
-async function inBatches<T>(items: readonly T[], width: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  for (let first = 0; first < items.length; first += width)
-    await Promise.all(items.slice(first, first + width).map(work));
-}
 
 const server = await startTestTemporal();
 const fixture = await startQboFixture(
@@ -104,32 +95,17 @@ let peakRssMb = 0;
 const notePeak = () => {
   peakRssMb = Math.max(peakRssMb, processMemoryMb(worker.child.pid!)?.peak ?? 0);
 };
+let tenantIds: string[] = [];
 try {
-  const tenantIds = fixture.sim.realmIds.map((_, index) => `tenant-${String(index + 1).padStart(4, '0')}`);
   const { db } = fixture.database;
-  await inBatches(tenantIds, 20, (tenantId) =>
-    connectTenantTo(fixture, tenantId, fixture.sim.realmIds[tenantIds.indexOf(tenantId)]!, '2000-01-01'),
-  );
+  tenantIds = await connectTenants(fixture, 'tenant');
   say(
     `${tenantCount} tenants of ${values.customers} customers and ${values.transactions} transactions; worker pid ${worker.child.pid}, ${JSON.stringify(workerSettings)}`,
   );
+  const backfillStarted = Date.now();
+  await startTenantWorkflows(client, fixture, taskQueue, tenantIds, idlePollSeconds);
 
   // 1. Backfills.
-  const backfillStarted = Date.now();
-  await inBatches(tenantIds, 50, (tenantId) =>
-    client.workflow.start(tenantSyncWorkflowType, {
-      taskQueue,
-      workflowId: tenantWorkflowId(tenantId),
-      args: [
-        {
-          tenantId,
-          realmId: fixture.sim.realmIds[tenantIds.indexOf(tenantId)]!,
-          mode: 'two_way',
-          pollIntervalSeconds: idlePollSeconds,
-        },
-      ],
-    }),
-  );
   let looks = 0;
   const progress = (what: string) => () => {
     notePeak();
@@ -147,8 +123,10 @@ try {
   const beforeRound = await passCounts(db, 'incremental');
   fixture.sim.sim.resetApiRequestCounts();
   const roundStarted = Date.now();
-  await inBatches(tenantIds, 50, (tenantId) =>
-    client.workflow.getHandle(tenantWorkflowId(tenantId)).signal(syncNowSignal, { reason: 'bench round' }),
+  await Promise.all(
+    tenantIds.map((tenantId) =>
+      client.workflow.getHandle(tenantWorkflowId(tenantId)).signal(syncNowSignal, { reason: 'bench round' }),
+    ),
   );
   await waitForPasses(db, tenantIds, 'incremental', (id) => (beforeRound.get(id) ?? 0) + 1, {
     timeoutMs: 1_800_000,
@@ -228,14 +206,7 @@ try {
     }),
   );
 } finally {
-  await Promise.all(
-    fixture.sim.realmIds.map((_, index) =>
-      client.workflow
-        .getHandle(tenantWorkflowId(`tenant-${String(index + 1).padStart(4, '0')}`))
-        .terminate('the tenants bench ended')
-        .catch(() => undefined),
-    ),
-  );
+  await terminateTenantWorkflows(client, tenantIds);
   await worker.kill();
   await client.connection.close();
   await fixture.stop();
