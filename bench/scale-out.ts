@@ -15,6 +15,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,7 +24,7 @@ import { sql } from 'kysely';
 import { searchAttributeTypes } from '../common/search-attributes.js';
 import { dropDatabase, portAnswers, withDatabase } from '../db/postgres.js';
 import { duplicateCounts } from '../test/duplicate-counts.js';
-import { freePort, startTestTemporal, temporalCliPath } from '../test/global-setup.js';
+import { startTestTemporal, temporalCliPath } from '../test/global-setup.js';
 import { testServerUrl } from '../test/database.js';
 import { repoRoot } from '../test/cli.js';
 import { startQboFixture } from '../test/onboarding-helpers.js';
@@ -97,7 +98,11 @@ async function startTemporalOnPostgres(): Promise<TemporalUnderTest> {
     database,
     visibility,
   ]);
-  const ports = await Promise.all(Array.from({ length: 9 }, () => freePort()));
+  const ports: number[] = [];
+  while (ports.length < 9) {
+    const port = await lowFreePort();
+    if (!ports.includes(port)) ports.push(port);
+  }
   const [frontend, frontendHttp, ...rest] = ports as [number, number, ...number[]];
   const service = (grpcPort: number, membershipPort: number, extra = '') =>
     `    rpc: { grpcPort: ${grpcPort}, membershipPort: ${membershipPort}, bindOnLocalHost: true${extra} }`;
@@ -116,7 +121,7 @@ async function startTemporalOnPostgres(): Promise<TemporalUnderTest> {
   mkdirSync(path.join(root, 'config'));
   writeFileSync(
     path.join(root, 'config', 'bench.yaml'),
-    `log: { stdout: true, level: error }
+    `log: { stdout: true, level: warn }
 persistence:
   defaultStore: default
   visibilityStore: visibility
@@ -203,7 +208,23 @@ dcRedirectionPolicy: { policy: noop }
     return { address, kind: 'postgres', stop };
   } catch (error) {
     await stop();
-    throw error;
+    throw new Error(`${(error as Error).message}\nthe server's last output:\n${tailOf(output)}`);
+  }
+}
+
+/**
+ * A free port under 32768: Temporal keeps membership ports in a smallint column, and the kernel
+ * hands out ephemeral ports from 32768 up.
+ */
+async function lowFreePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = net.createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
   }
 }
 

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWorkerMetrics, freeLoopbackPort, serveMetrics } from './metrics.js';
 
