@@ -2,7 +2,8 @@
  * tenants: --tenants small companies on one simulator, each a connected tenant with its workflow,
  * all on one `qbsync worker` process (its RSS is its own) against the Temporal dev server.
  *
- *  1. Backfills every tenant; rss_mb_after_backfill is the worker's RSS once all are done.
+ *  1. Backfills every tenant; rss_mb_after_backfill is the worker's RSS once all are done, and
+ *     replays_during_backfill the workflow tasks that found their workflow evicted meanwhile.
  *  2. round_s: every tenant is asked for a pass at once (a syncNow signal) and all of them finish.
  *  3. The idle round: each tenant's next pass comes on its own timer (--idle-poll-seconds after its
  *     last). events_per_idle_pass and actions per idle pass are read from the histories of
@@ -116,6 +117,7 @@ try {
   await waitForPasses(db, tenantIds, 'incremental', 1, { timeoutMs: 1_800_000, tick: progress('first passes') });
   const backfillSeconds = (Date.now() - backfillStarted) / 1000;
   const rssAfterBackfill = rssMb();
+  const backfillReplays = await replays();
   notePeak();
   say(`backfilled in ${backfillSeconds.toFixed(0)} s; worker RSS ${rssAfterBackfill.toFixed(0)} MiB`);
 
@@ -193,6 +195,7 @@ try {
       max_cached_workflows: values['max-cached-workflows'] ?? 'default',
       reuse_v8_context: values['reuse-v8-context'] ?? 'default',
       backfill_s: backfillSeconds.toFixed(0),
+      replays_during_backfill: backfillReplays,
       rss_mb_after_backfill: rssAfterBackfill.toFixed(0),
       rss_mb_idle: rssIdle.toFixed(0),
       peak_rss_mb: peakRssMb.toFixed(0),

@@ -16,27 +16,39 @@ import { TemporalUnavailableError } from './temporal-server.js';
 
 export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
-let runtimeInstalled = false;
+let runtime: Promise<string | undefined> | undefined;
 
-/** Installs the SDK's runtime once per process; `sdkMetricsAddress` turns on its Prometheus exporter. */
-function installRuntime(level: Config['logLevel'], sdkMetricsAddress?: string): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  const sdkLevel: LogLevel =
-    level === 'debug' ? 'DEBUG' : level === 'info' ? 'WARN' : level === 'warn' ? 'WARN' : 'ERROR';
-  try {
-    Runtime.install({
-      logger: new DefaultLogger(sdkLevel, workerLogFunction(level === 'debug')),
-      ...(sdkMetricsAddress
-        ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetricsAddress } } } }
-        : {}),
-    });
-  } catch {
-    // Already installed by an earlier worker in this process (tests create several).
-  }
+/**
+ * Installs the SDK's runtime once per process, before the first connection (which would install a
+ * default one). With QBSYNC_METRICS_PORT set, the SDK's Prometheus exporter listens on a loopback
+ * port, whose address this returns; undefined when metrics are off or an earlier runtime is in place
+ * (tests create several workers in one process).
+ */
+function installRuntime(config: Config): Promise<string | undefined> {
+  runtime ??= (async () => {
+    const level = config.logLevel;
+    const sdkLevel: LogLevel =
+      level === 'debug' ? 'DEBUG' : level === 'info' ? 'WARN' : level === 'warn' ? 'WARN' : 'ERROR';
+    const sdkMetricsAddress =
+      config.worker.metricsPort !== undefined ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
+    try {
+      Runtime.install({
+        logger: new DefaultLogger(sdkLevel, workerLogFunction(level === 'debug')),
+        ...(sdkMetricsAddress
+          ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetricsAddress } } } }
+          : {}),
+      });
+      return sdkMetricsAddress;
+    } catch {
+      return undefined;
+    }
+  })();
+  return runtime;
 }
 
-export async function connectToTemporal(address: string): Promise<NativeConnection> {
+export async function connectToTemporal(config: Config): Promise<NativeConnection> {
+  await installRuntime(config);
+  const address = config.temporal.address;
   try {
     return await NativeConnection.connect({ address });
   } catch (error) {
@@ -95,13 +107,13 @@ export async function startWorker(options: {
 }): Promise<WorkerHandle> {
   const now = () => new Date();
   const { metricsPort, maxCachedWorkflows, reuseV8Context } = options.config.worker;
-  const sdkMetricsAddress = metricsPort !== undefined ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
-  const metrics = sdkMetricsAddress
-    ? createWorkerMetrics({ sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics` })
-    : undefined;
+  const sdkMetricsAddress = await installRuntime(options.config);
+  const metrics =
+    metricsPort !== undefined
+      ? createWorkerMetrics(sdkMetricsAddress ? { sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics` } : {})
+      : undefined;
   const qboClientFor = options.qboClientFor ?? qboClientsFromConfig(options.config, options.db, now, metrics);
-  installRuntime(options.config.logLevel, sdkMetricsAddress);
-  const connection = options.connection ?? (await connectToTemporal(options.config.temporal.address));
+  const connection = options.connection ?? (await connectToTemporal(options.config));
   const worker = await Worker.create({
     connection,
     namespace: options.config.temporal.namespace,
