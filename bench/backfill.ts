@@ -126,7 +126,9 @@ export async function measureBackfill(options: BackfillOptions, say: (line: stri
     const history = await historyFigures(client, handle.workflowId);
     await handle.terminate('the backfill benchmark has measured it');
     peakRssMb = Math.max(peakRssMb, processMemoryMb(worker.child.pid!)?.peak ?? 0);
-    say(`backfill: ${records} records in ${seconds.toFixed(1)} s = ${(records / seconds).toFixed(0)} records/s`);
+    say(
+      `backfill: ${records} records in ${seconds.toFixed(1)} s = ${(records / seconds).toFixed(0)} records/s; worker peak RSS ${peakRssMb.toFixed(0)} MiB`,
+    );
     say(
       `requests: ${requests} (${throttled429} answered 429); history: ${history.runs} run(s), at most ${history.maxEventsPerRun} events in a run, ${history.totalBytes} bytes`,
     );

@@ -245,7 +245,8 @@ export async function waitForPasses(
 ): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
-    const passes = await passCounts(db, kind);
+    // Other people's tests restart the shared PostgreSQL now and then: a failed look is looked again.
+    const passes = await retrying('counting passes', () => passCounts(db, kind));
     const behind = tenantIds.filter(
       (id) => (passes.get(id) ?? 0) < (typeof atLeast === 'number' ? atLeast : atLeast(id)),
     );

@@ -91,7 +91,7 @@ export const configSchema = z.object({
   QBSYNC_SERVE_AUTH: serveAuth.optional(),
   // Worker memory (issue 16): what a worker keeps of its workflows between their tasks. The README's
   // Performance section has the measured RSS and replay cost of each setting.
-  QBSYNC_MAX_CACHED_WORKFLOWS: z.coerce.number().int('must be an integer').min(0, 'must be 0 or more').default(250),
+  QBSYNC_MAX_CACHED_WORKFLOWS: z.coerce.number().int('must be an integer').min(0, 'must be 0 or more').default(50),
   QBSYNC_REUSE_V8_CONTEXT: z.enum(['true', 'false'], 'must be true or false').default('true'),
   /** Unset: no metrics. Set: Prometheus text on http://0.0.0.0:PORT/metrics (the SDK's and the sync's). */
   QBSYNC_METRICS_PORT: port.optional(),

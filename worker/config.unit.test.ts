@@ -110,7 +110,7 @@ describe('QuickBooks configuration (issue 6)', () => {
   });
 
   it('worker memory and metrics: defaults, explicit settings, and a bad value named', () => {
-    expect(loadConfig({}).worker).toEqual({ maxCachedWorkflows: 250, reuseV8Context: true, metricsPort: undefined });
+    expect(loadConfig({}).worker).toEqual({ maxCachedWorkflows: 50, reuseV8Context: true, metricsPort: undefined });
     expect(
       loadConfig({ QBSYNC_MAX_CACHED_WORKFLOWS: '0', QBSYNC_REUSE_V8_CONTEXT: 'false', QBSYNC_METRICS_PORT: '9464' })
         .worker,
