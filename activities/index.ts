@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { QboClient } from './qbo/qbo-client.js';
+import { createPushActivities } from './push/push.activities.js';
 import { meterSyncActivities, type SyncMeter } from './sync-meter.js';
 import { createSyncActivities } from './sync/sync.activities.js';
 
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
   const sync = createSyncActivities(deps);
   return {
     ...(deps.meter ? meterSyncActivities(sync, deps.meter) : sync),
+    ...createPushActivities(deps),
   };
 }
 

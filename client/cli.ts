@@ -7,12 +7,14 @@ import { registerSandboxCommand } from './commands/sandbox.js';
 import { registerMapCommand } from './commands/map.js';
 import { registerReportCommand } from './commands/report.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerWebhooksCommand } from './commands/webhooks.js';
 import { registerConnectCommand } from './commands/connect.js';
 import { registerPreviewCommand } from './commands/preview.js';
 import { registerOnboardCommand } from './commands/onboard.js';
 import { registerDisconnectCommand } from './commands/disconnect.js';
 import { registerChangeCompanyCommand } from './commands/change-company.js';
 import { registerTenantCommands } from './commands/tenant.js';
+import { registerConflictCommands } from './commands/conflicts.js';
 
 // Commands import their heavy modules (Temporal, pg, the simulator) inside their actions, so that
 // `qbsync --help` and argument errors answer at once.
@@ -27,6 +29,15 @@ function adoptDevEnv(): void {
 
 function config(): Config {
   return loadConfig(process.env);
+}
+
+interface DevCommandOptions {
+  readonly simulatorPort: number;
+  readonly customers: number;
+  readonly transactions: number;
+  readonly every?: number;
+  readonly webhooksPort?: number;
+  readonly webhooks: boolean;
 }
 
 export function buildProgram(): Command {
@@ -110,7 +121,7 @@ export function buildProgram(): Command {
   program
     .command('dev')
     .description(
-      'run the whole stack in the foreground: Temporal dev server, PostgreSQL, worker, a simulated QuickBooks company and a demo tenant (Ctrl-C stops it)',
+      'run the whole stack in the foreground: Temporal dev server, PostgreSQL, worker, a simulated QuickBooks company sending webhooks to a receiver, and a demo tenant (Ctrl-C stops it)',
     )
     .addOption(
       new Option('--simulator-port <port>', 'port of the QuickBooks simulator').argParser(portArg).default(8911),
@@ -119,16 +130,31 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--transactions <n>', 'transactions in the simulated company').argParser(countArg).default(8000),
     )
-    .addOption(new Option('--every <seconds>', 'seconds between incremental passes').argParser(countArg).default(10))
-    .action(async (options: { simulatorPort: number; customers: number; transactions: number; every: number }) => {
+    .addOption(
+      new Option(
+        '--every <seconds>',
+        'seconds between incremental passes (default 300 with webhooks, 10 without)',
+      ).argParser(countArg),
+    )
+    .addOption(
+      new Option(
+        '--webhooks-port <port>',
+        'port of the webhook receiver the simulator sends to (default QBSYNC_WEBHOOKS_PORT, 8090)',
+      ).argParser(portArg),
+    )
+    .option('--no-webhooks', 'no webhook receiver: edits arrive with the next incremental pass')
+    .action(async (options: DevCommandOptions) => {
       const cfg = config();
+      // With webhooks an edit arrives within seconds, so passes on a timer are only a safety net.
+      const every = options.every ?? (options.webhooks ? 300 : 10);
       const { startDevDemo, monitorDemo, devEnvironment } = await import('./dev.js');
       const demo = await startDevDemo(cfg, log, {
         simulatorPort: options.simulatorPort,
         customers: options.customers,
         transactions: options.transactions,
         startDate: `${new Date().getUTCFullYear() - 3}-01-01`,
-        pollIntervalSeconds: options.every,
+        pollIntervalSeconds: every,
+        webhooksPort: options.webhooks ? (options.webhooksPort ?? cfg.webhooks.port) : undefined,
       });
       const { stack } = demo;
       log('');
@@ -139,6 +165,11 @@ export function buildProgram(): Command {
       log(`  PostgreSQL  ${redactUrl(stack.database.target.url)} (${stack.database.target.source}, migrated)`);
       log(`  Worker      task queue "${cfg.temporal.taskQueue}", namespace "${cfg.temporal.namespace}"`);
       log(`  QuickBooks  simulator at ${demo.simulator.baseUrl}, company ${demo.realmId}`);
+      log(
+        demo.webhooksUrl
+          ? `  Webhooks    receiver at ${demo.webhooksUrl}; the simulator sends it signed webhooks (passes on a timer every ${every} s besides)`
+          : `  Webhooks    off (--no-webhooks): edits arrive with the next pass, every ${every} s`,
+      );
       log(`  Demo tenant "demo", workflow ${demo.workflowId}:`);
       log(`              ${stack.temporalUiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${demo.workflowId}`);
       const { removeDevEnv, writeDevEnv } = await import('./dev-env.js');
@@ -159,12 +190,14 @@ export function buildProgram(): Command {
   registerReportCommand(program);
   registerSandboxCommand(program);
   registerServeCommand(program);
+  registerWebhooksCommand(program);
   registerConnectCommand(program);
   registerPreviewCommand(program);
   registerOnboardCommand(program);
   registerDisconnectCommand(program);
   registerChangeCompanyCommand(program);
   registerTenantCommands(program);
+  registerConflictCommands(program);
 
   return program;
 }

@@ -14,6 +14,7 @@ import { createProgressView } from './progress-view.js';
 import { runConnectFlow } from './onboarding/connect-flow.js';
 import { saveSettings, startTenantSync, type OnboardingDeps } from './onboarding/service.js';
 import { startDevStack, type DevStack } from './stack.js';
+import { startWebhookReceiver, type RunningWebhookReceiver } from './webhooks/receiver.js';
 
 /**
  * `qbsync dev`: the whole stack on one machine with a simulated QuickBooks company and one demo
@@ -27,8 +28,10 @@ export interface DevDemoOptions {
   readonly customers: number;
   readonly transactions: number;
   readonly startDate: string;
-  /** Seconds between the demo's incremental passes (short, so that edits show up at once). */
+  /** Seconds between the demo's incremental passes (long with webhooks, which bring edits at once). */
   readonly pollIntervalSeconds: number;
+  /** The webhook receiver's port, to which the simulator sends its signed webhooks; undefined: none. */
+  readonly webhooksPort?: number | undefined;
 }
 
 export interface DevDemo {
@@ -37,6 +40,8 @@ export interface DevDemo {
   readonly config: Config;
   readonly realmId: string;
   readonly workflowId: string;
+  /** The webhook receiver's endpoint, when the demo runs one. */
+  readonly webhooksUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -56,8 +61,10 @@ export async function startDevDemo(
     autoConsent: true,
     // As on Intuit's portal: the app accepts only the callback the dev stack serves.
     redirectUris: [redirectUriOf(config)],
+    ...(config.webhooks.verifierToken !== undefined ? { verifierToken: config.webhooks.verifierToken } : {}),
   });
   let stack: DevStack | undefined;
+  let receiver: RunningWebhookReceiver | undefined;
   try {
     // The demo talks to the simulator whatever QBO_* says: its consent page needs no person.
     const effective: Config = Object.freeze({
@@ -74,6 +81,20 @@ export async function startDevDemo(
     });
     stack = await startDevStack(effective, log);
     const db = stack.database.db;
+    // Started early, so that a port in use stops the demo before its onboarding.
+    if (options.webhooksPort !== undefined) {
+      receiver = await startWebhookReceiver({
+        db,
+        temporal: stack.client,
+        verifierToken: simulator.verifierToken,
+        environment: 'sandbox',
+        host: '127.0.0.1',
+        port: options.webhooksPort,
+        log,
+      });
+      // As on Intuit's webhooks page: the endpoint and the verifier token the deliveries are signed with.
+      simulator.sim.webhooks.configure({ url: receiver.url, aggregationMs: 0 });
+    }
     const workflowId = tenantWorkflowId(demoTenantId);
     await stack.client.workflow
       .getHandle(workflowId)
@@ -96,18 +117,22 @@ export async function startDevDemo(
     });
     await startTenantSync(deps, demoTenantId, { pollIntervalSeconds: options.pollIntervalSeconds });
     const running = stack;
+    const runningReceiver = receiver;
     return {
       stack: running,
       simulator,
       config: effective,
       realmId,
       workflowId,
+      webhooksUrl: runningReceiver?.url,
       async stop() {
+        await runningReceiver?.close();
         await running.stop();
         await simulator.stop();
       },
     };
   } catch (error) {
+    await receiver?.close();
     await stack?.stop();
     await simulator.stop();
     throw error;

@@ -7,7 +7,11 @@ import { moneyText } from '../activities/mapping/money.js';
 import { mapSalesDocument } from '../activities/mapping/sales-document.js';
 import type { QboClient, QboRecord } from '../activities/qbo/qbo-client.js';
 import { maxPageSize, type QboCondition } from '../activities/qbo/qbo-query.js';
-import { deletedOpportunityIds, loadSyncedCrmRows } from '../db/repositories/crm-records.js';
+import {
+  deletedOpportunityIds,
+  listAccountsNotInQuickbooks,
+  loadSyncedCrmRows,
+} from '../db/repositories/crm-records.js';
 import { listLinksOutsideRealm, listTenantLinks } from '../db/repositories/qbo-links.js';
 import { isoDate } from '../db/dates.js';
 import { openErrorKeys } from '../db/repositories/sync-errors.js';
@@ -22,6 +26,7 @@ import type { Database } from '../db/schema.js';
  */
 export interface VerifyDifference {
   readonly entity: SyncedEntity;
+  /** The QBO id; for an account of the QuickBooks list that QuickBooks lacks, `account <CRM id>`. */
   readonly qboId: string;
   readonly kind: 'missing' | 'extra' | 'different' | 'failed';
   /**
@@ -161,6 +166,18 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
       // A later version that could not be written is in the error table: known, not lost.
       records.push({ entity, qboId: id, kind: openErrors.has(`${entity}:${id}`) ? 'failed' : 'different', fields });
     }
+  }
+  // CRM → QBO (R7, R15), two-way only: an account of the QuickBooks list must be a customer in
+  // QuickBooks. One QuickBooks refused is known (an open conflict says why); any other is extra
+  // until pushed.
+  const crmToQbo = tenant.sync_mode === 'two_way' ? await listAccountsNotInQuickbooks(db, tenantId) : [];
+  for (const account of crmToQbo) {
+    records.push({
+      entity: 'Customer',
+      qboId: `account ${account.id}`,
+      kind: account.refused ? 'failed' : 'extra',
+      fields: ['not in QuickBooks'],
+    });
   }
   // CRM rows brought in from another company are extra whatever that company holds: the tenant
   // is connected to this one, and its rows must come from it alone.

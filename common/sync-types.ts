@@ -33,12 +33,15 @@ export interface PassSummary {
    */
   readonly changed?: number;
   readonly failed: number;
+  /** Two-way (R7): customers created or updated in QuickBooks after the pull. */
+  readonly pushed?: number;
 }
 
 /** "12 records, 3 changed": what a pass did, for status lines and the Temporal UI. */
 export function describePassRecords(pass: PassSummary): string {
   const changed = pass.changed === undefined ? '' : `, ${pass.changed} changed`;
-  return `${pass.records} ${pass.records === 1 ? 'record' : 'records'}${changed}`;
+  const pushed = pass.pushed ? `, ${pass.pushed} pushed to QuickBooks` : '';
+  return `${pass.records} ${pass.records === 1 ? 'record' : 'records'}${changed}${pushed}`;
 }
 
 export interface RepairRequest {

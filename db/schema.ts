@@ -33,6 +33,9 @@ export interface CrmTables {
   sync_errors: SyncErrorsTable;
   sync_passes: SyncPassesTable;
   oauth_states: OAuthStatesTable;
+  crm_outbox: CrmOutboxTable;
+  sync_conflicts: SyncConflictsTable;
+  webhook_events: WebhookEventsTable;
 }
 
 export interface TenantsTable {
@@ -49,6 +52,8 @@ export interface TenantsTable {
   sync_mode: Generated<'two_way' | 'one_way'>;
   /** R17: whether CRM users may edit accounts and contacts of the QuickBooks list. */
   allow_crm_edits: Generated<boolean>;
+  /** R7: which side wins a customer field both sides changed since the last sync. */
+  conflict_policy: Generated<ConflictPolicy>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -268,4 +273,77 @@ export interface OAuthStatesTable {
   extra: Generated<string>;
   expires_at: ColumnType<Date, Date | string, Date | string>;
   created_at: Timestamp;
+}
+
+// ---------------------------------------------------------------- two-way customers (R7)
+
+export type ConflictPolicy = 'qbo_wins' | 'crm_wins';
+export type OutboxState = 'pending' | 'pushed' | 'blocked' | 'discarded';
+type OptionalTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+/** An account whose QuickBooks customer must be created or updated, written by the CRM's triggers. */
+export interface CrmOutboxTable {
+  id: Generated<number>;
+  tenant_id: string;
+  account_id: number;
+  state: Generated<OutboxState>;
+  /** Edits coalesced into this row: a push marks it pushed only at the revision it read. */
+  revision: Generated<number>;
+  /** Synced fields a CRM user emptied on purpose. */
+  cleared_fields: Generated<string[]>;
+  create_sent_name: string | null;
+  create_sent_at: OptionalTimestamp;
+  attempts: Generated<number>;
+  last_error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  finished_at: OptionalTimestamp;
+}
+
+export type ConflictKind = 'field' | 'duplicate_name' | 'validation';
+export type ConflictSide = 'qbo' | 'crm';
+
+/** What the two-way merge settled by policy, or QuickBooks refused, for support to act on. */
+export interface SyncConflictsTable {
+  id: Generated<number>;
+  tenant_id: string;
+  realm_id: string;
+  account_id: number;
+  qbo_id: string | null;
+  kind: ConflictKind;
+  field: string | null;
+  base_value: ColumnType<unknown, string | null | undefined, string | null>;
+  crm_value: ColumnType<unknown, string | null | undefined, string | null>;
+  qbo_value: ColumnType<unknown, string | null | undefined, string | null>;
+  applied: ConflictSide | null;
+  qbo_code: string | null;
+  message: string;
+  occurrences: Generated<number>;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  resolution: ConflictSide | null;
+  resolved_at: OptionalTimestamp;
+  resolved_by: string | null;
+  resolution_applied_at: OptionalTimestamp;
+}
+
+/** A QuickBooks webhook event the receiver accepted (issue 15); routed_at is set once its tenant was told. */
+export interface WebhookEventsTable {
+  id: Generated<number>;
+  /** CloudEvents `id`, or for a legacy event (which has none) a hash of what it says. */
+  event_id: string;
+  realm_id: string;
+  format: 'legacy' | 'cloudevents';
+  /** Lower case, as in CloudEvents types: `customer`, `invoice`. */
+  entity: string;
+  /** As in the legacy format: Create, Update, Delete, Merge, Void, Emailed (or what Intuit adds). */
+  operation: string;
+  /** The entity's QBO id; for a merge, the survivor's. */
+  entity_id: string;
+  /** For a merge, the QBO id merged away. */
+  deleted_id: string | null;
+  /** SHA-256 (hex) of the delivery's raw body. */
+  body_sha256: string;
+  received_at: Timestamp;
+  routed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }

@@ -150,9 +150,11 @@ async function handle(
 
 function faultReply(sim: Simulator, fault: QboFault, xml: boolean): Reply {
   const time = sim.time();
+  const wait = fault.status === 429 ? sim.throttleRetryAfterSeconds : undefined;
+  const headers = wait === undefined ? undefined : { 'retry-after': String(wait) };
   return xml
-    ? { status: fault.status, body: fault.toXml(time), contentType: 'application/xml' }
-    : json(fault.status, fault.toJson(time));
+    ? { status: fault.status, body: fault.toXml(time), contentType: 'application/xml', ...(headers ? { headers } : {}) }
+    : json(fault.status, fault.toJson(time), headers);
 }
 
 /**

@@ -53,6 +53,12 @@ export interface SimulatorOptions {
   /** Webhook verifier token (signs `intuit-signature`). */
   readonly verifierToken?: string;
   /**
+   * Seconds a throttled request is told to wait, as a Retry-After header. Intuit is not known to
+   * send one (shared/reference/qbo-api.md § 5, UNCONFIRMED), so by default none is sent and clients
+   * wait their own default; tests set it to keep injected throttling short.
+   */
+  readonly throttleRetryAfterSeconds?: number;
+  /**
    * The app's registered redirect URIs (Intuit: the developer portal's Redirect URIs tab): the
    * authorize page refuses any other, exactly compared. Without them, any loopback http(s) URI
    * (localhost, 127.0.0.1, [::1]) counts as registered, so local tools work unconfigured.
@@ -103,6 +109,7 @@ export class Simulator {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly verifierToken: string;
+  readonly throttleRetryAfterSeconds: number | undefined;
   readonly autoConsent: boolean;
   /** Registered redirect URIs, or undefined when any loopback URI counts as registered. */
   readonly redirectUris: readonly string[] | undefined;
@@ -137,6 +144,7 @@ export class Simulator {
       now: this.now,
     });
     this.rateLimitsEnabled = options.rateLimits?.enabled ?? true;
+    this.throttleRetryAfterSeconds = options.throttleRetryAfterSeconds;
     this.rateLimiter = new RateLimiter({
       perMinute: options.rateLimits?.perMinute ?? 500,
       concurrent: options.rateLimits?.concurrent ?? 10,

@@ -128,6 +128,8 @@ describe('qbsync CLI', () => {
       '120',
       '--every',
       '2',
+      '--webhooks-port',
+      String(await freePort()),
     ];
     try {
       const firstRuns: string[] = [];
@@ -136,6 +138,7 @@ describe('qbsync CLI', () => {
         const output = dev.output();
         expect(output).toContain(`Temporal UI http://127.0.0.1:${uiPort}`);
         expect(output).toContain(`QuickBooks  simulator at http://127.0.0.1:${simulatorPort}`);
+        expect(output).toMatch(/Webhooks {4}receiver at http:\/\/127\.0\.0\.1:\d+\/webhooks\/quickbooks/);
         expect(output).toMatch(/Backfill done/);
         const children = execFileSync('pgrep', ['-P', String(dev.child.pid)], { encoding: 'utf8' })
           .trim()

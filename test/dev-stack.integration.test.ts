@@ -9,6 +9,7 @@ import { portAnswers } from '../db/postgres.js';
 import { loadConfig } from '../worker/config.js';
 import { qboAuthDepsFromConfig } from '../worker/qbo-deps.js';
 import { statusQuery } from '../workflows/definitions.js';
+import { untilAccountNamed } from './account-names.js';
 import { freePort } from './global-setup.js';
 
 describe('qbsync dev stack', () => {
@@ -20,7 +21,7 @@ describe('qbsync dev stack', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('R5/R23: starts an embedded PostgreSQL when nothing answers at the local address, migrates it, and backfills the demo tenant from the simulator', async () => {
+  it('R5/R23: starts an embedded PostgreSQL when nothing answers at the local address, migrates it, backfills the demo tenant from the simulator, and brings an edit there through its webhook', async () => {
     const port = await freePort();
     expect(await portAnswers('127.0.0.1', port)).toBe(false);
     const config = loadConfig({
@@ -36,6 +37,7 @@ describe('qbsync dev stack', () => {
       transactions: 200,
       startDate: '2020-01-01',
       pollIntervalSeconds: 3600,
+      webhooksPort: await freePort(),
     });
     expect(demo.stack.database.target.source).toBe('embedded');
     expect(demo.stack.startedTemporal).toBe(false);
@@ -60,6 +62,28 @@ describe('qbsync dev stack', () => {
       extra: 0,
       different: 0,
     });
+
+    // npm start's wiring: the simulator signs its webhooks for the demo's receiver, so an edit
+    // arrives in seconds though passes on a timer are an hour apart.
+    expect(demo.webhooksUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/webhooks\/quickbooks$/);
+    const customer = (
+      demo.simulator.sim.adminState(demo.realmId) as { entities: { Customer: Array<{ Id: string; Job?: boolean }> } }
+    ).entities.Customer.find((c) => !c.Job)!;
+    const edited = Date.now();
+    const response = await fetch(`${demo.simulator.baseUrl}/__sim/companies/${demo.realmId}/customers/${customer.Id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ CompanyName: 'Arrivé par webhook inc.' }),
+    });
+    expect(response.status).toBe(200);
+    await untilAccountNamed(
+      demo.stack.database.db,
+      demoTenantId,
+      customer.Id,
+      'Arrivé par webhook inc.',
+      edited,
+      10_000,
+    );
 
     await demo.stop();
     demo = undefined;

@@ -151,6 +151,30 @@ describe('onboarding page in headless Chromium', () => {
     expect(runs).toBe(1);
   });
 
+  it('R7/R8: the page’s mode choice switches a running tenant to one-way (the CRM lock follows) and back', async () => {
+    const handle = temporal.workflow.getHandle(tenantWorkflowId(tenantId));
+    const choose = async (label: string) => {
+      await page.goto(`${server.url}/onboarding/${tenantId}?lang=en`);
+      await page.getByLabel('Direction').selectOption({ label });
+      await page.getByRole('button', { name: 'See the preview' }).click();
+      await page.locator('#counts').waitFor();
+    };
+    const mode = async () =>
+      (
+        await fixture.database.db
+          .selectFrom('tenants')
+          .select('sync_mode')
+          .where('id', '=', tenantId)
+          .executeTakeFirstOrThrow()
+      ).sync_mode;
+    await choose('QuickBooks to CRM only');
+    expect((await handle.query(statusQuery)).mode).toBe('one_way');
+    expect(await mode()).toBe('one_way');
+    await choose('Two-way');
+    expect((await handle.query(statusQuery)).mode).toBe('two_way');
+    expect(await mode()).toBe('two_way');
+  });
+
   it('R25: the Temporal history of the onboarded tenant holds no token and no personal data', async () => {
     const handle = temporal.workflow.getHandle(tenantWorkflowId(tenantId));
     // Let the backfill run its course so the history holds real activity traffic.

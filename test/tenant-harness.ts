@@ -1,6 +1,7 @@
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { expect, inject } from 'vitest';
 import { connectTenant, createQboClientForTenant } from '../activities/qbo/qbo-auth.js';
+import type { QboClient } from '../activities/qbo/qbo-client.js';
 import { latestSucceededPass } from '../db/repositories/sync-passes.js';
 import { verifyTenant, type VerifyReport } from '../client/verify.js';
 import type { TenantStatus } from '../common/sync-types.js';
@@ -62,6 +63,8 @@ export async function startTenantHarness(options: {
   readonly worker?: boolean;
   /** Runs before the workflow starts, e.g. to damage records. */
   readonly beforeStart?: (fixture: QboFixture, realmId: string) => void;
+  /** Wraps the worker's QBO client, e.g. to fail after a call as a worker dying there would. */
+  readonly wrapQboClient?: (client: QboClient) => QboClient;
 }): Promise<TenantHarness> {
   const fixture = await startQboFixture(options.company, {}, { limited: true });
   // The Temporal server is shared by every test file: a unique id keeps workflow ids apart.
@@ -78,7 +81,10 @@ export async function startTenantHarness(options: {
       worker = await startWorker({
         config,
         db: fixture.database.db,
-        qboClientFor: (id) => createQboClientForTenant(fixture.deps, id),
+        qboClientFor: async (id) => {
+          const qboClient = await createQboClientForTenant(fixture.deps, id);
+          return options.wrapQboClient ? options.wrapQboClient(qboClient) : qboClient;
+        },
       });
     }
     const connected = new Client({ connection: await Connection.connect({ address: inject('temporalAddress') }) });

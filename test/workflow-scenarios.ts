@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
+import type { PushActivities } from '../activities/push/push.activities.js';
 import type { SyncActivities } from '../activities/sync/sync.activities.js';
 import { syncedEntities, type SyncedEntity, type SyncMode } from '../common/sync-types.js';
 import { workflowsPath } from '../worker/main.js';
@@ -22,6 +23,10 @@ export interface StubBehaviour {
   failPageCalls?: ReadonlyMap<number, string>;
   /** Milliseconds each page takes, to leave time for a pause to land mid-pass. */
   pageDelayMs?: number;
+  /** CRM changes an applied incremental pass reports waiting, on its n-th call (0-based); none by default. */
+  pushesWaiting?: (call: number) => number;
+  /** What the n-th push call (0-based) leaves remaining; 0 by default. */
+  pushRemaining?: (call: number) => number;
 }
 
 export interface StubCalls {
@@ -31,9 +36,10 @@ export interface StubCalls {
   finish: Array<{ passId: number; status: string }>;
   modes: SyncMode[];
   estimates: number;
+  pushes: number;
 }
 
-export function stubActivities(behaviour: StubBehaviour, calls: StubCalls): SyncActivities {
+export function stubActivities(behaviour: StubBehaviour, calls: StubCalls): SyncActivities & PushActivities {
   const pagesPerEntity = behaviour.pagesPerEntity ?? 2;
   const pageOf = new Map<SyncedEntity, number>();
   let passIds = 0;
@@ -90,17 +96,30 @@ export function stubActivities(behaviour: StubBehaviour, calls: StubCalls): Sync
         openErrors: 0,
         startedAt: at,
         finishedAt: at,
+        pushesWaiting: behaviour.pushesWaiting?.(call) ?? 0,
+      };
+    },
+    async pushCustomerChanges() {
+      const call = calls.pushes;
+      calls.pushes += 1;
+      return {
+        created: 1,
+        updated: 1,
+        unchanged: 0,
+        refused: 0,
+        conflicts: 0,
+        remaining: behaviour.pushRemaining?.(call) ?? 0,
       };
     },
     async applyTenantMode(input: { mode: SyncMode }) {
       calls.modes.push(input.mode);
     },
   };
-  return activities as unknown as SyncActivities;
+  return activities as unknown as SyncActivities & PushActivities;
 }
 
 export function noCalls(): StubCalls {
-  return { begin: 0, pages: [], incremental: 0, finish: [], modes: [], estimates: 0 };
+  return { begin: 0, pages: [], incremental: 0, finish: [], modes: [], estimates: 0, pushes: 0 };
 }
 
 export interface StubbedTenant {

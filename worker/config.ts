@@ -89,6 +89,9 @@ export const configSchema = z.object({
   QBO_OAUTH_BASE_URL: httpUrl.optional(),
   QBSYNC_SERVE_PORT: port.default(8080),
   QBSYNC_SERVE_AUTH: serveAuth.optional(),
+  /** The app's webhook Verifier Token (developer portal, Webhooks): `intuit-signature` is checked with it. */
+  QBO_WEBHOOK_VERIFIER_TOKEN: nonEmpty.optional(),
+  QBSYNC_WEBHOOKS_PORT: port.default(8090),
   // Worker memory (issue 16): what a worker keeps of its workflows between their tasks. The README's
   // Performance section has the measured RSS and replay cost of each setting.
   QBSYNC_MAX_CACHED_WORKFLOWS: z.coerce.number().int('must be an integer').min(0, 'must be 0 or more').default(50),
@@ -133,6 +136,11 @@ export interface Config {
   readonly servePort: number;
   /** How `qbsync serve` authenticates requests; required to listen beyond the loopback interface. */
   readonly serveAuth: ServeAuth | undefined;
+  /** The webhook receiver (`qbsync webhooks`); see requireWebhookVerifierToken. */
+  readonly webhooks: {
+    readonly verifierToken: string | undefined;
+    readonly port: number;
+  };
   readonly worker: {
     /** Workflows kept in memory between their tasks (the sticky cache); an evicted one replays its history. */
     readonly maxCachedWorkflows: number;
@@ -151,6 +159,16 @@ export function requireTokenKey(config: Config): Uint8Array {
     );
   }
   return config.tokenKey;
+}
+
+/** The verifier token, for the webhook receiver: without it no delivery can be trusted. */
+export function requireWebhookVerifierToken(config: Config): string {
+  if (config.webhooks.verifierToken === undefined) {
+    throw new ConfigError(
+      "QBO_WEBHOOK_VERIFIER_TOKEN is not set: the QuickBooks app's webhook Verifier Token (developer.intuit.com, the app's Webhooks page), which signs every delivery",
+    );
+  }
+  return config.webhooks.verifierToken;
 }
 
 /** The QuickBooks OAuth app, for commands that talk to QBO. */
@@ -249,6 +267,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     }),
     servePort: values.QBSYNC_SERVE_PORT,
     serveAuth: values.QBSYNC_SERVE_AUTH,
+    webhooks: Object.freeze({
+      verifierToken: values.QBO_WEBHOOK_VERIFIER_TOKEN,
+      port: values.QBSYNC_WEBHOOKS_PORT,
+    }),
     worker: Object.freeze({
       maxCachedWorkflows: values.QBSYNC_MAX_CACHED_WORKFLOWS,
       reuseV8Context: values.QBSYNC_REUSE_V8_CONTEXT === 'true',
@@ -258,7 +280,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
 }
 
 function redact(variable: string, value: string): string {
-  if (variable === 'QBSYNC_TOKEN_KEY' || variable === 'QBO_CLIENT_SECRET')
+  if (variable === 'QBSYNC_TOKEN_KEY' || variable === 'QBO_CLIENT_SECRET' || variable === 'QBO_WEBHOOK_VERIFIER_TOKEN')
     return `<${value.length} characters, hidden>`;
   if (variable === 'QBSYNC_SERVE_AUTH' && !value.startsWith('header:')) return `<${value.length} characters, hidden>`;
   if (variable !== 'DATABASE_URL') return value;

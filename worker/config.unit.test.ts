@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, knownVariables, loadConfig, requireQboApp, requireWorkerQboAccess } from './config.js';
+import {
+  ConfigError,
+  knownVariables,
+  loadConfig,
+  requireQboApp,
+  requireWebhookVerifierToken,
+  requireWorkerQboAccess,
+} from './config.js';
 
 describe('configuration', () => {
   it('uses embedded defaults when nothing is set', () => {
@@ -107,6 +114,19 @@ describe('QuickBooks configuration (issue 6)', () => {
       QBSYNC_TOKEN_KEY: Buffer.alloc(32, 7).toString('base64'),
     });
     expect(() => requireWorkerQboAccess(complete)).not.toThrow();
+  });
+
+  it('webhooks: the receiver needs the verifier token, on port 8090 unless told, and never shows the token', () => {
+    const unset = loadConfig({});
+    expect(unset.webhooks.port).toBe(8090);
+    expect(() => requireWebhookVerifierToken(unset)).toThrow(/^QBO_WEBHOOK_VERIFIER_TOKEN is not set/);
+    const set = loadConfig({ QBO_WEBHOOK_VERIFIER_TOKEN: 'verifier-token', QBSYNC_WEBHOOKS_PORT: '9443' });
+    expect(requireWebhookVerifierToken(set)).toBe('verifier-token');
+    expect(set.webhooks.port).toBe(9443);
+    // A bad neighbour in the same environment reports the token hidden, never in clear.
+    expect(() => loadConfig({ QBO_WEBHOOK_VERIFIER_TOKEN: '   ', QBSYNC_WEBHOOKS_PORT: 'x' })).toThrow(
+      /QBO_WEBHOOK_VERIFIER_TOKEN="<3 characters, hidden>" must not be empty.*QBSYNC_WEBHOOKS_PORT="x"/,
+    );
   });
 
   it('worker memory and metrics: defaults, explicit settings, and a bad value named', () => {

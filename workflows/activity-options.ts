@@ -1,5 +1,6 @@
 import { proxyActivities, proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
 import { nonRetryableFailureTypes } from '../common/failure-types.js';
+import type { PushActivities } from '../activities/push/push.activities.js';
 import type { SyncActivities } from '../activities/sync/sync.activities.js';
 
 /**
@@ -43,6 +44,8 @@ export const bookkeepingActivityOptions: ActivityOptions = {
 
 export const pageActivities = proxyActivities<SyncActivities>(pageActivityOptions);
 export const bookkeeping = proxyActivities<SyncActivities>(bookkeepingActivityOptions);
+/** CRM → QBO pushes: QBO requests like a page, heartbeating while they wait on the realm's budget. */
+export const pushActivities = proxyActivities<PushActivities>(pageActivityOptions);
 
 export const incrementalPassActivity = proxyLocalActivities<SyncActivities>({
   startToCloseTimeout: '2 minutes',

@@ -7,6 +7,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -25,7 +26,13 @@ import {
   type SyncMode,
   type TenantStatus,
 } from '../common/sync-types.js';
-import { applyTenantModeActivity, bookkeeping, incrementalPassActivity, pageActivities } from './activity-options.js';
+import {
+  applyTenantModeActivity,
+  bookkeeping,
+  incrementalPassActivity,
+  pageActivities,
+  pushActivities,
+} from './activity-options.js';
 import {
   defaultPollIntervalSeconds,
   maxPollIntervalSeconds,
@@ -55,6 +62,11 @@ const defaultRetryDelaySeconds = 60;
 const defaultMaxRetryDelaySeconds = 3_600;
 /** Repair requests kept while nothing acts on them (the repair issue drains them). */
 const maxPendingRepairs = 20;
+
+/** Push activities per pass: 50 × 100 outbox rows; what is left goes with the next pass. */
+const maxPushCallsPerPass = 50;
+/** Passes that read by query push after the pull; histories recorded before the push existed replay without it. */
+const pushAfterPullPatch = 'push-after-pull';
 
 const noProgress: EntityProgress = { cursor: null, done: 0, total: null, failed: 0 };
 const noCounts: PassCounts = { written: 0, unchanged: 0, skipped: 0, deleted: 0, failed: 0 };
@@ -368,7 +380,10 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
         if (result.kind === 'applied') {
           add(counts, result.counts);
           for (const entity of syncedEntities) progress(entity, { cursor: result.cursor });
-          succeeded(result.openErrors, summary('incremental', result.startedAt, result.finishedAt, counts));
+          // An idle pass stays one marker: the push runs only when CRM changes wait.
+          const pushed = result.pushesWaiting > 0 ? await pushCrmChanges() : 0;
+          const finishedAt = pushed > 0 ? new Date().toISOString() : result.finishedAt;
+          succeeded(result.openErrors, { ...summary('incremental', result.startedAt, finishedAt, counts), pushed });
           return 'completed';
         }
         pass = openedPass('incremental', result);
@@ -428,8 +443,9 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
           counts.deleted += reconciled.deleted;
         }
       }
-      // CRM → QBO for customers (two-way mode, R7) is its own issue; this is where it will run.
-      return await endPass(current, counts, 'succeeded', 'completed');
+      // CRM → QBO for customers (R7), after the pull: what both sides changed is merged there.
+      const pushed = patched(pushAfterPullPatch) ? await pushCrmChanges() : 0;
+      return await endPass(current, counts, 'succeeded', 'completed', pushed);
     } catch (error) {
       if (isCancellation(error)) throw error;
       const failureType = failureTypeOf(error);
@@ -449,12 +465,30 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
     }
   }
 
+  /**
+   * Pushes the CRM's customer changes (two-way mode), a bounded batch per activity, until none wait
+   * or the pass has pushed its share (the rest goes with the next pass). Returns how many it sent.
+   */
+  async function pushCrmChanges(): Promise<number> {
+    let pushed = 0;
+    for (let call = 0; call < maxPushCallsPerPass && state.mode === 'two_way' && !state.paused; call += 1) {
+      const result = await pushActivities.pushCustomerChanges.executeWithOptions(
+        { summary: 'CRM → QuickBooks customers' },
+        [{ tenantId: input.tenantId }],
+      );
+      pushed += result.created + result.updated;
+      if (result.remaining === 0 || historyIsLong()) break;
+    }
+    return pushed;
+  }
+
   /** Records a pass's end; a pass is never left 'running' in the audit log. */
   async function endPass(
     pass: PassInProgress,
     counts: PassCounts,
     status: 'succeeded' | 'failed' | 'cancelled',
     outcome: PassOutcome,
+    pushed = 0,
   ): Promise<PassOutcome> {
     try {
       const ended = await bookkeeping.finishSyncPass({
@@ -464,7 +498,10 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
         ...(status === 'failed' && state.lastError ? { error: state.lastError } : {}),
       });
       if (status === 'succeeded') {
-        succeeded(ended.openErrors, summary(pass.kind, pass.startedAt, new Date().toISOString(), counts));
+        succeeded(ended.openErrors, {
+          ...summary(pass.kind, pass.startedAt, new Date().toISOString(), counts),
+          ...(pushed > 0 ? { pushed } : {}),
+        });
       }
     } catch (error) {
       if (isCancellation(error) || status === 'succeeded') throw error;

@@ -47,6 +47,8 @@ export interface AccountRecord {
   readonly syncToken: string | null;
   readonly lastUpdatedTime: string | null;
   readonly companyName: string;
+  /** QuickBooks's DisplayName (unique per company): a rename in the CRM follows it when the two agreed. */
+  readonly displayName: string | null;
   readonly website: string | null;
   readonly active: boolean;
   readonly address: AddressRecord;
@@ -158,6 +160,7 @@ export function mapCustomer(payload: unknown, options: CustomerMappingOptions): 
       syncToken,
       lastUpdatedTime,
       companyName,
+      displayName,
       website: record.optionalObject('WebAddr')?.optionalString('URI', max.web) ?? null,
       active,
       address,

@@ -2,7 +2,8 @@ import { sql, type Transaction } from 'kysely';
 import type { SyncedEntity } from '../../common/sync-types.js';
 import { findLinks, type QboLink, type RecordVersion } from '../../db/repositories/qbo-links.js';
 import { recordSyncErrors, resolveSyncErrors, type RecordFailure } from '../../db/repositories/sync-errors.js';
-import type { Database, QboEntityType } from '../../db/schema.js';
+import type { SyncSettings } from '../../db/repositories/tenants.js';
+import type { ConflictPolicy, Database, QboEntityType } from '../../db/schema.js';
 import { mapCustomer } from '../mapping/customer.js';
 import { isMappingError } from '../mapping/errors.js';
 import { mapItem } from '../mapping/item.js';
@@ -10,8 +11,6 @@ import type { Language } from '../mapping/stages.js';
 import { mapSalesDocument } from '../mapping/sales-document.js';
 import type { QboRecord } from '../qbo/qbo-client.js';
 import { accounts, categories, documents, products, subCustomers } from './set-writers.js';
-
-export { customerSnapshot } from './set-writers.js';
 
 /**
  * Writes QBO records into the CRM, a whole batch per statement, inside the caller's transaction
@@ -27,6 +26,18 @@ export interface TenantSettings {
   readonly startDate: string;
   readonly syncLanguage: Language;
   readonly defaultLanguage: Language;
+  /**
+   * Two-way (R7): a customer a CRM user changed and whose push is still open is merged field by
+   * field rather than overwritten. Absent, QuickBooks's values are written as they come.
+   */
+  readonly twoWay?: { readonly policy: ConflictPolicy };
+}
+
+/** The writer's view of a tenant's settings: two-way merging on when the tenant syncs both ways. */
+export function writerSettings<
+  S extends Omit<TenantSettings, 'twoWay'> & Pick<SyncSettings, 'mode' | 'conflictPolicy'>,
+>(settings: S): S & TenantSettings {
+  return settings.mode === 'two_way' ? { ...settings, twoWay: { policy: settings.conflictPolicy } } : settings;
 }
 
 export interface PageCounts {

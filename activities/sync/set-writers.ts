@@ -2,6 +2,8 @@ import { sql } from 'kysely';
 import { findLinks, upsertLinks, type LinkWrite, type QboLink } from '../../db/repositories/qbo-links.js';
 import { insertRows, writeRows, type Executor, type Placed, type RecordsetColumns } from '../../db/recordset.js';
 import type { AccountRecord, ContactRecord, SubCustomerRecord } from '../mapping/customer.js';
+import { snapshotOfAccount } from '../push/customer-fields.js';
+import { mergeCrmEdits } from '../push/merge-on-pull.js';
 import type { ProductRecord, RevenueCategoryRecord } from '../mapping/item.js';
 import { moneyText } from '../mapping/money.js';
 import type { OpportunityRecord, SalesDocumentEntity } from '../mapping/sales-document.js';
@@ -13,16 +15,6 @@ import type { SetWriter, TenantSettings, Versioned } from './crm-writer.js';
  * record the database refuses; these write the rows and the links.
  */
 
-/** The two-way fields as synced: the base the CRM→QBO direction merges against (qbo_links.synced_snapshot). */
-export function customerSnapshot(account: AccountRecord) {
-  return {
-    companyName: account.companyName,
-    website: account.website,
-    address: account.address,
-    primaryContact: account.primaryContact,
-  };
-}
-
 const linksOf = <R extends Versioned>(
   placed: readonly Placed<R>[],
   target: (id: number, record: R) => Omit<LinkWrite, 'qboId' | 'version'>,
@@ -31,54 +23,71 @@ const linksOf = <R extends Versioned>(
 export const accounts: SetWriter<AccountRecord> = {
   entity: 'Customer',
   async write(trx, settings, changes, _references, now) {
+    // Two-way: customers a CRM user changed are merged rather than overwritten; a customer the
+    // push created, met before the push could link it, goes to the account it came from.
+    const twoWay = settings.twoWay ? await mergeCrmEdits(trx, settings, settings.twoWay.policy, changes, now) : null;
+    const asQbo = new Map(changes.map(({ record }) => [record.qboId, record]));
     // A sub-customer promoted to a customer of its own gets a fresh account (R4: default language).
     const existing = changes.map(({ record, link }) => ({
-      record,
-      id: link && link.parent_qbo_id === null ? link.account_id : null,
+      record: twoWay?.crmValues.get(record.qboId) ?? record,
+      id: link && link.parent_qbo_id === null ? link.account_id : (twoWay?.createdByPush.get(record.qboId) ?? null),
     }));
-    const { inserted, updated } = await writeRows(
-      trx,
-      'accounts',
-      settings.tenantId,
-      existing,
-      {
-        company_name: 'text',
-        website: 'text',
-        address_lines: 'text[]',
-        city: 'text',
-        province: 'text',
-        postal_code: 'text',
-        country: 'text',
-        active: 'boolean',
-      },
-      (account) => ({
-        company_name: account.companyName,
-        website: account.website,
-        address_lines: account.address.lines,
-        city: account.address.city,
-        province: account.address.province,
-        postal_code: account.address.postalCode,
-        country: account.address.country,
-        active: account.active,
-        language: account.languageForNewAccount,
-      }),
-      { language: 'text' },
-    );
-    await joinQuickbooksList(
-      trx,
-      settings,
-      inserted.map(({ id }) => ({ account_id: id })),
-    );
-    await writePrimaryContacts(trx, settings, [...inserted, ...updated]);
+    const { inserted, updated } = await writeAccounts(trx, settings, existing);
     const links = linksOf([...inserted, ...updated], (id, account) => ({
       target: { account_id: id },
       parentQboId: null,
-      snapshot: customerSnapshot(account),
+      snapshot: snapshotOfAccount(asQbo.get(account.qboId) ?? account),
     }));
     await upsertLinks(trx, settings, 'Customer', links, now);
     return [];
   },
 };
+
+/**
+ * Writes accounts and their primary contacts (no links): new ones join the QuickBooks list (R14).
+ * The two-way push also writes through here the values it settled on, without touching the links.
+ */
+export async function writeAccounts(
+  trx: Executor,
+  settings: TenantSettings,
+  accounts: ReadonlyArray<{ readonly record: AccountRecord; readonly id: number | null }>,
+): Promise<{ inserted: Placed<AccountRecord>[]; updated: Placed<AccountRecord>[] }> {
+  const { inserted, updated } = await writeRows(
+    trx,
+    'accounts',
+    settings.tenantId,
+    accounts,
+    {
+      company_name: 'text',
+      website: 'text',
+      address_lines: 'text[]',
+      city: 'text',
+      province: 'text',
+      postal_code: 'text',
+      country: 'text',
+      active: 'boolean',
+    },
+    (account) => ({
+      company_name: account.companyName,
+      website: account.website,
+      address_lines: account.address.lines,
+      city: account.address.city,
+      province: account.address.province,
+      postal_code: account.address.postalCode,
+      country: account.address.country,
+      active: account.active,
+      language: account.languageForNewAccount,
+    }),
+    { language: 'text' },
+  );
+  await joinQuickbooksList(
+    trx,
+    settings,
+    inserted.map(({ id }) => ({ account_id: id })),
+  );
+  await writePrimaryContacts(trx, settings, [...inserted, ...updated]);
+  return { inserted, updated };
+}
 
 /**
  * R16: QBO's person fields land on the account's primary contact, its `is_primary` one (the oldest,

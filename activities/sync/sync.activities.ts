@@ -1,21 +1,21 @@
 import { Context, log } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
-import { FailureType } from '../../common/failure-types.js';
 import { syncedEntities, type SyncedEntity, type SyncMode } from '../../common/sync-types.js';
 import { asSync } from '../../db/crm-rules.js';
 import { listLinkedDocuments } from '../../db/repositories/qbo-links.js';
 import { readCursor, readCursors, saveCursor } from '../../db/repositories/sync-cursors.js';
 import { beginPass, finishPass, insertFinishedPass, type PassOpening } from '../../db/repositories/sync-passes.js';
 import { countOpenSyncErrors, recordSyncErrors } from '../../db/repositories/sync-errors.js';
-import { readSyncSettings, saveSyncMode, type SyncSettings } from '../../db/repositories/tenants.js';
+import { saveSyncMode, type SyncSettings } from '../../db/repositories/tenants.js';
 import { analyzeGrownTables } from '../../db/table-statistics.js';
 import type { Database, SalesDocumentEntityType } from '../../db/schema.js';
 import type { QboClient } from '../qbo/qbo-client.js';
 import { maxPageSize } from '../qbo/qbo-query.js';
 import { cdcBlocker, cdcChangedSince, cdcCutReason, isCdcLookBackRefusal, newestCursor } from './cdc-plan.js';
+import { pushesWaiting } from '../push/push.activities.js';
 import { classifyFailures } from './classify.js';
-import { emptyCounts, markDocumentsDeleted, writeRecords, type PageCounts, type TenantSettings } from './crm-writer.js';
+import { connectedTenantSettings } from './tenant-settings.js';
+import { emptyCounts, markDocumentsDeleted, writeRecords, type PageCounts } from './crm-writer.js';
 import {
   continuePage,
   initialCursor,
@@ -128,6 +128,8 @@ export type IncrementalPassResult =
       readonly openErrors: number;
       readonly startedAt: string;
       readonly finishedAt: string;
+      /** Two-way: CRM changes waiting to be pushed (the workflow runs the push only when some are). */
+      readonly pushesWaiting: number;
     }
   | {
       /** CDC could not serve it: a running pass is open, to be read by windowed queries up to `until`. */
@@ -144,17 +146,7 @@ const paging: PagingOptions = { pageSize: maxPageSize, maxProbes: 12 };
 export function createSyncActivities(deps: SyncDeps) {
   const { db } = deps;
 
-  async function settingsOf(tenantId: string): Promise<SyncSettings & TenantSettings> {
-    const settings = await readSyncSettings(db, tenantId);
-    if (!settings) {
-      throw ApplicationFailure.create({
-        type: FailureType.TenantNotConnected,
-        message: `tenant ${tenantId} has no QuickBooks connection`,
-        nonRetryable: true,
-      });
-    }
-    return settings;
-  }
+  const settingsOf = (tenantId: string) => connectedTenantSettings(db, tenantId);
 
   /**
    * Runs QBO work heartbeating all along: a slow QBO answer or a long transaction is progress,
@@ -331,7 +323,13 @@ export function createSyncActivities(deps: SyncDeps) {
           finishedAt,
           counts,
         });
-        return { passId, counts, finishedAt, openErrors: await countOpenSyncErrors(trx, settings.tenantId) };
+        return {
+          passId,
+          counts,
+          finishedAt,
+          openErrors: await countOpenSyncErrors(trx, settings.tenantId),
+          pushesWaiting: settings.twoWay ? await pushesWaiting(trx, settings.tenantId) : 0,
+        };
       });
       await refreshStatistics(committed.counts);
       return {
@@ -342,6 +340,7 @@ export function createSyncActivities(deps: SyncDeps) {
         openErrors: committed.openErrors,
         startedAt: startedAt.toISOString(),
         finishedAt: committed.finishedAt.toISOString(),
+        pushesWaiting: committed.pushesWaiting,
       };
     },
 

@@ -25,3 +25,10 @@ export const tenantArg = wrap(parseTenantId);
 export const startDateArg = wrap((value) => parseStartDate(value, new Date()));
 export const languageArg = wrap((value) => parseLanguage(value, 'language'));
 export const modeArg = wrap(parseMode);
+
+/** A TCP port to listen on; 0 asks for any free one. */
+export function portArg(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('--port must be an integer from 0 to 65535');
+  return n;
+}

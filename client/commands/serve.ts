@@ -1,20 +1,15 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../../worker/config.js';
+import { portArg } from './args.js';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
-
-function port(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('--port must be an integer from 0 to 65535');
-  return n;
-}
 
 /** `qbsync serve`: the onboarding page and the OAuth callback. */
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description('serve the onboarding page (connect, settings, preview, start, status) and the OAuth callback')
-    .option('--port <n>', 'TCP port (default QBSYNC_SERVE_PORT, 8080)', port)
+    .option('--port <n>', 'TCP port (default QBSYNC_SERVE_PORT, 8080)', portArg)
     .option(
       '--host <address>',
       'interface to listen on; other than loopback, QBSYNC_SERVE_AUTH must be set (see the README)',

@@ -204,7 +204,17 @@ function languageOptions(t: Labels, selected: Language): string {
     .join('');
 }
 
-/** Steps 1 (connect) and 2 (start date, languages). */
+/** R7/R8: customer data both ways, or QuickBooks to the CRM only. */
+function modeOptions(t: ReturnType<typeof labelsFor>, selected: string): string {
+  return ['two_way', 'one_way']
+    .map(
+      (mode) =>
+        `<option value="${mode}"${mode === selected ? ' selected' : ''}>${escapeHtml(t.modes[mode] ?? mode)}</option>`,
+    )
+    .join('');
+}
+
+/** Steps 1 (connect) and 2 (start date, languages, direction). */
 export function tenantPage(model: TenantPageModel): string {
   const { language, tenant, connection } = model;
   const t = labelsFor(language);
@@ -222,6 +232,7 @@ export function tenantPage(model: TenantPageModel): string {
 <label for="start-date">${escapeHtml(t.startDate)}</label><input type="date" id="start-date" name="startDate" required max="${model.today}" min="2000-01-01" value="${escapeHtml(tenant.startDate)}">
 <label for="sync-language">${escapeHtml(t.syncLanguage)}</label><select id="sync-language" name="syncLanguage">${languageOptions(t, tenant.syncLanguage)}</select>
 <label for="default-language">${escapeHtml(t.defaultLanguage)}</label><select id="default-language" name="defaultCustomerLanguage">${languageOptions(t, tenant.defaultCustomerLanguage)}</select>
+<label for="mode">${escapeHtml(t.mode)}</label><select id="mode" name="mode">${modeOptions(t, tenant.mode)}</select>
 <p><button type="submit">${escapeHtml(t.seePreview)}</button></p></form></section>`
       : '';
   const status = model.running ? `<p><a href="${path}/status${q}">${escapeHtml(t.viewStatus)}</a></p>` : '';

@@ -12,11 +12,13 @@ import { OperatorError } from '../../common/errors.js';
 import { ConfigError, type ServeAuth } from '../../worker/config.js';
 import { errorPage, layout, previewPage, statusFragment, statusPage, tenantPage, tenantPickerPage } from './page.js';
 import {
+  applyModeToRunningSync,
   completeCallback,
   ensureTenant,
   isoDay,
   OnboardingInputError,
   parseLanguage,
+  parseMode,
   parseStartDate,
   parseTenantId,
   previewTenant,
@@ -341,11 +343,15 @@ async function route(deps: OnboardingDeps, request: RequestContext): Promise<voi
   if (!tenant) throw new OnboardingInputError(`no tenant ${tenantId}: connect it to QuickBooks first`);
   if (form && action === 'settings') {
     await requireConnection(deps.db, tenantId);
+    const mode = parseMode(form.get('mode') ?? tenant.mode);
     await saveSettings(deps.db, tenantId, {
       startDate: parseStartDate(form.get('startDate') ?? '', now),
       syncLanguage: parseLanguage(form.get('syncLanguage') ?? '', 'sync language'),
       defaultCustomerLanguage: parseLanguage(form.get('defaultCustomerLanguage') ?? '', 'default customer language'),
+      mode,
     });
+    // A tenant already syncing switches through its workflow, which applies the CRM's lock (R8).
+    if (mode !== tenant.mode) await applyModeToRunningSync(deps.temporal, tenantId, mode);
     return redirect(`${path}/preview${q}`);
   }
   if (method === 'GET' && action === 'preview') {

@@ -26,6 +26,7 @@ import type { Database } from '../../db/schema.js';
 import { describeModeProblem, parseSyncMode } from '../tenant-status.js';
 import {
   resumeSignal,
+  setModeUpdate,
   statusQuery,
   tenantSyncWorkflowType,
   tenantWorkflowId,
@@ -478,6 +479,14 @@ export async function disconnectAndStop(
  * After a reconnect: a workflow that paused itself because its tokens were refused (reason
  * "needs reconnect: …") is resumed; one paused by support stays paused. Returns whether it resumed.
  */
+/** Switches the mode of a tenant whose sync runs (through its workflow's update); no-op when none runs. */
+export async function applyModeToRunningSync(temporal: Client, tenantId: string, mode: SyncMode): Promise<void> {
+  const workflowId = tenantWorkflowId(tenantId);
+  const run = await describeRun(temporal, workflowId);
+  if (run?.status !== 'RUNNING') return;
+  await temporal.workflow.getHandle(workflowId).executeUpdate(setModeUpdate, { args: [{ mode }] });
+}
+
 export async function resumeAfterReconnect(temporal: Client, tenantId: string, timeoutMs = 3_000): Promise<boolean> {
   const view = await tenantSyncStatus(temporal, tenantId, timeoutMs);
   if (!view.status?.paused || !view.status.pausedReason?.startsWith('needs reconnect')) return false;

@@ -1,9 +1,11 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { Executor } from '../recordset.js';
 import type { Database } from '../schema.js';
 
 /**
- * The set-based reads of `qbsync verify` (client/verify.ts): one query per table for a tenant, so
- * that a company of 100,000 records verifies in seconds. Read-only.
+ * Reads of the CRM's records: the set-based reads of `qbsync verify` (client/verify.ts), one query
+ * per table for a tenant, so that a company of 100,000 records verifies in seconds; and the
+ * customers the two-way push merges. Read-only.
  */
 
 /** Opportunities marked deleted (their QBO document was deleted or voided). */
@@ -40,4 +42,103 @@ export async function loadSyncedCrmRows(db: Kysely<Database>, tenantId: string) 
       .execute(),
   ]);
   return { accounts, primaryContacts, categories, products, opportunities, lines };
+}
+
+/** An account row and its primary contact's row (R16): the CRM's side of a customer. */
+export interface CrmCustomerRow {
+  readonly account_id: number;
+  readonly company_name: string;
+  readonly language: 'fr' | 'en';
+  readonly active: boolean;
+  readonly website: string | null;
+  readonly address_lines: readonly string[];
+  readonly city: string | null;
+  readonly province: string | null;
+  readonly postal_code: string | null;
+  readonly country: string | null;
+  readonly title: string | null;
+  readonly full_name: string | null;
+  readonly phone1: string | null;
+  readonly phone2: string | null;
+  readonly fax: string | null;
+  readonly mobile: string | null;
+  readonly email: string | null;
+}
+
+/** These accounts of a tenant with their primary contacts, by account id. */
+export async function readCrmCustomers(
+  db: Executor,
+  tenantId: string,
+  accountIds: readonly number[],
+): Promise<Map<number, CrmCustomerRow>> {
+  if (accountIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('accounts as a')
+    .leftJoin('contacts as c', (join) => join.onRef('c.account_id', '=', 'a.id').on('c.is_primary', '=', true))
+    .select([
+      'a.id as account_id',
+      'a.company_name',
+      'a.language',
+      'a.active',
+      'a.website',
+      'a.address_lines',
+      'a.city',
+      'a.province',
+      'a.postal_code',
+      'a.country',
+      'c.title',
+      'c.full_name',
+      'c.phone1',
+      'c.phone2',
+      'c.fax',
+      'c.mobile',
+      'c.email',
+    ])
+    .where('a.tenant_id', '=', tenantId)
+    .where(sql<boolean>`a.id = ANY(${accountIds}::int8[])`)
+    .execute();
+  return new Map(rows.map((row) => [row.account_id, row]));
+}
+
+/**
+ * Accounts of the QuickBooks list (R14, R15) that no QuickBooks customer holds yet: the CRM → QBO
+ * side of verify. Each says whether an open conflict explains it (QuickBooks refused the push).
+ */
+export async function listAccountsNotInQuickbooks(
+  db: Kysely<Database>,
+  tenantId: string,
+): Promise<Array<{ readonly id: number; readonly refused: boolean }>> {
+  const rows = await db
+    .selectFrom('accounts as a')
+    .innerJoin('list_members as m', 'm.account_id', 'a.id')
+    .innerJoin('lists as l', (join) => join.onRef('l.id', '=', 'm.list_id').on('l.is_quickbooks', '=', true))
+    .select(['a.id'])
+    .select((eb) =>
+      eb
+        .exists(
+          eb
+            .selectFrom('sync_conflicts as c')
+            .select('c.id')
+            .whereRef('c.account_id', '=', 'a.id')
+            .where('c.resolution', 'is', null)
+            .where('c.kind', 'in', ['duplicate_name', 'validation']),
+        )
+        .as('refused'),
+    )
+    .where('a.tenant_id', '=', tenantId)
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('qbo_links as k')
+            .select('k.qbo_id')
+            .whereRef('k.account_id', '=', 'a.id')
+            .where('k.entity_type', '=', 'Customer')
+            .where('k.parent_qbo_id', 'is', null),
+        ),
+      ),
+    )
+    .orderBy('a.id')
+    .execute();
+  return rows.map((row) => ({ id: row.id, refused: Boolean(row.refused) }));
 }

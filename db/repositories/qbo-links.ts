@@ -152,3 +152,37 @@ export async function listLinksOutsideRealm(db: Kysely<Database>, tenantId: stri
     .where('realm_id', '!=', realmId)
     .execute();
 }
+
+/** The link of an account's own QuickBooks customer (not of a sub-customer rolled up onto it). */
+export async function findCustomerLinkOfAccount(
+  db: Executor,
+  realm: RealmKey,
+  accountId: number,
+): Promise<QboLink | undefined> {
+  return db
+    .selectFrom('qbo_links')
+    .selectAll()
+    .where('tenant_id', '=', realm.tenantId)
+    .where('realm_id', '=', realm.realmId)
+    .where('entity_type', '=', 'Customer')
+    .where('account_id', '=', accountId)
+    .where('parent_qbo_id', 'is', null)
+    .executeTakeFirst();
+}
+
+/** Replaces a customer link's snapshot (the two-way merge's base) and nothing else. */
+export async function saveCustomerSnapshot(
+  db: Executor,
+  realm: RealmKey,
+  qboId: string,
+  snapshot: unknown,
+): Promise<void> {
+  await db
+    .updateTable('qbo_links')
+    .set({ synced_snapshot: JSON.stringify(snapshot) })
+    .where('tenant_id', '=', realm.tenantId)
+    .where('realm_id', '=', realm.realmId)
+    .where('entity_type', '=', 'Customer')
+    .where('qbo_id', '=', qboId)
+    .execute();
+}

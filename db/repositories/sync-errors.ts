@@ -88,3 +88,15 @@ export async function countOpenSyncErrors(db: Executor, tenantId: string): Promi
     .executeTakeFirstOrThrow();
   return Number(row.open);
 }
+
+/** A tenant's unresolved sync errors, newest first (at most `limit`). */
+export async function listOpenSyncErrors(db: Executor, tenantId: string, limit = 200): Promise<SyncError[]> {
+  return db
+    .selectFrom('sync_errors')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('resolved_at', 'is', null)
+    .orderBy('last_seen_at', 'desc')
+    .limit(limit)
+    .execute();
+}

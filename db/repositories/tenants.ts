@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Executor } from '../recordset.js';
 import { isoDate } from '../dates.js';
-import type { Database, TenantsTable } from '../schema.js';
+import type { Database, QboConnectionsTable, TenantsTable } from '../schema.js';
 
 /**
  * The tenants table: the row a tenant's settings live in. Plain functions over `db | trx`; a
@@ -77,6 +77,21 @@ export async function findConnectedRealm(db: Kysely<Database>, tenantId: string)
   return row?.realm_id;
 }
 
+/** The tenant connected to a QuickBooks company (a webhook names only the realm); undefined when none. */
+export async function findTenantByRealm(
+  db: Executor,
+  realmId: string,
+  environment: Selectable<QboConnectionsTable>['environment'],
+): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('qbo_connections')
+    .select('tenant_id')
+    .where('realm_id', '=', realmId)
+    .where('environment', '=', environment)
+    .executeTakeFirst();
+  return row?.tenant_id;
+}
+
 /** What the sync of one tenant needs to know about it; shaped like the writer's TenantSettings. */
 export interface SyncSettings {
   readonly tenantId: string;
@@ -88,6 +103,7 @@ export interface SyncSettings {
   readonly syncLanguage: Selectable<TenantsTable>['sync_language'];
   readonly defaultLanguage: Selectable<TenantsTable>['default_customer_language'];
   readonly mode: Selectable<TenantsTable>['sync_mode'];
+  readonly conflictPolicy: Selectable<TenantsTable>['conflict_policy'];
 }
 
 /** The tenant's sync settings; undefined when it has no QuickBooks connection (or no QuickBooks list). */
@@ -101,6 +117,7 @@ export async function readSyncSettings(db: Executor, tenantId: string): Promise<
       'tenants.sync_language',
       'tenants.default_customer_language',
       'tenants.sync_mode',
+      'tenants.conflict_policy',
       'qbo_connections.realm_id',
       'lists.id as list_id',
     ])
@@ -115,6 +132,7 @@ export async function readSyncSettings(db: Executor, tenantId: string): Promise<
     syncLanguage: row.sync_language,
     defaultLanguage: row.default_customer_language,
     mode: row.sync_mode,
+    conflictPolicy: row.conflict_policy,
   };
 }
 
@@ -132,7 +150,13 @@ export async function findVerifyScope(db: Kysely<Database>, tenantId: string) {
   return db
     .selectFrom('tenants')
     .innerJoin('qbo_connections', 'qbo_connections.tenant_id', 'tenants.id')
-    .select(['tenants.id', 'tenants.start_date', 'tenants.sync_language', 'qbo_connections.realm_id'])
+    .select([
+      'tenants.id',
+      'tenants.start_date',
+      'tenants.sync_language',
+      'tenants.sync_mode',
+      'qbo_connections.realm_id',
+    ])
     .where('tenants.id', '=', tenantId)
     .executeTakeFirstOrThrow();
 }
@@ -223,4 +247,21 @@ export async function removeSyncedData(trx: Executor, tenantId: string): Promise
   const errors = count(await trx.deleteFrom('sync_errors').where('tenant_id', '=', tenantId).executeTakeFirst());
   const passes = count(await trx.deleteFrom('sync_passes').where('tenant_id', '=', tenantId).executeTakeFirst());
   return { opportunities, accounts, products, revenueCategories, links, cursors, errors, passes };
+}
+
+/** R17 and the two-way conflict policy: changes only what is given. */
+export async function saveTwoWaySettings(
+  db: Executor,
+  tenantId: string,
+  change: { readonly allowCrmEdits?: boolean; readonly conflictPolicy?: TenantRow['conflict_policy'] },
+): Promise<void> {
+  if (change.allowCrmEdits === undefined && change.conflictPolicy === undefined) return;
+  await db
+    .updateTable('tenants')
+    .set({
+      ...(change.allowCrmEdits !== undefined ? { allow_crm_edits: change.allowCrmEdits } : {}),
+      ...(change.conflictPolicy !== undefined ? { conflict_policy: change.conflictPolicy } : {}),
+    })
+    .where('id', '=', tenantId)
+    .execute();
 }
