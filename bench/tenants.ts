@@ -14,8 +14,8 @@
  * timer, each scheduled activity, the local activities of one workflow task together as one, each
  * signal, accepted update, search-attribute or memo upsert, child workflow and external signal.
  * actions_per_idle_tenant_day multiplies the actions of an idle pass by the passes of a day at the
- * production poll interval with webhooks on (QBSYNC has no webhook path yet, so the interval
- * webhooks allow is taken as 1 hour, --webhook-poll-seconds); _polling by those at the default poll
+ * production poll interval with webhooks on (the workflow has no interval of its own for tenants
+ * with webhooks, so it is taken as 1 hour, as the freshness benchmark runs them; --webhook-poll-seconds); _polling by those at the default poll
  * interval (workflows/definitions.ts) with webhooks off.
  *
  *   npm run bench -- tenants [--tenants N] [--max-cached-workflows N] [--reuse-v8-context true|false]
