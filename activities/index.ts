@@ -3,6 +3,7 @@ import type { Database } from '../db/schema.js';
 import type { QboClient } from './qbo/qbo-client.js';
 import { createPushActivities } from './push/push.activities.js';
 import { createRepairActivities } from './repair/repair.activities.js';
+import { meterSyncActivities, type SyncMeter } from './sync-meter.js';
 import { createSyncActivities } from './sync/sync.activities.js';
 
 /** Everything activities need, built once in the worker's composition root. */
@@ -11,11 +12,14 @@ export interface ActivityDeps {
   readonly now: () => Date;
   /** The QBO client for a tenant's company; throws a classified QboError when it cannot be had. */
   readonly qboClientFor: (tenantId: string) => Promise<QboClient>;
+  /** Where the sync's counters go (the worker's Prometheus endpoint); none when metrics are off. */
+  readonly meter?: SyncMeter;
 }
 
 export function createActivities(deps: ActivityDeps) {
+  const sync = createSyncActivities(deps);
   return {
-    ...createSyncActivities(deps),
+    ...(deps.meter ? meterSyncActivities(sync, deps.meter) : sync),
     ...createPushActivities(deps),
     ...createRepairActivities(deps),
   };

@@ -7,9 +7,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Kysely } from 'kysely';
+import { authorizeUrl, connectTenant } from '../activities/qbo/qbo-auth.js';
 import { portAnswers } from '../db/postgres.js';
-import { syncNowUpdate } from '../workflows/definitions.js';
+import type { Database } from '../db/schema.js';
+// Types only: test/database.ts reads TEST_DATABASE_URL when it loads, which chaos sets first.
+import type { QboFixture } from '../test/onboarding-helpers.js';
+import { syncNowUpdate, tenantSyncWorkflowType, tenantWorkflowId } from '../workflows/definitions.js';
 import { cliEnv, cliPath, repoRoot } from '../test/cli.js';
 
 export type PgStopMode = 'fast' | 'immediate';
@@ -174,4 +179,155 @@ export function figuresLine(figures: Record<string, string | number>): string {
   return Object.entries(figures)
     .map(([key, value]) => `${key}=${value}`)
     .join(' ');
+}
+
+/** A process's resident set now and at its peak (Linux: VmRSS and VmHWM), in MiB; undefined once it exited. */
+export function processMemoryMb(pid: number): { rss: number; peak: number } | undefined {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+}
+
+/** What a `qbsync worker` process needs to sync tenants of a simulator into a fixture's database. */
+export function workerEnvironment(
+  fixture: QboFixture,
+  temporalAddress: string,
+  taskQueue: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: fixture.database.url,
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    QBO_CLIENT_ID: fixture.sim.clientId,
+    QBO_CLIENT_SECRET: fixture.sim.clientSecret,
+    QBO_API_BASE_URL: fixture.sim.baseUrl,
+    QBO_OAUTH_BASE_URL: fixture.sim.baseUrl,
+    QBSYNC_TOKEN_KEY: Buffer.from(fixture.deps.tokenKey).toString('base64'),
+    QBSYNC_LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
+
+/** A tenant connected through the simulator's consent to one of its companies. */
+export async function connectTenantTo(
+  fixture: QboFixture,
+  tenantId: string,
+  realmId: string,
+  startDate: string,
+): Promise<void> {
+  await fixture.database.db
+    .insertInto('tenants')
+    .values({ id: tenantId, name: `Tenant ${tenantId}`, start_date: startDate })
+    .execute();
+  const response = await fetch(`${authorizeUrl(fixture.deps.oauth, tenantId)}&realmId=${encodeURIComponent(realmId)}`, {
+    redirect: 'manual',
+  });
+  const location = response.headers.get('location');
+  if (response.status !== 302 || !location) throw new Error(`consent did not redirect (HTTP ${response.status})`);
+  const connected = await connectTenant(fixture.deps, tenantId, location);
+  if (connected.realmId !== realmId)
+    throw new Error(`tenant ${tenantId} got company ${connected.realmId}, not ${realmId}`);
+}
+
+/** Waits until every tenant has `atLeast` succeeded passes of a kind; calls `tick` between looks. */
+export async function waitForPasses(
+  db: Kysely<Database>,
+  tenantIds: readonly string[],
+  kind: 'backfill' | 'incremental',
+  atLeast: number | ((tenantId: string) => number),
+  options: { readonly timeoutMs: number; readonly tick?: () => void },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    // Other people's tests restart the shared PostgreSQL now and then: a failed look is looked again.
+    const passes = await retrying('counting passes', () => passCounts(db, kind));
+    const behind = tenantIds.filter(
+      (id) => (passes.get(id) ?? 0) < (typeof atLeast === 'number' ? atLeast : atLeast(id)),
+    );
+    if (behind.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${behind.length} tenant(s) still without their ${kind} pass, e.g. ${behind.slice(0, 3).join(', ')}`,
+      );
+    }
+    options.tick?.();
+    await sleep(500);
+  }
+}
+
+/** Succeeded passes of a kind per tenant. */
+export async function passCounts(db: Kysely<Database>, kind: 'backfill' | 'incremental'): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('sync_passes')
+    .select(['tenant_id', (eb) => eb.fn.countAll<string>().as('passes')])
+    .where('kind', '=', kind)
+    .where('status', '=', 'succeeded')
+    .groupBy('tenant_id')
+    .execute();
+  return new Map(rows.map((row) => [row.tenant_id, Number(row.passes)]));
+}
+
+/** One family of a Prometheus text exposition, summed over its label sets (counters end in _total). */
+export function metricSum(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (match?.[1] === name) sum += Number(match[3]);
+  }
+  return sum;
+}
+
+/** Runs `work` over `items`, `width` at a time. */
+export async function inBatches<T>(
+  items: readonly T[],
+  width: number,
+  work: (item: T, index: number) => Promise<unknown>,
+): Promise<void> {
+  for (let first = 0; first < items.length; first += width) {
+    await Promise.all(items.slice(first, first + width).map((item, offset) => work(item, first + offset)));
+  }
+}
+
+/** One tenant per company of the simulator (`<prefix>-0001`, …), connected through consent, every record in scope. */
+export async function connectTenants(fixture: QboFixture, prefix: string): Promise<string[]> {
+  const realmIds = fixture.sim.realmIds;
+  const tenantIds = realmIds.map((_, index) => `${prefix}-${String(index + 1).padStart(4, '0')}`);
+  await inBatches(tenantIds, 20, (tenantId, index) =>
+    connectTenantTo(fixture, tenantId, realmIds[index]!, '2000-01-01'),
+  );
+  return tenantIds;
+}
+
+/** Starts the workflows of tenants from connectTenants (the n-th on the simulator's n-th company). */
+export async function startTenantWorkflows(
+  client: Client,
+  fixture: QboFixture,
+  taskQueue: string,
+  tenantIds: readonly string[],
+  pollIntervalSeconds: number,
+): Promise<void> {
+  await inBatches(tenantIds, 50, (tenantId, index) =>
+    client.workflow.start(tenantSyncWorkflowType, {
+      taskQueue,
+      workflowId: tenantWorkflowId(tenantId),
+      args: [{ tenantId, realmId: fixture.sim.realmIds[index]!, mode: 'two_way', pollIntervalSeconds }],
+    }),
+  );
+}
+
+/** Ends the tenants' workflows (a benchmark's clean-up; one already ended is fine). */
+export async function terminateTenantWorkflows(client: Client, tenantIds: readonly string[]): Promise<void> {
+  await inBatches(tenantIds, 50, (tenantId) =>
+    client.workflow
+      .getHandle(tenantWorkflowId(tenantId))
+      .terminate('the benchmark ended')
+      .catch(() => undefined),
+  );
 }

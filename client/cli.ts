@@ -96,7 +96,7 @@ export function buildProgram(): Command {
       requireWorkerQboAccess(cfg);
       const { assertMigrated, connectToTemporal, startWorker } = await import('../worker/main.js');
       const { openDatabase } = await import('./connections.js');
-      const connection = await connectToTemporal(cfg.temporal.address);
+      const connection = await connectToTemporal(cfg);
       const database = await openDatabase(cfg, log).catch(async (error: unknown) => {
         await connection.close();
         throw error;

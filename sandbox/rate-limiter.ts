@@ -11,6 +11,7 @@ export interface RateLimitOptions {
 export class RateLimiter {
   private readonly windows = new Map<string, number[]>();
   private readonly inFlight = new Map<string, number>();
+  private readonly refusals = new Map<string, number>();
 
   constructor(private options: RateLimitOptions) {}
 
@@ -20,6 +21,14 @@ export class RateLimiter {
 
   get limits(): { perMinute: number; concurrent: number } {
     return { perMinute: this.options.perMinute, concurrent: this.options.concurrent };
+  }
+
+  /** Requests refused (answered 429 for the limits, not injected faults), of one realm or all. */
+  refused(realmId?: string): number {
+    if (realmId !== undefined) return this.refusals.get(realmId) ?? 0;
+    let total = 0;
+    for (const count of this.refusals.values()) total += count;
+    return total;
   }
 
   /**
@@ -37,7 +46,10 @@ export class RateLimiter {
     while (drop < window.length && (window[drop] as number) <= now - 60_000) drop++;
     if (drop > 0) window.splice(0, drop);
     const flying = this.inFlight.get(realmId) ?? 0;
-    if (window.length >= this.options.perMinute || flying >= this.options.concurrent) return undefined;
+    if (window.length >= this.options.perMinute || flying >= this.options.concurrent) {
+      this.refusals.set(realmId, (this.refusals.get(realmId) ?? 0) + 1);
+      return undefined;
+    }
     window.push(now);
     this.inFlight.set(realmId, flying + 1);
     let released = false;

@@ -396,7 +396,9 @@ describe('rate limiter', () => {
       else refused++;
     }
     expect(refused).toBe(1);
+    expect(limiter.refused('r1')).toBe(1);
     expect(limiter.acquire('r2')).toBeDefined();
+    expect(limiter.refused('r2')).toBe(0);
     t += 60_000;
     expect(limiter.acquire('r1')).toBeDefined();
   });
@@ -406,8 +408,11 @@ describe('rate limiter', () => {
     const held = Array.from({ length: 10 }, () => limiter.acquire('r'));
     expect(held.every(Boolean)).toBe(true);
     expect(limiter.acquire('r')).toBeUndefined();
+    expect(limiter.acquire('other')).toBeDefined();
+    expect(limiter.refused()).toBe(1);
     held[0]?.();
     expect(limiter.acquire('r')).toBeDefined();
+    expect(limiter.refused()).toBe(1);
   });
 });
 

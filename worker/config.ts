@@ -92,6 +92,12 @@ export const configSchema = z.object({
   /** The app's webhook Verifier Token (developer portal, Webhooks): `intuit-signature` is checked with it. */
   QBO_WEBHOOK_VERIFIER_TOKEN: nonEmpty.optional(),
   QBSYNC_WEBHOOKS_PORT: port.default(8090),
+  // Worker memory (issue 16): what a worker keeps of its workflows between their tasks. The README's
+  // Performance section has the measured RSS and replay cost of each setting.
+  QBSYNC_MAX_CACHED_WORKFLOWS: z.coerce.number().int('must be an integer').min(0, 'must be 0 or more').default(50),
+  QBSYNC_REUSE_V8_CONTEXT: z.enum(['true', 'false'], 'must be true or false').default('true'),
+  /** Unset: no metrics. Set: Prometheus text on http://0.0.0.0:PORT/metrics (the SDK's and the sync's). */
+  QBSYNC_METRICS_PORT: port.optional(),
 });
 
 export type ConfigVariable = keyof typeof configSchema.shape;
@@ -134,6 +140,14 @@ export interface Config {
   readonly webhooks: {
     readonly verifierToken: string | undefined;
     readonly port: number;
+  };
+  readonly worker: {
+    /** Workflows kept in memory between their tasks (the sticky cache); an evicted one replays its history. */
+    readonly maxCachedWorkflows: number;
+    /** One V8 context shared by every cached workflow instead of one context each. */
+    readonly reuseV8Context: boolean;
+    /** Port of the worker's Prometheus endpoint, or undefined for none. */
+    readonly metricsPort: number | undefined;
   };
 }
 
@@ -256,6 +270,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     webhooks: Object.freeze({
       verifierToken: values.QBO_WEBHOOK_VERIFIER_TOKEN,
       port: values.QBSYNC_WEBHOOKS_PORT,
+    }),
+    worker: Object.freeze({
+      maxCachedWorkflows: values.QBSYNC_MAX_CACHED_WORKFLOWS,
+      reuseV8Context: values.QBSYNC_REUSE_V8_CONTEXT === 'true',
+      metricsPort: values.QBSYNC_METRICS_PORT,
     }),
   });
 }

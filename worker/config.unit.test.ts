@@ -128,4 +128,19 @@ describe('QuickBooks configuration (issue 6)', () => {
       /QBO_WEBHOOK_VERIFIER_TOKEN="<3 characters, hidden>" must not be empty.*QBSYNC_WEBHOOKS_PORT="x"/,
     );
   });
+
+  it('worker memory and metrics: defaults, explicit settings, and a bad value named', () => {
+    expect(loadConfig({}).worker).toEqual({ maxCachedWorkflows: 50, reuseV8Context: true, metricsPort: undefined });
+    expect(
+      loadConfig({ QBSYNC_MAX_CACHED_WORKFLOWS: '0', QBSYNC_REUSE_V8_CONTEXT: 'false', QBSYNC_METRICS_PORT: '9464' })
+        .worker,
+    ).toEqual({ maxCachedWorkflows: 0, reuseV8Context: false, metricsPort: 9464 });
+    expect(() => loadConfig({ QBSYNC_MAX_CACHED_WORKFLOWS: '-1' })).toThrow(
+      /QBSYNC_MAX_CACHED_WORKFLOWS="-1" must be 0 or more/,
+    );
+    expect(() => loadConfig({ QBSYNC_REUSE_V8_CONTEXT: 'yes' })).toThrow(
+      /QBSYNC_REUSE_V8_CONTEXT="yes" must be true or false/,
+    );
+    expect(() => loadConfig({ QBSYNC_METRICS_PORT: '70000' })).toThrow(/QBSYNC_METRICS_PORT="70000" must be a port/);
+  });
 });

@@ -11,25 +11,44 @@ import { listMigrations } from '../db/migrate.js';
 import { requireWorkerQboAccess, type Config } from './config.js';
 import { qboAuthDepsFromConfig } from './qbo-deps.js';
 import { workerLogFunction } from './log-format.js';
+import { createWorkerMetrics, freeLoopbackPort, serveMetrics, type WorkerMetrics } from './metrics.js';
 import { TemporalUnavailableError } from './temporal-server.js';
 
 export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
-let runtimeInstalled = false;
+let runtime: Promise<string | undefined> | undefined;
 
-function installRuntime(level: Config['logLevel']): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  const sdkLevel: LogLevel =
-    level === 'debug' ? 'DEBUG' : level === 'info' ? 'WARN' : level === 'warn' ? 'WARN' : 'ERROR';
-  try {
-    Runtime.install({ logger: new DefaultLogger(sdkLevel, workerLogFunction(level === 'debug')) });
-  } catch {
-    // Already installed by an earlier worker in this process (tests create several).
-  }
+/**
+ * Installs the SDK's runtime once per process, before the first connection (which would install a
+ * default one). With QBSYNC_METRICS_PORT set, the SDK's Prometheus exporter listens on a loopback
+ * port, whose address this returns; undefined when metrics are off or an earlier runtime is in place
+ * (tests create several workers in one process).
+ */
+function installRuntime(config: Config): Promise<string | undefined> {
+  runtime ??= (async () => {
+    const level = config.logLevel;
+    const sdkLevel: LogLevel =
+      level === 'debug' ? 'DEBUG' : level === 'info' ? 'WARN' : level === 'warn' ? 'WARN' : 'ERROR';
+    const sdkMetricsAddress =
+      config.worker.metricsPort !== undefined ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
+    try {
+      Runtime.install({
+        logger: new DefaultLogger(sdkLevel, workerLogFunction(level === 'debug')),
+        ...(sdkMetricsAddress
+          ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetricsAddress } } } }
+          : {}),
+      });
+      return sdkMetricsAddress;
+    } catch {
+      return undefined;
+    }
+  })();
+  return runtime;
 }
 
-export async function connectToTemporal(address: string): Promise<NativeConnection> {
+export async function connectToTemporal(config: Config): Promise<NativeConnection> {
+  await installRuntime(config);
+  const address = config.temporal.address;
   try {
     return await NativeConnection.connect({ address });
   } catch (error) {
@@ -67,9 +86,14 @@ export function qboClientsFromConfig(
   config: Config,
   db: Kysely<Database>,
   now: () => Date,
+  metrics?: WorkerMetrics,
 ): ActivityDeps['qboClientFor'] {
   requireWorkerQboAccess(config);
-  const deps = qboAuthDepsFromConfig(config, db, now)!;
+  const configured = qboAuthDepsFromConfig(config, db, now)!;
+  const deps =
+    metrics && configured.limiter
+      ? { ...configured, limiter: metrics.countingLimiter(configured.limiter) }
+      : configured;
   return (tenantId) => createQboClientForTenant(deps, tenantId);
 }
 
@@ -82,9 +106,14 @@ export async function startWorker(options: {
   readonly qboClientFor?: ActivityDeps['qboClientFor'];
 }): Promise<WorkerHandle> {
   const now = () => new Date();
-  const qboClientFor = options.qboClientFor ?? qboClientsFromConfig(options.config, options.db, now);
-  installRuntime(options.config.logLevel);
-  const connection = options.connection ?? (await connectToTemporal(options.config.temporal.address));
+  const { metricsPort, maxCachedWorkflows, reuseV8Context } = options.config.worker;
+  const sdkMetricsAddress = await installRuntime(options.config);
+  const metrics =
+    metricsPort !== undefined
+      ? createWorkerMetrics(sdkMetricsAddress ? { sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics` } : {})
+      : undefined;
+  const qboClientFor = options.qboClientFor ?? qboClientsFromConfig(options.config, options.db, now, metrics);
+  const connection = options.connection ?? (await connectToTemporal(options.config));
   const worker = await Worker.create({
     connection,
     namespace: options.config.temporal.namespace,
@@ -94,9 +123,13 @@ export async function startWorker(options: {
       db: options.db,
       now,
       qboClientFor,
+      ...(metrics ? { meter: metrics.meter } : {}),
     }),
+    maxCachedWorkflows,
+    reuseV8Context,
     bundlerOptions: { ignoreModules: [] },
   });
+  const metricsServer = metrics && metricsPort !== undefined ? await serveMetrics(metrics, metricsPort) : undefined;
   const running = worker.run();
   return {
     worker,
@@ -104,6 +137,7 @@ export async function startWorker(options: {
     async stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
+      await metricsServer?.close();
       if (!options.connection) await connection.close();
     },
   };
