@@ -5,6 +5,13 @@ import type { OnboardingDeps } from './service.js';
 
 export { redirectUriOf } from '../../worker/qbo-deps.js';
 
+/**
+ * New tenants' poll interval where the webhook receiver is configured: webhooks bring a change in
+ * seconds, and an hourly pass catches what they miss, at about 48 Temporal actions a tenant a day
+ * (issue 16's budget is 100) where polling every 15 minutes costs 192.
+ */
+export const pollIntervalWithWebhooksSeconds = 3_600;
+
 /** Builds what the onboarding commands need from configuration: database, Temporal, OAuth app, key. */
 export async function openOnboarding(
   config: Config,
@@ -33,6 +40,7 @@ export async function openOnboarding(
         },
       }) as NonNullable<typeof temporal>),
     taskQueue: config.temporal.taskQueue,
+    ...(config.webhooks.verifierToken !== undefined ? { pollIntervalSeconds: pollIntervalWithWebhooksSeconds } : {}),
   };
   return {
     deps,

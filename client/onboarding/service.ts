@@ -44,6 +44,12 @@ export type Language = 'fr' | 'en';
 export interface OnboardingDeps extends QboAuthDeps {
   readonly temporal: Client;
   readonly taskQueue: string;
+  /**
+   * The poll interval new tenants start with; absent, the workflow's default (15 minutes). With
+   * webhooks configured a change arrives in seconds without polling, and the poll only catches
+   * what webhooks missed.
+   */
+  readonly pollIntervalSeconds?: number;
 }
 
 export class OnboardingInputError extends OperatorError {
@@ -372,10 +378,11 @@ export async function previewTenant(
  * Its input holds ids and the mode only: no token, no personal data.
  */
 export async function startTenantSync(
-  deps: Pick<OnboardingDeps, 'db' | 'temporal' | 'taskQueue'>,
+  deps: Pick<OnboardingDeps, 'db' | 'temporal' | 'taskQueue' | 'pollIntervalSeconds'>,
   tenantId: string,
   options: { pollIntervalSeconds?: number } = {},
 ): Promise<{ workflowId: string; runId: string; alreadyRunning: boolean }> {
+  const pollIntervalSeconds = options.pollIntervalSeconds ?? deps.pollIntervalSeconds;
   const tenant = await readTenant(deps.db, tenantId);
   if (!tenant) throw new OnboardingInputError(`no tenant ${tenantId}`);
   const connection = await requireConnection(deps.db, tenantId);
@@ -385,7 +392,7 @@ export async function startTenantSync(
     tenantId,
     realmId: connection.realmId,
     mode: tenant.mode,
-    ...(options.pollIntervalSeconds !== undefined ? { pollIntervalSeconds: options.pollIntervalSeconds } : {}),
+    ...(pollIntervalSeconds !== undefined ? { pollIntervalSeconds } : {}),
   };
   const handle = await deps.temporal.workflow.start(tenantSyncWorkflowType, {
     taskQueue: deps.taskQueue,
