@@ -80,8 +80,8 @@ export interface PushResult {
 }
 
 const heartbeatEveryMs = 3_000;
-/** Outbox rows per activity call: at QBO's 500 requests a minute, about 12 s of pushing. */
-const pushesPerCall = 100;
+/** Outbox rows per activity call: ten full batches of updates (creates go one request each). */
+const pushesPerCall = 10 * maxBatchItems;
 
 type Outcome = 'created' | 'updated' | 'unchanged' | 'refused';
 
