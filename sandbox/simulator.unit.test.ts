@@ -464,3 +464,28 @@ describe('webhook payloads', () => {
     });
   });
 });
+
+describe('batch (POST /batch)', () => {
+  it('answers each item in its place, a refused one with its own Fault, and refuses more than 30 items', () => {
+    const { sim, realm } = makeSim();
+    const created = sim.writeCustomer(realm, { DisplayName: 'Lot inc.' }, null)['Customer'] as Json;
+    const answer = sim.batch(realm, {
+      BatchItemRequest: [
+        {
+          bId: 'a',
+          operation: 'update',
+          Customer: { Id: created['Id'], SyncToken: created['SyncToken'], sparse: true, Title: 'Dr' },
+        },
+        { bId: 'b', operation: 'update', Customer: { Id: created['Id'], SyncToken: '0', sparse: true, Title: 'M.' } },
+        { bId: 'c', Query: "select * from Customer where DisplayName = 'Lot inc.'" },
+      ],
+    });
+    const items = answer['BatchItemResponse'] as Json[];
+    expect(items.map((item) => item['bId'])).toEqual(['a', 'b', 'c']);
+    expect((items[0]!['Customer'] as Json)['Title']).toBe('Dr');
+    expect(((items[1]!['Fault'] as Json)['Error'] as Json[])[0]!['code']).toBe('5010');
+    expect(rows(items[2]!, 'Customer')).toHaveLength(1);
+    const tooMany = Array.from({ length: 31 }, (_, i) => ({ bId: String(i), Query: 'select * from Customer' }));
+    expect(fault(() => sim.batch(realm, { BatchItemRequest: tooMany })).status).toBe(400);
+  });
+});
