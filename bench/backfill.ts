@@ -65,6 +65,7 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   const seconds = (backfill.finished_at!.getTime() - started) / 1000;
+  const requests = fixture.sim.sim.apiRequestCounts()[realmId] ?? { total: 0 };
   const counts = backfill.counts as { written: number; unchanged: number; deleted: number };
   const records = counts.written + counts.unchanged + counts.deleted;
   const figures = await historyFigures(client, handle.workflowId);
@@ -76,6 +77,9 @@ try {
   );
   console.log(`company: ${customers} customers, ${transactions} transactions`);
   console.log(`backfill: ${records} records in ${seconds.toFixed(1)} s = ${(records / seconds).toFixed(0)} records/s`);
+  console.log(
+    `requests: ${JSON.stringify(requests)} = ${((requests.total / records) * 1000).toFixed(2)} QBO requests per 1,000 records`,
+  );
   console.log(
     `history: ${figures.runs} run(s), at most ${figures.maxEventsPerRun} events in a run, ${figures.totalBytes} bytes = ${((figures.totalBytes / records) * 1000).toFixed(0)} bytes per 1,000 records; largest payload ${figures.largestPayloadBytes} bytes`,
   );

@@ -300,7 +300,8 @@ export function newestPerRecord(records: readonly QboRecord[]): QboRecord[] {
   return [...newest.values()];
 }
 
-function rawVersion(record: QboRecord): RecordVersion {
+/** A raw record's version as it carries it (SyncToken, MetaData.LastUpdatedTime), unread fields null. */
+export function rawVersion(record: QboRecord): RecordVersion {
   const meta = record['MetaData'];
   const time = typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>)['LastUpdatedTime'] : null;
   const token = record['SyncToken'];

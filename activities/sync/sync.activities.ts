@@ -31,6 +31,7 @@ import {
   askQbo,
   damagedFailure,
   documentsByTxnDate,
+  pageEntryKey,
   referenceFetcher,
   splitPage,
   transactionEntities,
@@ -139,7 +140,7 @@ export type IncrementalPassResult =
 
 /** A third of the page activities' heartbeat timeout. */
 const heartbeatEveryMs = 3_000;
-const paging: PagingOptions = { pageSize: maxPageSize, maxProbes: 12 };
+const paging: PagingOptions = { pageSize: maxPageSize };
 
 export function createSyncActivities(deps: SyncDeps) {
   const { db } = deps;
@@ -243,9 +244,10 @@ export function createSyncActivities(deps: SyncDeps) {
       const initial = initialCursor(input.entity, settings.startDate);
       const cursor = resumeCursor(stored, initial, input.overlap ? overlapMs : 0);
       return withQbo(input.tenantId, async (client, checkpoint) => {
-        // A page takes several requests (count probes, then the read). When one of them fails, the
-        // retry goes on from the last request asked rather than probing again from the cursor: on a
-        // flaky connection a page whose every request must succeed in one go may never get read.
+        // A page through a crowded second takes several requests (a count, the read by Id, a count
+        // again). When one of them fails, the retry goes on from the last request asked rather than
+        // from the cursor: on a flaky connection a page whose every request must succeed in one go
+        // may never get read.
         const start = JSON.stringify(cursor);
         let step: PagingStep<PageEntry> =
           resumedStep(Context.current().info.heartbeatDetails, input, start) ??
@@ -254,7 +256,7 @@ export function createSyncActivities(deps: SyncDeps) {
           if (step.pending.phase !== 'recount') {
             checkpoint({ entity: input.entity, until: input.until, cursor: start, step } satisfies PageCheckpoint);
           }
-          step = continuePage(step.pending, await askQbo(client, settings, input.entity, step.request));
+          step = continuePage(step.pending, await askQbo(client, settings, input.entity, step.request), pageEntryKey);
         }
         if (step.kind === 'up-to-date') {
           return { counts: emptyCounts(), cursor: step.cursor, done: true, window: 'up to date' };
