@@ -9,7 +9,7 @@ import { readCursor, readCursors, saveCursor } from '../../db/repositories/sync-
 import { beginPass, finishPass, insertFinishedPass, type PassOpening } from '../../db/repositories/sync-passes.js';
 import { countOpenSyncErrors, recordSyncErrors } from '../../db/repositories/sync-errors.js';
 import { readSyncSettings, saveSyncMode, type SyncSettings } from '../../db/repositories/tenants.js';
-import { analyzeGrownTables } from '../../db/table-statistics.js';
+import { createStatisticsRefresher } from '../../db/table-statistics.js';
 import type { Database, SalesDocumentEntityType } from '../../db/schema.js';
 import type { QboClient } from '../qbo/qbo-client.js';
 import { maxPageSize } from '../qbo/qbo-query.js';
@@ -181,12 +181,9 @@ export function createSyncActivities(deps: SyncDeps) {
   }
 
   /** After a write: keeps the planner's view of fast-growing tables current (db/table-statistics.ts). */
-  async function refreshStatistics(counts: PageCounts): Promise<void> {
-    if (counts.written === 0) return;
-    await analyzeGrownTables(db, (table, error) =>
-      log.warn('could not refresh table statistics', { table, error: String(error).slice(0, 200) }),
-    );
-  }
+  const statistics = createStatisticsRefresher(db, (table, error) =>
+    log.warn('could not refresh table statistics', { table, error: String(error).slice(0, 200) }),
+  );
 
   function passOpening(settings: SyncSettings, kind: PassOpening['kind'], startedAt: Date): PassOpening {
     const execution = Context.current().info.workflowExecution;
@@ -271,7 +268,7 @@ export function createSyncActivities(deps: SyncDeps) {
           await saveCursor(trx, settings, input.entity, next);
           return counts;
         });
-        await refreshStatistics(counts);
+        statistics.afterWrite(counts.written);
         return { counts, cursor: next.from, done: step.done, window: step.window };
       });
     },
@@ -335,7 +332,7 @@ export function createSyncActivities(deps: SyncDeps) {
         });
         return { passId, counts, finishedAt, openErrors: await countOpenSyncErrors(trx, settings.tenantId) };
       });
-      await refreshStatistics(committed.counts);
+      statistics.afterWrite(committed.counts.written);
       return {
         kind: 'applied',
         passId: committed.passId,
