@@ -377,13 +377,17 @@ interface PageCheckpoint {
   readonly step: PagingStep<PageEntry>;
 }
 
+const resumablePhases: readonly string[] = ['page', 'crowded', 'burst'];
+
 /** The request a failed attempt was about to make, when it was planned from the same cursor and pass. */
 function resumedStep(details: unknown, input: SyncEntityPageInput, cursor: string): PagingStep<PageEntry> | undefined {
   const checkpoint = details as Partial<PageCheckpoint> | undefined;
   if (checkpoint?.entity !== input.entity || checkpoint.until !== input.until || checkpoint.cursor !== cursor) {
     return undefined;
   }
-  return checkpoint.step?.kind === 'request' ? checkpoint.step : undefined;
+  // A checkpoint left by a worker of an earlier version may wait in a phase this planner no longer has.
+  const step = checkpoint.step;
+  return step?.kind === 'request' && resumablePhases.includes(step.pending.phase) ? step : undefined;
 }
 
 export type SyncActivities = ReturnType<typeof createSyncActivities>;
