@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../test/database.js';
-import { analyzeGrownTables } from './table-statistics.js';
+import { analyzeGrownTables, createStatisticsRefresher } from './table-statistics.js';
 
 describe('planner statistics kept current during a backfill (R23)', () => {
   let testDb: TestDatabase;
@@ -67,5 +67,53 @@ describe('planner statistics kept current during a backfill (R23)', () => {
     });
     expect(skipped).toEqual(['sync_errors']);
     expect(await reltuples('sync_errors')).toBe(3000);
+  });
+
+  it('after writes, checks in the background at most once an interval, and never waits for a lock', async () => {
+    let clock = 0;
+    const skipped: string[] = [];
+    const refresher = createStatisticsRefresher(testDb.db, (table) => skipped.push(table), {
+      minIntervalMs: 5_000,
+      now: () => clock,
+    });
+    await testDb.db.transaction().execute(async (trx) => {
+      await sql`LOCK TABLE sync_errors IN SHARE UPDATE EXCLUSIVE MODE`.execute(trx);
+      await testDb.db
+        .insertInto('sync_errors')
+        .values(
+          Array.from({ length: 9000 }, (_, i) => ({
+            tenant_id: 'stats',
+            realm_id: 'r',
+            entity_type: 'CreditMemo',
+            qbo_id: String(i),
+            error_type: 'MappingError',
+            message: 'test',
+          })),
+        )
+        .execute();
+      // Wait until the table's counters show the insert, so that every check below finds it grown.
+      for (let attempt = 0; attempt < 50; attempt += 1) {
+        const probe: string[] = [];
+        await analyzeGrownTables(testDb.db, (table) => probe.push(table));
+        if (probe.includes('sync_errors')) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      refresher.afterWrite(0);
+      await refresher.settled();
+      expect(skipped).toEqual([]);
+      const started = Date.now();
+      refresher.afterWrite(10);
+      expect(Date.now() - started).toBeLessThan(50);
+      await refresher.settled();
+      expect(skipped).toEqual(['sync_errors']);
+      clock += 4_000;
+      refresher.afterWrite(10);
+      await refresher.settled();
+      expect(skipped).toEqual(['sync_errors']);
+      clock += 1_000;
+      refresher.afterWrite(10);
+      await refresher.settled();
+      expect(skipped).toEqual(['sync_errors', 'sync_errors']);
+    });
   });
 });

@@ -528,4 +528,59 @@ describe('tenancy and tokens', () => {
         .execute(),
     ).rejects.toThrow(/check constraint/);
   });
+
+  it('a line, link or list member takes its tenant from its parent row: another tenant is refused, and deleting the tenant takes them', async () => {
+    const a = await seed();
+    const b = await seed();
+    const refused = (write: Promise<unknown>) => expect(write).rejects.toThrow(/foreign key/);
+    await refused(
+      asSync(db, (trx) =>
+        trx
+          .insertInto('qbo_links')
+          .values({
+            tenant_id: b.tenantId,
+            realm_id: 'r',
+            entity_type: 'Customer',
+            qbo_id: '1',
+            account_id: a.accountId,
+            sync_token: '0',
+            qbo_last_updated_time: '2026-01-01T00:00:00Z',
+            qbo_updated_at: new Date(),
+          })
+          .execute(),
+      ),
+    );
+    const bList = await db
+      .selectFrom('lists')
+      .select('id')
+      .where('tenant_id', '=', b.tenantId)
+      .executeTakeFirstOrThrow();
+    await refused(
+      asSync(db, (trx) =>
+        trx
+          .insertInto('list_members')
+          .values({ tenant_id: a.tenantId, list_id: bList.id, account_id: a.localAccountId })
+          .execute(),
+      ),
+    );
+    await asSync(db, (trx) =>
+      trx
+        .insertInto('qbo_links')
+        .values({
+          tenant_id: a.tenantId,
+          realm_id: 'r',
+          entity_type: 'Customer',
+          qbo_id: '1',
+          account_id: a.accountId,
+          sync_token: '0',
+          qbo_last_updated_time: '2026-01-01T00:00:00Z',
+          qbo_updated_at: new Date(),
+        })
+        .execute(),
+    );
+    await db.deleteFrom('tenants').where('id', '=', a.tenantId).execute();
+    for (const table of ['qbo_links', 'list_members'] as const) {
+      expect(await db.selectFrom(table).selectAll().where('tenant_id', '=', a.tenantId).execute()).toEqual([]);
+    }
+  });
 });

@@ -5,11 +5,13 @@ import type { RequestLimiter } from './qbo-client.js';
 /**
  * QBO allows 500 requests a minute and 10 at once per company; past that it answers 429. This
  * limiter keeps all workers together under both, with its state in PostgreSQL:
- * - rate: a token bucket per realm, refilled at `requestsPerMinute` and holding at most `burst`,
- *   taken with one atomic statement. In any minute at most burst + requestsPerMinute requests
- *   start, so the defaults (10 + 480) stay under 500 whatever the alignment of QBO's window.
+ * - rate: a token bucket per realm, refilled at `requestsPerMinute` and holding at most `burst`.
+ *   In any minute at most burst + requestsPerMinute requests start, so the defaults (10 + 480)
+ *   stay under 500 whatever the alignment of QBO's window.
  * - concurrency: `maxConcurrent` leased slots per realm; a lease outlives the longest request and
  *   then expires, so a worker killed mid-request frees its slot.
+ * A request waits for one statement that takes a free slot and a token together, or neither; the
+ * slot is handed back after the request without the request waiting for it.
  */
 export interface RealmLimiterOptions {
   readonly requestsPerMinute?: number;
@@ -48,66 +50,71 @@ export function createRealmLimiter(db: Kysely<unknown>, options: RealmLimiterOpt
     preparedRealms.add(realmId);
   }
 
-  /** Takes one token, or says how long until one is due. */
-  async function takeToken(realmId: string): Promise<number> {
-    const result = await sql<{ tokens: number }>`
-      INSERT INTO qbo_rate_buckets AS b (realm_id, tokens, refilled_at)
-      VALUES (${realmId}, ${burst - 1}, clock_timestamp())
-      ON CONFLICT (realm_id) DO UPDATE
-        SET tokens = LEAST(${burst}::float8, b.tokens + EXTRACT(EPOCH FROM clock_timestamp() - b.refilled_at) * ${perSecond}::float8) - 1,
-            refilled_at = clock_timestamp()
-        WHERE LEAST(${burst}::float8, b.tokens + EXTRACT(EPOCH FROM clock_timestamp() - b.refilled_at) * ${perSecond}::float8) >= 1
-      RETURNING tokens`.execute(db);
-    if (result.rows.length > 0) return 0;
-    const state = await sql<{ tokens: number }>`
-      SELECT LEAST(${burst}::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - refilled_at) * ${perSecond}::float8) AS tokens
-      FROM qbo_rate_buckets WHERE realm_id = ${realmId}`.execute(db);
-    const tokens = state.rows[0]?.tokens ?? 0;
-    return Math.max(5, Math.ceil(((1 - tokens) / perSecond) * 1000));
-  }
-
-  async function leaseSlot(realmId: string): Promise<number | undefined> {
-    const result = await sql<{ slot: number }>`
-      UPDATE qbo_request_slots s
-      SET holder = ${holder}, leased_until = clock_timestamp() + make_interval(secs => ${leaseSeconds})
-      WHERE (s.realm_id, s.slot) = (
+  /**
+   * In one statement: a free slot, and a token once a slot is free; the slot is leased only with
+   * the token. Says which slot, or that every slot is busy, or when the next token is due.
+   */
+  async function acquire(realmId: string): Promise<{ slot: number } | { slotBusy: true } | { tokenDueMs: number }> {
+    const refilled = sql`LEAST(${burst}::float8, b.tokens + EXTRACT(EPOCH FROM clock_timestamp() - b.refilled_at) * ${perSecond}::float8)`;
+    const result = await sql<{ slot: number | null; free: boolean; tokens: number | null }>`
+      WITH free AS (
         SELECT realm_id, slot FROM qbo_request_slots
         WHERE realm_id = ${realmId} AND slot < ${maxConcurrent} AND leased_until < clock_timestamp()
-        ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)
-      RETURNING s.slot`.execute(db);
-    return result.rows[0]?.slot;
+        ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED
+      ), token AS (
+        INSERT INTO qbo_rate_buckets AS b (realm_id, tokens, refilled_at)
+        SELECT ${realmId}, ${burst - 1}, clock_timestamp() FROM free
+        ON CONFLICT (realm_id) DO UPDATE
+          SET tokens = ${refilled} - 1, refilled_at = clock_timestamp()
+          WHERE ${refilled} >= 1
+        RETURNING tokens
+      ), leased AS (
+        UPDATE qbo_request_slots s
+        SET holder = ${holder}, leased_until = clock_timestamp() + make_interval(secs => ${leaseSeconds})
+        FROM free
+        WHERE s.realm_id = free.realm_id AND s.slot = free.slot AND EXISTS (SELECT 1 FROM token)
+        RETURNING s.slot
+      )
+      SELECT (SELECT slot FROM leased) AS slot,
+             EXISTS (SELECT 1 FROM free) AS free,
+             (SELECT ${refilled} FROM qbo_rate_buckets b WHERE b.realm_id = ${realmId}) AS tokens`.execute(db);
+    const row = result.rows[0];
+    if (row?.slot !== null && row?.slot !== undefined) return { slot: row.slot };
+    if (!row?.free) return { slotBusy: true };
+    return { tokenDueMs: Math.max(5, Math.ceil(((1 - (row.tokens ?? 0)) / perSecond) * 1000)) };
   }
 
-  async function releaseSlot(realmId: string, slot: number): Promise<void> {
-    await sql`
+  function release(realmId: string, slot: number): void {
+    void sql`
       UPDATE qbo_request_slots SET holder = NULL, leased_until = '-infinity'
-      WHERE realm_id = ${realmId} AND slot = ${slot} AND holder = ${holder}`.execute(db);
+      WHERE realm_id = ${realmId} AND slot = ${slot} AND holder = ${holder}`
+      .execute(db)
+      .catch(() => undefined);
   }
 
   return {
     async run<T>(realmId: string, call: () => Promise<T>): Promise<T> {
       await prepare(realmId);
       const deadline = Date.now() + maxWaitMs;
-      const tooLong = () => {
+      let slotWait = 10;
+      for (;;) {
+        const taken = await acquire(realmId);
+        if ('slot' in taken) {
+          try {
+            return await call();
+          } finally {
+            release(realmId, taken.slot);
+          }
+        }
         if (Date.now() > deadline) {
           throw new RateLimitWaitExceeded(`waited over ${maxWaitMs} ms for a QBO request slot for realm ${realmId}`);
         }
-      };
-      let slot: number | undefined;
-      let wait = 10;
-      while ((slot = await leaseSlot(realmId)) === undefined) {
-        tooLong();
-        await sleep(wait + Math.random() * wait);
-        wait = Math.min(wait * 2, 200);
-      }
-      try {
-        for (let due = await takeToken(realmId); due > 0; due = await takeToken(realmId)) {
-          tooLong();
-          await sleep(due + Math.random() * 10);
+        if ('slotBusy' in taken) {
+          await sleep(slotWait + Math.random() * slotWait);
+          slotWait = Math.min(slotWait * 2, 200);
+        } else {
+          await sleep(taken.tokenDueMs + Math.random() * 10);
         }
-        return await call();
-      } finally {
-        await releaseSlot(realmId, slot).catch(() => undefined);
       }
     },
   };

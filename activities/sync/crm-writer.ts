@@ -177,8 +177,12 @@ async function writeSet<T extends Versioned>(
 ): Promise<void> {
   if (records.length === 0) return;
   const reference = writer.reference;
-  if (reference) await ensureReferences(page, reference.entity, records.map(reference.of), depth);
-  const outcome = await isolatingFailures(page.trx, records, tally.failures, (set) => writeChanges(page, writer, set));
+  const references = reference
+    ? await ensureReferences(page, reference.entity, records.map(reference.of), depth)
+    : new Map<string, QboLink>();
+  const outcome = await isolatingFailures(page.trx, records, tally.failures, (set) =>
+    writeChanges(page, writer, set, references),
+  );
   tally.counts.written += outcome.written.length;
   tally.counts.unchanged += outcome.unchanged.length;
   tally.settled.push(...outcome.written, ...outcome.unchanged);
@@ -200,12 +204,11 @@ async function writeChanges<T extends Versioned>(
   page: Page,
   writer: SetWriter<T>,
   records: readonly T[],
+  references: ReadonlyMap<string, QboLink>,
 ): Promise<SetOutcome<T>> {
   const { trx, settings } = page;
   const ids = records.map((record) => record.qboId);
   const links = await findLinks(trx, settings, writer.entity, ids, { lock: true });
-  const referred = writer.reference ? records.map(writer.reference.of).filter((id): id is string => id !== null) : [];
-  const references = await findLinks(trx, settings, writer.reference?.entity ?? writer.entity, referred);
   const changes = records
     .map((record) => ({ record, link: links.get(record.qboId) }))
     .filter(({ record, link }) => !link || isNewer(record, link));
@@ -256,20 +259,24 @@ async function isolatingFailures<T extends Versioned>(
   }
 }
 
-/** Fetches and writes the referred records the CRM does not hold yet. */
+/**
+ * The links of the referred records, by QBO id, after fetching and writing those the CRM does not
+ * hold yet; a reference that stays missing has none.
+ */
 async function ensureReferences(
   page: Page,
   entity: 'Customer' | 'Item',
   referred: ReadonlyArray<string | null>,
   depth: number,
-): Promise<void> {
+): Promise<Map<string, QboLink>> {
   const ids = [...new Set(referred)].filter((id): id is string => id !== null);
-  if (ids.length === 0 || depth >= maxReferenceDepth) return;
   const linked = await findLinks(page.trx, page.settings, entity, ids);
   const missing = ids.filter((id) => !linked.has(id));
-  if (missing.length === 0) return;
+  if (missing.length === 0 || depth >= maxReferenceDepth) return linked;
   const fetched = await page.fetchReferences(entity, missing);
   await writePage(page, entity, fetched, emptyCounts(), depth + 1);
+  for (const [id, link] of await findLinks(page.trx, page.settings, entity, missing)) linked.set(id, link);
+  return linked;
 }
 
 /** Maps each record; a mapping failure is recorded against its record and the record left out. */
@@ -311,7 +318,8 @@ export function newestPerRecord(records: readonly QboRecord[]): QboRecord[] {
   return [...newest.values()];
 }
 
-function rawVersion(record: QboRecord): RecordVersion {
+/** A raw record's version as it carries it (SyncToken, MetaData.LastUpdatedTime), unread fields null. */
+export function rawVersion(record: QboRecord): RecordVersion {
   const meta = record['MetaData'];
   const time = typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>)['LastUpdatedTime'] : null;
   const token = record['SyncToken'];

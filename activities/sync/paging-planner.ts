@@ -5,21 +5,23 @@ import type { CursorState } from '../../db/repositories/sync-cursors.js';
  * the answer to the last request, it says which request to make next, or which records to commit
  * together with the cursor that follows them. The page activity drives it with the QBO client.
  *
- * QBO pages by offset (STARTPOSITION), which shifts when records leave the set being paged: an edit
- * moves a record to "now", past the pass's end. So the planner never pages by offset through a set
- * that can shrink unseen:
- * - it reads windows of MetaData.LastUpdatedTime sized by count(*) to fit one page, read whole;
- * - a single second holding more than a page (a bulk import) is read by Id with STARTPOSITION,
- *   and counted again at its end: records only ever leave a past second, so an unchanged count
- *   proves no offset shifted; otherwise the second is read again from its start.
- * Records that arrive during a pass land past its end, so a window never grows while it is read.
+ * A page is one query, ordered by MetaData.LastUpdatedTime, of everything from the cursor to the
+ * pass's end, read from its first position. It needs no count(*): a page shorter than QBO's largest
+ * read everything up to the end; a full page read every second before the last one it reached, so
+ * the next page starts at that last second again and skips by Id the records of it already read.
+ * QBO pages by offset (STARTPOSITION), which shifts when records leave the set being paged (an edit
+ * moves a record to "now", past the pass's end); starting each page at its first position never
+ * depends on an offset. Records that arrive during a pass land past its end, so nothing new enters
+ * the pages still to read.
+ *
+ * Only a single second holding a whole page (a bulk import) cannot be paged by time. It is read by
+ * Id with STARTPOSITION, counted before and again at its end: records only ever leave a past second,
+ * so an unchanged count proves no offset shifted; otherwise the second is read again from its start.
  */
 
 export interface PagingOptions {
   /** QBO's largest page (maxPageSize); smaller in tests. */
   readonly pageSize: number;
-  /** Count probes one activity makes before it saves how far it got and lets the next one go on. */
-  readonly maxProbes: number;
 }
 
 /** LastUpdatedTime from (inclusive) to (exclusive), in milliseconds; always whole seconds. */
@@ -42,6 +44,14 @@ export type PagingRequest =
 /** A count request is answered by the count, a read request by the records of the page. */
 export type PagingAnswer<R> = number | readonly R[];
 
+/** What the planner needs of a record: its Id and its LastUpdatedTime (ms), when the record has them. */
+export interface RecordKey {
+  readonly id: string | undefined;
+  readonly lastUpdated: number | undefined;
+}
+
+export type RecordKeyOf<R> = (record: R) => RecordKey;
+
 interface Pass {
   readonly until: number;
   readonly options: PagingOptions;
@@ -51,8 +61,8 @@ type Burst = NonNullable<CursorState['burst']>;
 
 /** What the planner waits for; carried by the driver between a request and its answer. */
 export type PendingRequest<R> =
-  | (Pass & { readonly phase: 'probe'; readonly window: TimeWindow; readonly span: number; readonly probe: number })
-  | (Pass & { readonly phase: 'window'; readonly window: TimeWindow; readonly span: number; readonly total: number })
+  | (Pass & { readonly phase: 'page'; readonly window: TimeWindow; readonly seen: readonly string[] })
+  | (Pass & { readonly phase: 'crowded'; readonly second: number })
   | (Pass & { readonly phase: 'burst'; readonly burst: Burst })
   | (Pass & {
       readonly phase: 'recount';
@@ -100,7 +110,7 @@ export function initialCursor(entity: string, startDate: string): CursorState {
 export function resumeCursor(stored: CursorState | undefined, initial: CursorState, overlapMs: number): CursorState {
   if (!stored) return initial;
   if (stored.burst || overlapMs === 0) return stored;
-  return { ...stored, from: iso(Math.max(0, Date.parse(stored.from) - overlapMs)) };
+  return { from: iso(Math.max(0, Date.parse(stored.from) - overlapMs)) };
 }
 
 /** The first step of a page: where the cursor stands against the pass's end (`until`, ms). */
@@ -109,16 +119,28 @@ export function planPage<R>(cursor: CursorState, until: number, options: PagingO
   if (cursor.burst) return readBurst(pass, cursor.burst);
   const from = Date.parse(cursor.from);
   if (from >= until) return { kind: 'up-to-date', cursor: iso(from) };
-  return probe(pass, from, Math.max(second, Math.min(cursor.spanMs ?? until - from, until - from)), 0);
+  const window = { from, to: until };
+  const request: PagingRequest = {
+    kind: 'read',
+    window,
+    orderBy: 'MetaData.LastUpdatedTime',
+    startPosition: 1,
+    maxResults: options.pageSize,
+  };
+  return { kind: 'request', request, pending: { ...pass, phase: 'page', window, seen: cursor.seen ?? [] } };
 }
 
-/** The step after `pending` was answered. */
-export function continuePage<R>(pending: PendingRequest<R>, answer: PagingAnswer<R>): PagingStep<R> {
+/** The step after `pending` was answered; `keyOf` reads a record's Id and LastUpdatedTime. */
+export function continuePage<R>(
+  pending: PendingRequest<R>,
+  answer: PagingAnswer<R>,
+  keyOf: RecordKeyOf<R>,
+): PagingStep<R> {
   switch (pending.phase) {
-    case 'probe':
-      return afterProbe(pending, countOf(answer));
-    case 'window':
-      return afterWindow(pending, recordsOf(answer));
+    case 'page':
+      return afterPage(pending, recordsOf(answer), keyOf);
+    case 'crowded':
+      return readBurst(pending, { second: iso(pending.second), offset: 0, expected: countOf(answer) });
     case 'burst':
       return afterBurstPage(pending, recordsOf(answer));
     case 'recount':
@@ -126,55 +148,38 @@ export function continuePage<R>(pending: PendingRequest<R>, answer: PagingAnswer
   }
 }
 
-function probe<R>(pass: Pass, from: number, span: number, probes: number): PagingStep<R> {
-  if (probes >= pass.options.maxProbes) {
-    // Sparse data far apart: save how far the probes got; the next page goes on from there.
-    return commit([], { from: iso(from), spanMs: span }, from >= pass.until, windowLabel(from, from));
-  }
-  const window = { from, to: Math.min(from + span, pass.until) };
-  return {
-    kind: 'request',
-    request: { kind: 'count', window },
-    pending: { ...pass, phase: 'probe', window, span, probe: probes },
+function afterPage<R>(
+  pending: PendingRequest<R> & { phase: 'page' },
+  records: readonly R[],
+  keyOf: RecordKeyOf<R>,
+): PagingStep<R> {
+  const { window, until, options } = pending;
+  const seen = new Set(pending.seen);
+  const secondOf = (record: R) => {
+    const time = keyOf(record).lastUpdated;
+    return time === undefined ? undefined : Math.floor(time / second) * second;
   };
-}
-
-function afterProbe<R>(pending: PendingRequest<R> & { phase: 'probe' }, total: number): PagingStep<R> {
-  const { window, span, until, options } = pending;
-  const pass: Pass = { until, options };
-  if (total === 0) {
-    if (window.to >= until)
-      return commit([], { from: iso(until), spanMs: span }, true, windowLabel(window.from, window.to));
-    return probe(pass, window.to, span * 4, pending.probe + 1);
+  // Records of the cursor's second that the previous page committed: read again, written once.
+  // (An Id read before cannot come back from a later second: an edit moves a record past the pass.)
+  const unseen = records.filter((record) => {
+    const id = keyOf(record).id;
+    return id === undefined || !seen.has(id);
+  });
+  if (records.length < options.pageSize) {
+    return commit(unseen, { from: iso(until) }, true, windowLabel(window.from, until));
   }
-  if (total <= options.pageSize) {
-    const request: PagingRequest = {
-      kind: 'read',
-      window,
-      orderBy: 'MetaData.LastUpdatedTime',
-      startPosition: 1,
-      maxResults: options.pageSize,
-    };
-    return { kind: 'request', request, pending: { ...pass, phase: 'window', window, span, total } };
+  // A full page: every second before the last one it reached is read whole.
+  const last = Math.max(...records.map((record) => secondOf(record) ?? Number.NEGATIVE_INFINITY));
+  if (!(last > window.from)) {
+    // The whole page shares the cursor's second: only Id paging gets through it.
+    const request: PagingRequest = { kind: 'count', window: { from: window.from, to: window.from + second } };
+    return { kind: 'request', request, pending: { until, options, phase: 'crowded', second: window.from } };
   }
-  if (span <= second) {
-    // A bulk import: more than a page in one second. Page through it by Id.
-    return readBurst(pass, { second: iso(window.from), offset: 0, expected: total });
-  }
-  // Too many for one page: shrink the window to what should fit, at least a second.
-  const shrunk = Math.max(second, Math.floor((span * (options.pageSize * 0.8)) / total / second) * second);
-  return probe(pass, window.from, shrunk, pending.probe + 1);
-}
-
-function afterWindow<R>(pending: PendingRequest<R> & { phase: 'window' }, records: readonly R[]): PagingStep<R> {
-  const { window, span, total, until, options } = pending;
-  const nextSpan = total < options.pageSize / 4 ? span * 2 : span;
-  return commit(
-    records,
-    { from: iso(window.to), spanMs: nextSpan },
-    window.to >= until,
-    windowLabel(window.from, window.to),
-  );
+  const lastSeen = unseen.flatMap((record) => {
+    const id = keyOf(record).id;
+    return id !== undefined && secondOf(record) === last ? [id] : [];
+  });
+  return commit(unseen, { from: iso(last), seen: lastSeen }, false, windowLabel(window.from, last));
 }
 
 function readBurst<R>(pass: Pass, burst: Burst): PagingStep<R> {
@@ -193,12 +198,7 @@ function afterBurstPage<R>(pending: PendingRequest<R> & { phase: 'burst' }, reco
   const { burst, until, options } = pending;
   const offset = burst.offset + records.length;
   if (offset < burst.expected && records.length === options.pageSize) {
-    return commit(
-      records,
-      { from: burst.second, spanMs: second, burst: { ...burst, offset } },
-      false,
-      burstLabel(burst, offset),
-    );
+    return commit(records, { from: burst.second, burst: { ...burst, offset } }, false, burstLabel(burst, offset));
   }
   // Records can only leave a past second (an edit moves them to now). Count it again: if none left
   // while it was read, no offset shifted under us.
@@ -215,8 +215,8 @@ function afterRecount<R>(pending: PendingRequest<R> & { phase: 'recount' }, rema
   const start = Date.parse(burst.second);
   const next: CursorState =
     remaining === burst.expected
-      ? { from: iso(start + second), spanMs: second }
-      : { from: burst.second, spanMs: second, burst: { second: burst.second, offset: 0, expected: remaining } };
+      ? { from: iso(start + second) }
+      : { from: burst.second, burst: { second: burst.second, offset: 0, expected: remaining } };
   return commit(records, next, !next.burst && start + second >= until, burstLabel(burst, offset));
 }
 

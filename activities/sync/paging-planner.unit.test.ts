@@ -47,7 +47,9 @@ class ModelCompany {
 
 const s = 1000;
 const start = Date.parse('2026-01-01T00:00:00.000Z');
-const options: PagingOptions = { pageSize: 10, maxProbes: 12 };
+const options: PagingOptions = { pageSize: 10 };
+const keyOf = (record: ModelRecord) => ({ id: String(record.id), lastUpdated: record.lastUpdated });
+const at = (ms: number) => new Date(ms).toISOString();
 
 /** Answers every request of one page from `company` until the planner commits. */
 function runPage(company: ModelCompany, cursor: CursorState, until: number, pageOptions = options) {
@@ -55,85 +57,95 @@ function runPage(company: ModelCompany, cursor: CursorState, until: number, page
   let step: PagingStep<ModelRecord> = planPage(cursor, until, pageOptions);
   while (step.kind === 'request') {
     requests.push(step.request);
-    step = continuePage(step.pending, company.answer(step.request));
+    step = continuePage(step.pending, company.answer(step.request), keyOf);
   }
   return { step, requests };
 }
 
+const committed = (step: PagingStep<ModelRecord>) => (step.kind === 'commit' ? step : undefined);
+
 describe('paging planner: decisions', () => {
-  it('reads a window that fits one page whole, after one count, and widens the next when it was sparse', () => {
+  it('reads everything up to the pass end in one read and no count when it fits a page, however sparse', () => {
     const company = new ModelCompany();
     company.add(start + 10 * s, 2);
-    const until = start + 100 * s;
-    const { step, requests } = runPage(company, { from: new Date(start).toISOString() }, until);
-    expect(requests.map((request) => request.kind)).toEqual(['count', 'read']);
-    expect(requests[1]).toMatchObject({ orderBy: 'MetaData.LastUpdatedTime', startPosition: 1, maxResults: 10 });
-    expect(step).toMatchObject({ kind: 'commit', done: true, next: { from: new Date(until).toISOString() } });
-    expect(step.kind === 'commit' && step.records).toHaveLength(2);
-    expect(step.kind === 'commit' && step.next.spanMs).toBe(200 * s);
+    company.add(start + 400 * 86_400 * s, 1);
+    const until = start + 500 * 86_400 * s;
+    const { step, requests } = runPage(company, { from: at(start) }, until);
+    expect(requests).toEqual([
+      {
+        kind: 'read',
+        window: { from: start, to: until },
+        orderBy: 'MetaData.LastUpdatedTime',
+        startPosition: 1,
+        maxResults: 10,
+      },
+    ]);
+    expect(step).toMatchObject({ kind: 'commit', done: true, next: { from: at(until) } });
+    expect(committed(step)?.records).toHaveLength(3);
   });
 
-  it('shrinks a window holding more than a page to what should fit, never under a second', () => {
+  it('after a full page starts the next at the last second it reached, and skips the records of it already read', () => {
     const company = new ModelCompany();
-    for (let second = 0; second < 100; second += 1) company.add(start + second * s, 1);
-    const { step, requests } = runPage(company, { from: new Date(start).toISOString() }, start + 100 * s);
-    expect(requests[0]).toEqual({ kind: 'count', window: { from: start, to: start + 100 * s } });
-    expect(requests[1]).toEqual({ kind: 'count', window: { from: start, to: start + 8 * s } });
-    expect(step).toMatchObject({ kind: 'commit', done: false, next: { from: new Date(start + 8 * s).toISOString() } });
+    for (let second = 0; second < 8; second += 1) company.add(start + second * s, 1);
+    company.add(start + 8 * s, 4); // ids 9..12: the page of 10 reaches two of them
+    company.add(start + 9 * s, 1);
+    const until = start + 100 * s;
+    const first = runPage(company, { from: at(start) }, until);
+    expect(first.requests).toHaveLength(1);
+    const page = committed(first.step)!;
+    expect(page.records).toHaveLength(10);
+    expect(page.next.from).toBe(at(start + 8 * s));
+    expect(page.next.seen).toHaveLength(2);
+    expect(page.done).toBe(false);
+
+    const second = runPage(company, page.next, until);
+    expect(second.requests.map((request) => request.kind)).toEqual(['read']);
+    const rest = committed(second.step)!;
+    // The two already read are skipped: the other two of second 8, then second 9.
+    expect(rest.records.map((record) => record.id).sort((a, b) => a - b)).toEqual(
+      [9, 10, 11, 12, 13].filter((id) => !page.next.seen!.includes(String(id))),
+    );
+    expect(rest).toMatchObject({ done: true, next: { from: at(until) } });
   });
 
-  it('reads a second holding more than a page by Id, then counts it again before moving past it', () => {
+  it('pages a second that holds a whole page by Id, counted before and again before moving past it', () => {
     const company = new ModelCompany();
     company.add(start, 15);
     const until = start + 10 * s;
-    const first = runPage(company, { from: new Date(start).toISOString(), spanMs: s }, until);
-    expect(first.requests.map((request) => request.kind)).toEqual(['count', 'read']);
-    expect(first.requests[1]).toMatchObject({ orderBy: 'Id', startPosition: 1 });
+    const first = runPage(company, { from: at(start) }, until);
+    expect(first.requests.map((request) => request.kind)).toEqual(['read', 'count', 'read']);
+    expect(first.requests[1]).toEqual({ kind: 'count', window: { from: start, to: start + s } });
+    expect(first.requests[2]).toMatchObject({ orderBy: 'Id', startPosition: 1 });
     expect(first.step).toMatchObject({
       kind: 'commit',
       done: false,
-      next: { burst: { second: new Date(start).toISOString(), offset: 10, expected: 15 } },
+      next: { burst: { second: at(start), offset: 10, expected: 15 } },
     });
-    const next = first.step.kind === 'commit' ? first.step.next : undefined;
-    const second = runPage(company, next!, until);
+    const second = runPage(company, committed(first.step)!.next, until);
     expect(second.requests.map((request) => request.kind)).toEqual(['read', 'count']);
     expect(second.requests[0]).toMatchObject({ orderBy: 'Id', startPosition: 11 });
-    expect(second.step).toMatchObject({ kind: 'commit', next: { from: new Date(start + s).toISOString() } });
+    expect(second.step).toMatchObject({ kind: 'commit', next: { from: at(start + s) } });
+    expect(committed(second.step)?.next.burst).toBeUndefined();
   });
 
-  it('reads a burst second again from its start when records left it while it was read', () => {
+  it('reads a crowded second again from its start when records left it while it was read', () => {
     const company = new ModelCompany();
     company.add(start, 15);
     const until = start + 10 * s;
-    const cursor: CursorState = {
-      from: new Date(start).toISOString(),
-      spanMs: s,
-      burst: { second: new Date(start).toISOString(), offset: 10, expected: 15 },
-    };
+    const cursor: CursorState = { from: at(start), burst: { second: at(start), offset: 10, expected: 15 } };
     // An edit moves record 1, already read, to now: every offset after it shifts down by one.
     company.records.get(1)!.lastUpdated = until + 60 * s;
     const { step } = runPage(company, cursor, until);
     expect(step).toMatchObject({
       kind: 'commit',
       done: false,
-      next: { burst: { second: new Date(start).toISOString(), offset: 0, expected: 14 } },
+      next: { burst: { second: at(start), offset: 0, expected: 14 } },
     });
   });
 
   it('is up to date without a request when the cursor is at the pass end', () => {
-    const step = planPage({ from: new Date(start).toISOString() }, start, options);
-    expect(step).toEqual({ kind: 'up-to-date', cursor: new Date(start).toISOString() });
-  });
-
-  it('saves how far its probes got through sparse data, and goes on from there', () => {
-    const company = new ModelCompany();
-    company.add(start + 400 * 86_400 * s, 1);
-    const until = start + 500 * 86_400 * s;
-    const { step, requests } = runPage(company, { from: new Date(start).toISOString(), spanMs: s }, until);
-    expect(requests).toHaveLength(options.maxProbes);
-    expect(step).toMatchObject({ kind: 'commit', done: false, records: [] });
-    const again = runPage(company, step.kind === 'commit' ? step.next : { from: '' }, until);
-    expect(again.step.kind === 'commit' && again.step.records).toHaveLength(1);
+    const step = planPage({ from: at(start) }, start, options);
+    expect(step).toEqual({ kind: 'up-to-date', cursor: at(start) });
   });
 
   it('starts an incremental pass a minute before its cursor, but resumes a burst where it stopped', () => {
@@ -141,7 +153,8 @@ describe('paging planner: decisions', () => {
     expect(initial).toEqual({ from: '2024-05-01T00:00:00.000Z' });
     expect(initialCursor('Item', '2024-05-01')).toEqual({ from: '2000-01-01T00:00:00.000Z' });
     expect(resumeCursor(undefined, initial, 60_000)).toBe(initial);
-    expect(resumeCursor({ from: '2026-01-01T00:01:00.000Z' }, initial, 60_000)).toEqual({
+    // The overlap reads the cursor's second again anyway: the Ids read of it are no longer skipped.
+    expect(resumeCursor({ from: '2026-01-01T00:01:00.000Z', seen: ['4'] }, initial, 60_000)).toEqual({
       from: '2026-01-01T00:00:00.000Z',
     });
     const burst: CursorState = { from: 'x', burst: { second: 'x', offset: 3, expected: 9 } };
@@ -150,9 +163,9 @@ describe('paging planner: decisions', () => {
   });
 
   it('refuses an answer of the wrong kind', () => {
-    const step = planPage<ModelRecord>({ from: new Date(start).toISOString() }, start + s, options);
+    const step = planPage<ModelRecord>({ from: at(start) }, start + s, options);
     if (step.kind !== 'request') throw new Error('expected a request');
-    expect(() => continuePage(step.pending, [])).toThrow(TypeError);
+    expect(() => continuePage(step.pending, 3, keyOf)).toThrow(TypeError);
   });
 });
 
@@ -169,7 +182,6 @@ interface Scenario {
   /** Groups of records sharing one second: [seconds after the start, how many]. */
   readonly groups: ReadonlyArray<readonly [number, number]>;
   readonly passSeconds: number;
-  readonly spanHint: number | undefined;
   readonly interference: readonly Interference[];
 }
 
@@ -179,7 +191,7 @@ interface Scenario {
  * began, and not edited since, was read at least once.
  */
 function checkPass(scenario: Scenario): void {
-  const pageOptions: PagingOptions = { pageSize: scenario.pageSize, maxProbes: 12 };
+  const pageOptions: PagingOptions = { pageSize: scenario.pageSize };
   const company = new ModelCompany();
   for (const [offset, howMany] of scenario.groups) company.add(start + offset * s, howMany);
   const until = start + scenario.passSeconds * s;
@@ -189,10 +201,7 @@ function checkPass(scenario: Scenario): void {
   const edited = new Set<number>();
   const read = new Set<number>();
 
-  let cursor: CursorState = {
-    from: new Date(start).toISOString(),
-    ...(scenario.spanHint ? { spanMs: scenario.spanHint } : {}),
-  };
+  let cursor: CursorState = { from: at(start) };
   let requests = 0;
   const requestLimit = 50_000;
   for (;;) {
@@ -214,7 +223,9 @@ function checkPass(scenario: Scenario): void {
       }
       const answer = company.answer(step.request);
       // A worker that dies loses what it read and not committed: the retry starts from the cursor.
-      step = interference?.workerDies ? planPage(cursor, until, pageOptions) : continuePage(step.pending, answer);
+      step = interference?.workerDies
+        ? planPage(cursor, until, pageOptions)
+        : continuePage(step.pending, answer, keyOf);
     }
     if (step.kind === 'up-to-date') break;
     for (const record of step.records) read.add(record.id);
@@ -224,7 +235,7 @@ function checkPass(scenario: Scenario): void {
 
   const lost = mustBeRead.filter((id) => !edited.has(id) && !read.has(id));
   expect(lost).toEqual([]);
-  expect(cursor).toMatchObject({ from: new Date(until).toISOString() });
+  expect(cursor).toMatchObject({ from: at(until) });
   expect(cursor.burst).toBeUndefined();
 }
 
@@ -255,10 +266,6 @@ describe('paging planner: no record lost under concurrent edits (property)', () 
             ),
             { maxLength: 40 },
           ),
-          spanHint: fc.option(
-            fc.integer({ min: 1, max: 10_000_000 }).map((seconds) => seconds * s),
-            { nil: undefined },
-          ),
           interference: fc.array(interference(pageSize * 3), { maxLength: 300 }),
         }),
       );
@@ -276,9 +283,50 @@ describe('paging planner: no record lost under concurrent edits (property)', () 
         { minLength: 1, maxLength: 4 },
       ),
       passSeconds: fc.integer({ min: 1, max: 150 }),
-      spanHint: fc.constant(undefined),
       interference: fc.array(interference(1500), { maxLength: 40 }),
     });
     fc.assert(fc.property(scenario, checkPass), { numRuns: 15 });
+  });
+
+  it('in one request a page when no second holds a page: no count, and no record committed twice', () => {
+    const scenario = fc.integer({ min: 3, max: 12 }).chain((pageSize) =>
+      fc.record({
+        pageSize: fc.constant(pageSize),
+        groups: fc.array(fc.tuple(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 1, max: pageSize - 1 })), {
+          maxLength: 60,
+        }),
+      }),
+    );
+    fc.assert(
+      fc.property(scenario, ({ pageSize, groups }) => {
+        const company = new ModelCompany();
+        const perSecond = new Map<number, number>();
+        for (const [offset, howMany] of groups) {
+          const crowd = (perSecond.get(offset) ?? 0) + howMany;
+          if (crowd >= pageSize) continue;
+          perSecond.set(offset, crowd);
+          company.add(start + offset * s, howMany);
+        }
+        const until = start + 600 * s;
+        const read: number[] = [];
+        let requests = 0;
+        let cursor: CursorState = { from: at(start) };
+        for (;;) {
+          const { step, requests: asked } = runPage(company, cursor, until, { pageSize });
+          requests += asked.length;
+          expect(asked.every((request) => request.kind === 'read')).toBe(true);
+          if (step.kind !== 'commit') break;
+          read.push(...step.records.map((record) => record.id));
+          cursor = step.next;
+          if (step.done) break;
+        }
+        expect(read.length).toBe(new Set(read).size);
+        expect(new Set(read).size).toBe(company.records.size);
+        // Each page after the first reads again at most its first second's records already read.
+        const fullest = Math.max(0, ...perSecond.values());
+        expect(requests).toBeLessThanOrEqual(Math.ceil(company.records.size / (pageSize - fullest)) + 1);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -3,8 +3,8 @@ import type { SalesDocumentEntityType } from '../../db/schema.js';
 import type { RecordFailure } from '../../db/repositories/sync-errors.js';
 import type { DamagedRecord, QboClient, QboRecord } from '../qbo/qbo-client.js';
 import { maxPageSize, qboDateTime, type QboCondition } from '../qbo/qbo-query.js';
-import type { ReferenceFetcher, TenantSettings } from './crm-writer.js';
-import type { PagingRequest, TimeWindow } from './paging-planner.js';
+import { rawVersion, type ReferenceFetcher, type TenantSettings } from './crm-writer.js';
+import type { PagingRequest, RecordKey, TimeWindow } from './paging-planner.js';
 import { dayText, type DocumentSource } from './reconcile-deletes.js';
 
 /** The sync's questions to QBO, as the planners and the writer ask them. */
@@ -79,6 +79,13 @@ export function splitPage(entries: readonly PageEntry[]): { records: QboRecord[]
     else records.push(entry);
   }
   return { records, damaged };
+}
+
+/** A page entry's Id and LastUpdatedTime for the paging planner; a damaged entry has neither. */
+export function pageEntryKey(entry: PageEntry): RecordKey {
+  if (entry instanceof DamagedEntry) return { id: undefined, lastUpdated: undefined };
+  const lastUpdated = Date.parse(rawVersion(entry).lastUpdatedTime ?? '');
+  return { id: entry.Id, lastUpdated: Number.isNaN(lastUpdated) ? undefined : lastUpdated };
 }
 
 const isoSecond = (ms: number) => new Date(ms).toISOString().slice(0, 19);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DamagedRecord, type QboClient, type QueryPage } from '../qbo/qbo-client.js';
 import type { TenantSettings } from './crm-writer.js';
 import { continuePage, planPage, type PagingStep } from './paging-planner.js';
-import { askQbo, splitPage, type PageEntry } from './qbo-requests.js';
+import { askQbo, pageEntryKey, splitPage, type PageEntry } from './qbo-requests.js';
 
 const settings: TenantSettings = {
   tenantId: 't',
@@ -33,14 +33,13 @@ describe('a page with a damaged record', () => {
     let step: PagingStep<PageEntry> = planPage(
       {
         from: new Date(second).toISOString(),
-        spanMs: 1000,
         burst: { second: new Date(second).toISOString(), offset: 0, expected: 10 },
       },
       second + 60_000,
-      { pageSize, maxProbes: 4 },
+      { pageSize },
     );
     while (step.kind === 'request')
-      step = continuePage(step.pending, await askQbo(client, settings, 'Customer', step.request));
+      step = continuePage(step.pending, await askQbo(client, settings, 'Customer', step.request), pageEntryKey);
     if (step.kind !== 'commit') throw new Error(`expected a commit, got ${step.kind}`);
     expect(step.records).toHaveLength(pageSize);
     expect(step.next.burst).toMatchObject({ offset: pageSize, expected: 10 });

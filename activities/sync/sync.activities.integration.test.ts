@@ -232,7 +232,7 @@ describe('a page activity retried after a failed request', () => {
   /** Requests the wrapped client made; the one numbered failAt (1-based) fails as a QBO 5xx would. */
   let asked = 0;
   let failAt = 0;
-  /** Of those, the count probes. */
+  /** Of those, the count(*) requests. */
   let counted = 0;
 
   beforeAll(async () => {
@@ -270,7 +270,7 @@ describe('a page activity retried after a failed request', () => {
     });
   }
 
-  it('R23: goes on from the request that failed, not from the first count probe, and writes the page once', async () => {
+  it('R23: goes on from the request that failed, kept in its heartbeat, and writes the page once with no count', async () => {
     const activities = activitiesWithFlakyClient();
     const pass = await runIn(new MockActivityEnvironment(), activities.beginSyncPass, {
       tenantId,
@@ -282,15 +282,15 @@ describe('a page activity retried after a failed request', () => {
     let checkpoint: unknown;
     first.on('heartbeat', (details: unknown) => (checkpoint = details));
     asked = 0;
-    failAt = 2; // the count probe answers, the read of the page fails
+    counted = 0;
+    failAt = 1; // the page's one read fails
     await expect(runIn(first, activities.syncEntityPage, input)).rejects.toThrow(/injected/);
     expect(checkpoint).toMatchObject({ entity: 'Invoice', step: { kind: 'request', request: { kind: 'read' } } });
 
     const retry = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: checkpoint });
-    counted = 0;
     failAt = 0;
     const page = await runIn(retry, activities.syncEntityPage, input);
-    // No count probe again: the read that failed is made at once (then the invoices' customers are fetched).
+    // A page is one read by LastUpdatedTime: no count(*) in either attempt.
     expect(counted).toBe(0);
     expect(page.counts.written).toBeGreaterThan(0);
     expect(page.done).toBe(true);

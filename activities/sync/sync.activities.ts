@@ -8,7 +8,7 @@ import { readCursor, readCursors, saveCursor } from '../../db/repositories/sync-
 import { beginPass, finishPass, insertFinishedPass, type PassOpening } from '../../db/repositories/sync-passes.js';
 import { countOpenSyncErrors, recordSyncErrors } from '../../db/repositories/sync-errors.js';
 import { saveSyncMode, type SyncSettings } from '../../db/repositories/tenants.js';
-import { analyzeGrownTables } from '../../db/table-statistics.js';
+import { createStatisticsRefresher } from '../../db/table-statistics.js';
 import type { Database, SalesDocumentEntityType } from '../../db/schema.js';
 import type { QboClient } from '../qbo/qbo-client.js';
 import { maxPageSize } from '../qbo/qbo-query.js';
@@ -32,6 +32,7 @@ import {
   askQbo,
   damagedFailure,
   documentsByTxnDate,
+  pageEntryKey,
   referenceFetcher,
   splitPage,
   transactionEntities,
@@ -146,7 +147,7 @@ export type IncrementalPassResult =
 
 /** A third of the page activities' heartbeat timeout. */
 const heartbeatEveryMs = 3_000;
-const paging: PagingOptions = { pageSize: maxPageSize, maxProbes: 12 };
+const paging: PagingOptions = { pageSize: maxPageSize };
 
 export function createSyncActivities(deps: SyncDeps) {
   const { db } = deps;
@@ -177,12 +178,9 @@ export function createSyncActivities(deps: SyncDeps) {
   }
 
   /** After a write: keeps the planner's view of fast-growing tables current (db/table-statistics.ts). */
-  async function refreshStatistics(counts: PageCounts): Promise<void> {
-    if (counts.written === 0) return;
-    await analyzeGrownTables(db, (table, error) =>
-      log.warn('could not refresh table statistics', { table, error: String(error).slice(0, 200) }),
-    );
-  }
+  const statistics = createStatisticsRefresher(db, (table, error) =>
+    log.warn('could not refresh table statistics', { table, error: String(error).slice(0, 200) }),
+  );
 
   /** R21: after a write that may have moved documents off a merged-away customer, the merges to repair. */
   async function mergesAfter(settings: SyncSettings, counts: PageCounts): Promise<{ mergesPending?: number }> {
@@ -247,9 +245,10 @@ export function createSyncActivities(deps: SyncDeps) {
       const initial = initialCursor(input.entity, settings.startDate);
       const cursor = resumeCursor(stored, initial, input.overlap ? overlapMs : 0);
       return withQbo(input.tenantId, async (client, checkpoint) => {
-        // A page takes several requests (count probes, then the read). When one of them fails, the
-        // retry goes on from the last request asked rather than probing again from the cursor: on a
-        // flaky connection a page whose every request must succeed in one go may never get read.
+        // A page through a crowded second takes several requests (a count, the read by Id, a count
+        // again). When one of them fails, the retry goes on from the last request asked rather than
+        // from the cursor: on a flaky connection a page whose every request must succeed in one go
+        // may never get read.
         const start = JSON.stringify(cursor);
         let step: PagingStep<PageEntry> =
           resumedStep(Context.current().info.heartbeatDetails, input, start) ??
@@ -258,7 +257,7 @@ export function createSyncActivities(deps: SyncDeps) {
           if (step.pending.phase !== 'recount') {
             checkpoint({ entity: input.entity, until: input.until, cursor: start, step } satisfies PageCheckpoint);
           }
-          step = continuePage(step.pending, await askQbo(client, settings, input.entity, step.request));
+          step = continuePage(step.pending, await askQbo(client, settings, input.entity, step.request), pageEntryKey);
         }
         if (step.kind === 'up-to-date') {
           return { counts: emptyCounts(), cursor: step.cursor, done: true, window: 'up to date' };
@@ -273,7 +272,7 @@ export function createSyncActivities(deps: SyncDeps) {
           await saveCursor(trx, settings, input.entity, next);
           return counts;
         });
-        await refreshStatistics(counts);
+        statistics.afterWrite(counts.written);
         return {
           counts,
           cursor: next.from,
@@ -349,7 +348,7 @@ export function createSyncActivities(deps: SyncDeps) {
           pushesWaiting: settings.twoWay ? await pushesWaiting(trx, settings.tenantId) : 0,
         };
       });
-      await refreshStatistics(committed.counts);
+      statistics.afterWrite(committed.counts.written);
       return {
         kind: 'applied',
         passId: committed.passId,
@@ -396,13 +395,17 @@ interface PageCheckpoint {
   readonly step: PagingStep<PageEntry>;
 }
 
+const resumablePhases: readonly string[] = ['page', 'crowded', 'burst'];
+
 /** The request a failed attempt was about to make, when it was planned from the same cursor and pass. */
 function resumedStep(details: unknown, input: SyncEntityPageInput, cursor: string): PagingStep<PageEntry> | undefined {
   const checkpoint = details as Partial<PageCheckpoint> | undefined;
   if (checkpoint?.entity !== input.entity || checkpoint.until !== input.until || checkpoint.cursor !== cursor) {
     return undefined;
   }
-  return checkpoint.step?.kind === 'request' ? checkpoint.step : undefined;
+  // A checkpoint left by a worker of an earlier version may wait in a phase this planner no longer has.
+  const step = checkpoint.step;
+  return step?.kind === 'request' && resumablePhases.includes(step.pending.phase) ? step : undefined;
 }
 
 export type SyncActivities = ReturnType<typeof createSyncActivities>;

@@ -8,8 +8,8 @@ export type SyncCursorRow = Selectable<SyncCursorsTable>;
 export interface CursorState {
   /** LastUpdatedTime position: every record before it (and before the pass's end) is written. */
   readonly from: string;
-  /** The window span last used, a hint for the next one. */
-  readonly spanMs?: number;
+  /** Ids of records in the second `from` already written: the next page reads that second again and skips them. */
+  readonly seen?: readonly string[];
   /** More than a page of records share one second: paged by Id within it, verified by count. */
   readonly burst?: { readonly second: string; readonly offset: number; readonly expected: number };
 }
