@@ -3,13 +3,15 @@ import { sql, type Kysely } from 'kysely';
 /**
  * Drops the foreign keys to tenants that only repeat what another key of the same row already
  * fixes, each a check on every row the sync inserts:
- * - opportunity_lines: its opportunity's key (tenant_id, opportunity_id) names the tenant;
  * - qbo_links: exactly one target column is set (a CHECK), and that target's key (tenant_id, …)
  *   names the tenant;
  * - list_members: its list's key (tenant_id, list_id) names the tenant.
  * Each of those keys cascades, so deleting a tenant still deletes these rows through their parent.
+ * opportunity_lines keeps its tenant key: its product key does not cascade (the sync never deletes a
+ * product, R22), so without it a tenant's products could go before its lines, and the tenant's
+ * deletion would be refused.
  */
-const repeated = ['opportunity_lines', 'qbo_links', 'list_members'] as const;
+const repeated = ['qbo_links', 'list_members'] as const;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function up(db: Kysely<any>): Promise<void> {

@@ -380,6 +380,12 @@ describe('R9: documents and revenue categories sync one way, QuickBooks to CRM',
         })
         .returning('id')
         .executeTakeFirstOrThrow();
+      // A line of a synced product: deleting the tenant must not trip on the line's product key.
+      const product = await trx
+        .insertInto('products')
+        .values({ tenant_id: seeded.tenantId, code: 'SVC' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
       const line = await trx
         .insertInto('opportunity_lines')
         .values({
@@ -387,6 +393,7 @@ describe('R9: documents and revenue categories sync one way, QuickBooks to CRM',
           opportunity_id: opportunity.id,
           line_number: 1,
           product_code: 'SVC',
+          product_id: product.id,
           quantity: 1,
           unit_price: 100,
           amount: '100.00',
