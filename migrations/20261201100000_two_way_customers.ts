@@ -164,16 +164,12 @@ const upStatements = [
   // clears nothing on purpose.
   `CREATE FUNCTION qbsync_contacts_push() RETURNS trigger LANGUAGE plpgsql AS $$
    BEGIN
-     IF TG_OP = 'UPDATE' THEN
-       IF NEW.is_primary AND OLD.is_primary AND NEW.account_id IS NOT DISTINCT FROM OLD.account_id THEN
-         IF ${changedSql(contactFields)} THEN
-           PERFORM qbsync_enqueue_push(NEW.tenant_id, NEW.account_id, ${clearedFieldsSql(contactFields)});
-         END IF;
-         RETURN NULL;
+     IF NEW.is_primary AND OLD.is_primary AND NEW.account_id IS NOT DISTINCT FROM OLD.account_id THEN
+       IF ${changedSql(contactFields)} THEN
+         PERFORM qbsync_enqueue_push(NEW.tenant_id, NEW.account_id, ${clearedFieldsSql(contactFields)});
        END IF;
-       IF NEW.is_primary IS DISTINCT FROM OLD.is_primary THEN
-         PERFORM qbsync_enqueue_push(NEW.tenant_id, NEW.account_id, '{}');
-       END IF;
+     ELSIF NEW.is_primary IS DISTINCT FROM OLD.is_primary THEN
+       PERFORM qbsync_enqueue_push(NEW.tenant_id, NEW.account_id, '{}');
      END IF;
      RETURN NULL;
    END $$`,

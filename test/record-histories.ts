@@ -2,6 +2,8 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { Worker } from '@temporalio/worker';
+import { workflowsPath } from '../worker/main.js';
 import { temporalCliPath } from './global-setup.js';
 import {
   pauseUpdate,
@@ -37,6 +39,24 @@ export async function recordedHistories(): Promise<
       history: historyFromJSON(JSON.parse(await readFile(path.join(historiesFolder, file), 'utf8'))),
     })),
   );
+}
+
+/**
+ * Replays the recorded histories that `pick` chooses against today's workflow code; the
+ * non-determinism failures, as `<history>: <message>`, and how many were replayed.
+ */
+export async function replayRecorded(
+  pick: (name: string) => boolean,
+): Promise<{ replayed: number; failures: string[] }> {
+  const histories = (await recordedHistories()).filter(({ workflowId }) => pick(workflowId));
+  const failures: string[] = [];
+  for await (const result of Worker.runReplayHistories(
+    { workflowsPath, replayName: 'tenant-sync-replay' },
+    histories,
+  )) {
+    if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+  }
+  return { replayed: histories.length, failures };
 }
 
 async function until(what: string, done: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { PushActivities } from '../activities/push/push.activities.js';
@@ -225,3 +226,39 @@ export async function startStubbedTenant(options: {
 }
 
 export { syncedEntities };
+
+/**
+ * Stubbed tenants for one test file: start() starts one, stopAll() (in afterEach) stops every one
+ * started since.
+ */
+export function stubbedTenants(address: string) {
+  const running: StubbedTenant[] = [];
+  return {
+    async start(behaviour: StubBehaviour, input: Partial<TenantSyncInput> = {}): Promise<StubbedTenant> {
+      const tenant = await startStubbedTenant({ address, behaviour, input });
+      running.push(tenant);
+      return tenant;
+    },
+    async stopAll(): Promise<void> {
+      await Promise.all(running.splice(0).map((tenant) => tenant.stop()));
+    },
+  };
+}
+
+/** Polls until probe gives a value, or fails naming what it waited for. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+export const eventTypes = temporal.api.enums.v1.EventType;
+
+export function eventType(event: HistoryEvent): number {
+  return Number(event.eventType ?? 0);
+}

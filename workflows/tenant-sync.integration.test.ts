@@ -1,11 +1,15 @@
 import { WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { startStubbedTenant, syncedEntities, type StubbedTenant } from '../test/workflow-scenarios.js';
+import {
+  eventType,
+  eventTypes,
+  stubbedTenants,
+  syncedEntities,
+  until,
+  type HistoryEvent,
+} from '../test/workflow-scenarios.js';
 import {
   pauseUpdate,
-  repairSignal,
-  repairUpdate,
   resumeUpdate,
   setModeUpdate,
   setPollIntervalUpdate,
@@ -19,40 +23,16 @@ import {
  * this machine cannot reach), so the tests shorten the workflow's intervals through its input and
  * assert on the durations the workflow asked for in its history, not on wall time.
  */
-const address = inject('temporalAddress');
-const running: StubbedTenant[] = [];
+const tenants = stubbedTenants(inject('temporalAddress'));
+const start = tenants.start;
 
-async function start(options: Parameters<typeof startStubbedTenant>[0]['behaviour'], input = {}) {
-  const tenant = await startStubbedTenant({ address, behaviour: options, input });
-  running.push(tenant);
-  return tenant;
-}
+afterEach(() => tenants.stopAll());
 
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((tenant) => tenant.stop()));
-});
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
-const types = temporal.api.enums.v1.EventType;
 const EventType = {
-  TimerStarted: types.EVENT_TYPE_TIMER_STARTED,
-  MarkerRecorded: types.EVENT_TYPE_MARKER_RECORDED,
-  WorkflowTaskFailed: types.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+  TimerStarted: eventTypes.EVENT_TYPE_TIMER_STARTED,
+  MarkerRecorded: eventTypes.EVENT_TYPE_MARKER_RECORDED,
+  WorkflowTaskFailed: eventTypes.EVENT_TYPE_WORKFLOW_TASK_FAILED,
 } as const;
-
-function eventType(event: HistoryEvent): number {
-  return Number(event.eventType ?? 0);
-}
 
 async function runsOf(client: Client, workflowId: string): Promise<HistoryEvent[][]> {
   const runs: HistoryEvent[][] = [];
@@ -201,98 +181,6 @@ describe('tenant sync workflow (stub activities)', () => {
     const failed = await tenant.handle.executeUpdate(syncNowUpdate, { args: [{ reason: 'test', wait: true }] });
     expect(failed.outcome).toBe('failed');
     expect(failed.lastError).toMatch(/^QboNetwork: /);
-  });
-
-  const pair = { survivorQboId: '7', mergedQboId: '12' };
-  const mergeSteps = [
-    'moveMergedOpportunities:12',
-    'moveMergedContacts:12',
-    'moveMergedListMemberships:12',
-    'moveMergedAutomations:12',
-    'removeMergedAccount:12',
-  ];
-
-  async function incremental(tenant: StubbedTenant) {
-    return until('the first incremental pass', async () => {
-      const status = await tenant.handle.query(statusQuery);
-      return status.phase === 'incremental' && status.lastPass ? status : undefined;
-    });
-  }
-
-  it('R21: the repair update starts a child workflow between passes, with its own history, and answers what it fixed', async () => {
-    const tenant = await start(
-      { pagesPerEntity: 1, pendingMerges: (call) => (call === 0 ? [pair] : []) },
-      { pollIntervalSeconds: 3600 },
-    );
-    await incremental(tenant);
-    for (const bad of [
-      { kind: 'merge', survivorQboId: '7' },
-      { kind: 'merge', survivorQboId: '7', mergedQboId: 'x12' },
-      { kind: 'merge', survivorQboId: '7', mergedQboId: '7' },
-      { kind: 'everything' },
-    ]) {
-      await expect(
-        tenant.handle.executeUpdate(repairUpdate, { args: [{ requestedBy: 'test', ...bad } as never] }),
-      ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
-    }
-    const outcome = await tenant.handle.executeUpdate(repairUpdate, {
-      args: [{ kind: 'merge', requestedBy: 'test', ...pair }],
-    });
-    expect(outcome.outcome).toBe('repaired');
-    expect(outcome.result).toMatchObject({
-      kind: 'merge',
-      workflowId: `${tenant.handle.workflowId.replace('tenant-sync-', 'tenant-repair-')}-1`,
-      mergesRepaired: 1,
-      opportunitiesMoved: 1,
-      contactsMoved: 1,
-      listMembershipsMoved: 1,
-      automationsMoved: 1,
-      accountsRemoved: 1,
-      reconcile: null,
-    });
-    expect(tenant.calls.repairs).toEqual(['recordMerges:7<-12', 'findPendingMerges', ...mergeSteps]);
-    // The child's history is its own, and each of its activities says what it does in the UI.
-    const child = tenant.client.workflow.getHandle(outcome.result!.workflowId);
-    expect((await child.describe()).status.name).toBe('COMPLETED');
-    const summaries = ((await child.fetchHistory()).events ?? [])
-      .filter((event) => eventType(event) === types.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
-      .map((event) => event.userMetadata?.summary?.data);
-    expect(summaries).toHaveLength(7);
-    for (const summary of summaries) expect(summary && Buffer.from(summary).toString()).toMatch(/customer|merge/);
-    // The sync goes on after the repair; a second repair is a new child.
-    await tenant.handle.executeUpdate(syncNowUpdate, { args: [{ reason: 'test', wait: true }] });
-    const full = await tenant.handle.executeUpdate(repairUpdate, { args: [{ kind: 'full', requestedBy: 'test' }] });
-    expect(full.result).toMatchObject({ kind: 'full', reconcile: { rewritten: 2 }, mergesRepaired: 0 });
-    expect(full.result?.workflowId).toMatch(/-2$/);
-    const status = await tenant.handle.query(statusQuery);
-    expect(status.pendingRepairs).toEqual([]);
-    expect(Date.parse(status.nextFullReconcileAt!) - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
-  });
-
-  it('R21: a webhook-style repair signal and a merge detected in the pull each start a repair', async () => {
-    const tenant = await start(
-      {
-        pagesPerEntity: 1,
-        incremental: (call) => (call === 1 ? 'changes' : 'idle'),
-        mergesPendingAfter: () => 1,
-        pendingMerges: (call) => (call === 0 ? [] : call === 1 ? [pair] : []),
-      },
-      { pollIntervalSeconds: 3600 },
-    );
-    await incremental(tenant);
-    await tenant.handle.signal(repairSignal, { requestedBy: 'webhook', ...pair });
-    await until('the signalled repair', async () =>
-      (await tenant.handle.query(statusQuery)).lastRepair?.outcome === 'repaired' ? true : undefined,
-    );
-    expect(tenant.calls.repairs).toEqual(['recordMerges:7<-12', 'findPendingMerges']);
-    // A pass that wrote changes reports a merge it recorded: the workflow repairs it next, unasked.
-    await tenant.handle.executeUpdate(syncNowUpdate, { args: [{ reason: 'test', wait: true }] });
-    const status = await until('the detected merge repaired', async () => {
-      const status = await tenant.handle.query(statusQuery);
-      return status.lastRepair?.result?.workflowId.endsWith('-2') ? status : undefined;
-    });
-    expect(tenant.calls.repairs.slice(2)).toEqual(['findPendingMerges', ...mergeSteps]);
-    expect(status.lastRepair?.result).toMatchObject({ kind: 'merge', mergesRepaired: 1, accountsRemoved: 1 });
   });
 
   it('R23: an idle incremental pass adds at most 6 history events', async () => {

@@ -533,7 +533,10 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
           // An idle pass stays one marker: the push runs only when CRM changes wait.
           const pushed = result.pushesWaiting > 0 ? await pushCrmChanges() : 0;
           const finishedAt = pushed > 0 ? new Date().toISOString() : result.finishedAt;
-          succeeded(result.openErrors, { ...summary('incremental', result.startedAt, finishedAt, counts), pushed });
+          succeeded(result.openErrors, {
+            ...summary('incremental', result.startedAt, finishedAt, counts),
+            ...(pushed > 0 ? { pushed } : {}),
+          });
           return 'completed';
         }
         pass = openedPass('incremental', result);

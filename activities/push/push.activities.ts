@@ -14,7 +14,7 @@ import {
 } from '../../db/repositories/crm-outbox.js';
 import { readCrmCustomers, type CrmCustomerRow } from '../../db/repositories/crm-records.js';
 import {
-  findCustomerLinkOfAccount,
+  findCustomerLinksOfAccounts,
   findLinks,
   saveCustomerSnapshot,
   upsertLinks,
@@ -127,10 +127,6 @@ export function createPushActivities(deps: SyncDeps) {
   ) {
     const policy = settings.conflictPolicy;
 
-    async function crmOf(accountId: number): Promise<CrmCustomerRow | undefined> {
-      return (await readCrmCustomers(db, settings.tenantId, [accountId])).get(accountId);
-    }
-
     /** Writes QuickBooks's answer (or, when no request was needed, the settled values) back, and settles the row. */
     async function finish(
       row: OutboxRow,
@@ -150,7 +146,7 @@ export function createPushActivities(deps: SyncDeps) {
         });
         if (answer) {
           await writeRecords(trx, settings, 'Customer', [answer], referenceFetcher(client), deps.now());
-        } else if (customerFieldNames.some((field) => !sameCrm(crm, merged, field))) {
+        } else if (!sameFields(fieldsOfCrm(crm), merged)) {
           await writeAccounts(trx, settings, [
             { record: crmAccountWithFields(crm, link.qbo_id, merged), id: crm.account_id },
           ]);
@@ -425,11 +421,14 @@ export function createPushActivities(deps: SyncDeps) {
       async rows(rows: readonly OutboxRow[]): Promise<Outcome[]> {
         const outcomes: Outcome[] = [];
         const updates: PreparedUpdate[] = [];
+        const accountIds = rows.map((row) => row.account_id);
+        const crmRows = await readCrmCustomers(db, settings.tenantId, accountIds);
+        const links = await findCustomerLinksOfAccounts(db, settings, accountIds);
         for (const row of rows) {
-          const crm = await crmOf(row.account_id);
+          const crm = crmRows.get(row.account_id);
           // The account is gone (its tenant deleting it): its outbox row went with it.
           if (!crm) continue;
-          const link = await findCustomerLinkOfAccount(db, settings, row.account_id);
+          const link = links.get(row.account_id);
           if (!link) {
             outcomes.push(await create(row, crm));
             continue;
@@ -456,7 +455,7 @@ export function createPushActivities(deps: SyncDeps) {
     async function applyResolution(trx: Executor, conflict: SyncConflict): Promise<void> {
       const crm = (await readCrmCustomers(trx, settings.tenantId, [conflict.account_id])).get(conflict.account_id);
       if (!crm) return;
-      const link = await findCustomerLinkOfAccount(trx, settings, conflict.account_id);
+      const link = (await findCustomerLinksOfAccounts(trx, settings, [conflict.account_id])).get(conflict.account_id);
       const fields = fieldsOfCrm(crm);
       if (conflict.kind === 'field') {
         if (conflict.resolution === conflict.applied || conflict.field === null) return;
@@ -495,8 +494,8 @@ function isRefusal(error: unknown): error is QboError {
   return error instanceof QboError && refusals.includes(error.type);
 }
 
-function sameCrm(crm: CrmCustomerRow, merged: CustomerFields, field: CustomerField): boolean {
-  return sameValue(fieldsOfCrm(crm)[field], merged[field]);
+function sameFields(a: CustomerFields, b: CustomerFields): boolean {
+  return customerFieldNames.every((field) => sameValue(a[field], b[field]));
 }
 
 /**

@@ -1,8 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { OperatorError } from '../../common/errors.js';
-import { loadConfig } from '../../worker/config.js';
 import type { TenantContext } from '../tenant-control.js';
 import { tenantArg } from './args.js';
+import { withContext } from './tenant.js';
 
 // `qbsync conflicts <tenant>`, `qbsync conflicts resolve <id> --take qbo|crm` and
 // `qbsync settings <tenant>`: the two-way sync's support commands (R7, R17). Database access goes
@@ -42,16 +42,6 @@ function policyArg(value: string): 'qbo_wins' | 'crm_wins' {
   return sideArg(value.replace(/[-_]?wins$/i, '')) === 'qbo' ? 'qbo_wins' : 'crm_wins';
 }
 
-async function withDatabase<T>(run: (context: TenantContext) => Promise<T>): Promise<T> {
-  const { openTenantContext } = await import('../tenant-control.js');
-  const context = await openTenantContext(loadConfig(process.env));
-  try {
-    return await run(context);
-  } finally {
-    await context.close();
-  }
-}
-
 /** Shows a stored value: a string, a list of address lines, or empty. */
 function shown(value: unknown): string {
   if (value === null || value === undefined || value === '') return '(empty)';
@@ -80,7 +70,7 @@ export function registerConflictCommands(program: Command): void {
     .description("list a tenant's open two-way conflicts and sync errors (resolve one with: conflicts resolve)")
     .argument('<tenant>', 'tenant id', tenantArg)
     .action(async (tenantId: string) => {
-      await withDatabase(async (context) => {
+      await withContext(async (context) => {
         const { requireTenant } = await import('../tenant-control.js');
         const { listOpenConflicts } = await import('../../db/repositories/sync-conflicts.js');
         const { listOpenSyncErrors } = await import('../../db/repositories/sync-errors.js');
@@ -119,7 +109,7 @@ export function registerConflictCommands(program: Command): void {
     .argument('<id>', 'the conflict number qbsync conflicts prints', conflictIdArg)
     .requiredOption('--take <side>', 'qbo or crm', sideArg)
     .action(async (id: number, options: { take: 'qbo' | 'crm' }) => {
-      await withDatabase(async (context) => {
+      await withContext(async (context) => {
         const { findConflict, resolveConflict } = await import('../../db/repositories/sync-conflicts.js');
         const conflict = await findConflict(context.database.db, id);
         if (!conflict) throw new ConflictNotOpenError(`there is no conflict #${id}`);
@@ -160,7 +150,7 @@ export function registerConflictCommands(program: Command): void {
     .option('--conflict-policy <qbo|crm>', 'which side wins a field both sides changed', policyArg)
     .action(
       async (tenantId: string, options: { allowCrmEdits?: boolean; conflictPolicy?: 'qbo_wins' | 'crm_wins' }) => {
-        await withDatabase(async (context) => {
+        await withContext(async (context) => {
           const { requireTenant } = await import('../tenant-control.js');
           const { saveTwoWaySettings } = await import('../../db/repositories/tenants.js');
           await requireTenant(context, tenantId);

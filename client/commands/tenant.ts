@@ -46,7 +46,8 @@ export class PassNotDoneError extends OperatorError {
   override readonly name = 'PassNotDoneError';
 }
 
-async function withContext<T>(run: (context: TenantContext) => Promise<T>): Promise<T> {
+/** Runs a support command with the database open (Temporal on first use), closing both after. */
+export async function withContext<T>(run: (context: TenantContext) => Promise<T>): Promise<T> {
   const config = loadConfig(process.env);
   const { openTenantContext } = await import('../tenant-control.js');
   const context = await openTenantContext(config);

@@ -261,25 +261,25 @@ export async function listLinksOutsideRealm(db: Kysely<Database>, tenantId: stri
     .execute();
 }
 
-/** The link of an account's own QuickBooks customer (not of a sub-customer rolled up onto it). */
-export async function findCustomerLinkOfAccount(
+/** The links of these accounts' own QuickBooks customers (not of sub-customers rolled up onto them), by account id. */
+export async function findCustomerLinksOfAccounts(
   db: Executor,
   realm: RealmKey,
-  accountId: number,
-): Promise<QboLink | undefined> {
-  return (
-    db
-      .selectFrom('qbo_links')
-      .selectAll()
-      .where('tenant_id', '=', realm.tenantId)
-      .where('realm_id', '=', realm.realmId)
-      .where('entity_type', '=', 'Customer')
-      .where('account_id', '=', accountId)
-      .where('parent_qbo_id', 'is', null)
-      // A customer merged away in QBO names the survivor's account but is not its customer (R21).
-      .where('merged_into_qbo_id', 'is', null)
-      .executeTakeFirst()
-  );
+  accountIds: readonly number[],
+): Promise<Map<number, QboLink>> {
+  if (accountIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('qbo_links')
+    .selectAll()
+    .where('tenant_id', '=', realm.tenantId)
+    .where('realm_id', '=', realm.realmId)
+    .where('entity_type', '=', 'Customer')
+    .where(sql<boolean>`account_id = ANY(${[...accountIds]}::int8[])`)
+    .where('parent_qbo_id', 'is', null)
+    // A customer merged away in QBO names the survivor's account but is not its customer (R21).
+    .where('merged_into_qbo_id', 'is', null)
+    .execute();
+  return new Map(rows.map((row) => [row.account_id as number, row]));
 }
 
 /** Replaces a customer link's snapshot (the two-way merge's base) and nothing else. */
