@@ -4,7 +4,7 @@ import type { QboClient } from './qbo/qbo-client.js';
 import { createPushActivities } from './push/push.activities.js';
 import { createRepairActivities } from './repair/repair.activities.js';
 import { meterSyncActivities, type SyncMeter } from './sync-meter.js';
-import { createSyncActivities } from './sync/sync.activities.js';
+import { createSyncActivities, type PageBudget } from './sync/sync.activities.js';
 
 /** Everything activities need, built once in the worker's composition root. */
 export interface ActivityDeps {
@@ -14,6 +14,8 @@ export interface ActivityDeps {
   readonly qboClientFor: (tenantId: string) => Promise<QboClient>;
   /** Where the sync's counters go (the worker's Prometheus endpoint); none when metrics are off. */
   readonly meter?: SyncMeter;
+  /** How much a page activity reads before it reports (defaultPageBudget when absent). */
+  readonly pageBudget?: PageBudget;
 }
 
 export function createActivities(deps: ActivityDeps) {

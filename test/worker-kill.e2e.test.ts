@@ -25,7 +25,9 @@ describe('R23: killing the worker mid-page', () => {
       // The workers here are real processes, started and killed by the test.
       worker: false,
     });
-    env = workerProcessEnv(tenant, inject('temporalAddress'));
+    // One page per activity: each kill strikes a page on its first attempt, ten of them in a backfill
+    // this size (activities/sync/sync.activities.integration.test.ts covers a retry after several pages).
+    env = { ...workerProcessEnv(tenant, inject('temporalAddress')), QBSYNC_PAGES_PER_ACTIVITY: '1' };
   });
 
   afterAll(async () => {

@@ -98,6 +98,13 @@ export const configSchema = z.object({
   QBSYNC_REUSE_V8_CONTEXT: z.enum(['true', 'false'], 'must be true or false').default('true'),
   /** Unset: no metrics. Set: Prometheus text on http://0.0.0.0:PORT/metrics (the SDK's and the sync's). */
   QBSYNC_METRICS_PORT: port.optional(),
+  /** Pages of up to 1,000 records a page activity reads (in 10 s at most) before it reports to its workflow. */
+  QBSYNC_PAGES_PER_ACTIVITY: z.coerce
+    .number()
+    .int('must be an integer')
+    .min(1, 'must be 1 or more')
+    .max(100, 'must be 100 or less')
+    .default(20),
 });
 
 export type ConfigVariable = keyof typeof configSchema.shape;
@@ -148,6 +155,8 @@ export interface Config {
     readonly reuseV8Context: boolean;
     /** Port of the worker's Prometheus endpoint, or undefined for none. */
     readonly metricsPort: number | undefined;
+    /** Pages a page activity reads before it reports to its workflow. */
+    readonly pagesPerActivity: number;
   };
 }
 
@@ -275,6 +284,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       maxCachedWorkflows: values.QBSYNC_MAX_CACHED_WORKFLOWS,
       reuseV8Context: values.QBSYNC_REUSE_V8_CONTEXT === 'true',
       metricsPort: values.QBSYNC_METRICS_PORT,
+      pagesPerActivity: values.QBSYNC_PAGES_PER_ACTIVITY,
     }),
   });
 }

@@ -129,12 +129,24 @@ describe('QuickBooks configuration (issue 6)', () => {
     );
   });
 
-  it('worker memory and metrics: defaults, explicit settings, and a bad value named', () => {
-    expect(loadConfig({}).worker).toEqual({ maxCachedWorkflows: 50, reuseV8Context: true, metricsPort: undefined });
+  it('worker memory, metrics and pages per activity: defaults, explicit settings, and a bad value named', () => {
+    expect(loadConfig({}).worker).toEqual({
+      maxCachedWorkflows: 50,
+      reuseV8Context: true,
+      metricsPort: undefined,
+      pagesPerActivity: 20,
+    });
     expect(
-      loadConfig({ QBSYNC_MAX_CACHED_WORKFLOWS: '0', QBSYNC_REUSE_V8_CONTEXT: 'false', QBSYNC_METRICS_PORT: '9464' })
-        .worker,
-    ).toEqual({ maxCachedWorkflows: 0, reuseV8Context: false, metricsPort: 9464 });
+      loadConfig({
+        QBSYNC_MAX_CACHED_WORKFLOWS: '0',
+        QBSYNC_REUSE_V8_CONTEXT: 'false',
+        QBSYNC_METRICS_PORT: '9464',
+        QBSYNC_PAGES_PER_ACTIVITY: '1',
+      }).worker,
+    ).toEqual({ maxCachedWorkflows: 0, reuseV8Context: false, metricsPort: 9464, pagesPerActivity: 1 });
+    expect(() => loadConfig({ QBSYNC_PAGES_PER_ACTIVITY: '0' })).toThrow(
+      /QBSYNC_PAGES_PER_ACTIVITY="0" must be 1 or more/,
+    );
     expect(() => loadConfig({ QBSYNC_MAX_CACHED_WORKFLOWS: '-1' })).toThrow(
       /QBSYNC_MAX_CACHED_WORKFLOWS="-1" must be 0 or more/,
     );

@@ -4,6 +4,7 @@ import { NativeConnection, Runtime, Worker, DefaultLogger, type LogLevel } from 
 import type { Kysely } from 'kysely';
 import { OperatorError } from '../common/errors.js';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { defaultPageBudget } from '../activities/sync/sync.activities.js';
 import { createQboClientForTenant } from '../activities/qbo/qbo-auth.js';
 import type { Database } from '../db/schema.js';
 import { describe } from '../db/postgres.js';
@@ -106,7 +107,7 @@ export async function startWorker(options: {
   readonly qboClientFor?: ActivityDeps['qboClientFor'];
 }): Promise<WorkerHandle> {
   const now = () => new Date();
-  const { metricsPort, maxCachedWorkflows, reuseV8Context } = options.config.worker;
+  const { metricsPort, maxCachedWorkflows, reuseV8Context, pagesPerActivity } = options.config.worker;
   const sdkMetricsAddress = await installRuntime(options.config);
   const metrics =
     metricsPort !== undefined
@@ -123,6 +124,7 @@ export async function startWorker(options: {
       db: options.db,
       now,
       qboClientFor,
+      pageBudget: { ...defaultPageBudget, pages: pagesPerActivity },
       ...(metrics ? { meter: metrics.meter } : {}),
     }),
     maxCachedWorkflows,

@@ -8,8 +8,9 @@ import { createQboClientForTenant } from '../qbo/qbo-auth.js';
 import { QboError } from '../qbo/qbo-errors.js';
 import { connectedTenant, startQboFixture, type QboFixture } from '../../test/onboarding-helpers.js';
 import { emptyCounts } from './crm-writer.js';
+import { readCursor } from '../../db/repositories/sync-cursors.js';
 import { settleLagMs } from './paging-planner.js';
-import { createSyncActivities, type SyncActivities } from './sync.activities.js';
+import { createSyncActivities, type SyncActivities, type SyncDeps } from './sync.activities.js';
 
 describe('sync activities against the simulator and PostgreSQL', () => {
   let fixture: QboFixture;
@@ -229,23 +230,28 @@ describe('a record QBO returns damaged (no usable Id)', () => {
 describe('a page activity retried after a failed request', () => {
   let fixture: QboFixture;
   const tenantId = 'paging-resume';
+  let realmId: string;
   /** Requests the wrapped client made; the one numbered failAt (1-based) fails as a QBO 5xx would. */
   let asked = 0;
   let failAt = 0;
   /** Of those, the count(*) requests. */
   let counted = 0;
+  /** Page reads (queries by LastUpdatedTime) the wrapped client made; the one numbered failPageAt fails. */
+  let pageReads = 0;
+  let failPageAt = 0;
 
   beforeAll(async () => {
     fixture = await startQboFixture({ customers: 40, transactions: 80, items: 10, seed: 7 });
-    await connectedTenant(fixture, tenantId);
+    ({ realmId } = await connectedTenant(fixture, tenantId));
   });
   afterAll(async () => fixture?.stop());
 
   const runIn = <I, O>(env: MockActivityEnvironment, activity: (input: I) => Promise<O>, input: I): Promise<O> =>
     env.run(activity, input);
 
-  function activitiesWithFlakyClient(): SyncActivities {
+  function activitiesWithFlakyClient(paging: Pick<SyncDeps, 'pageBudget' | 'pageSize'> = {}): SyncActivities {
     return createSyncActivities({
+      ...paging,
       db: fixture.database.db,
       now: () => new Date(),
       qboClientFor: async (id) => {
@@ -264,7 +270,13 @@ describe('a page activity retried after a failed request', () => {
             counted += 1;
             return count(...args);
           },
-          query: flaky(client.query.bind(client)),
+          query: flaky(async (query: Parameters<typeof client.query>[0]) => {
+            if (query.orderBy?.field === 'MetaData.LastUpdatedTime') {
+              pageReads += 1;
+              if (pageReads === failPageAt) throw new QboError(FailureType.QboServerFault, 'injected: 503 on a page');
+            }
+            return client.query(query);
+          }),
         };
       },
     });
@@ -302,5 +314,42 @@ describe('a page activity retried after a failed request', () => {
     const again = await runIn(stale, activities.syncEntityPage, input);
     expect(again.window).toBe('up to date');
     expect(asked).toBe(0);
+  });
+
+  it('R23 / issue 16: an activity of several pages that dies after committing some reports them all on its retry, each record once', async () => {
+    const activities = activitiesWithFlakyClient({ pageSize: 10, pageBudget: { pages: 100, milliseconds: 60_000 } });
+    const pass = await runIn(new MockActivityEnvironment(), activities.beginSyncPass, {
+      tenantId,
+      kind: 'backfill' as const,
+    });
+    const input = { tenantId, entity: 'Customer' as const, until: pass.until, overlap: false };
+    const inWindow = await runIn(new MockActivityEnvironment(), activities.estimateEntityTotal, input);
+    expect(inWindow).toBeGreaterThan(20);
+    const info = { activityId: 'customers-1', workflowExecution: { workflowId: 'wf', runId: 'run' } };
+
+    const first = new MockActivityEnvironment({ ...info, attempt: 1 });
+    let checkpoint: unknown;
+    first.on('heartbeat', (details: unknown) => (checkpoint = details));
+    pageReads = 0;
+    failPageAt = 3; // two pages of 10 read; the third read fails while the second page is written
+    await expect(runIn(first, activities.syncEntityPage, input)).rejects.toThrow(/injected/);
+    const committed = await readCursor(fixture.database.db, { tenantId, realmId }, 'Customer');
+    expect(committed?.tally?.total.written).toBeGreaterThan(0);
+
+    failPageAt = 0;
+    const retry = new MockActivityEnvironment({ ...info, attempt: 2, heartbeatDetails: checkpoint });
+    const result = await runIn(retry, activities.syncEntityPage, input);
+    expect(result.done).toBe(true);
+    // Every customer of the window counted once, those of the pages the first attempt committed included.
+    const { written, unchanged, failed } = result.counts;
+    expect(written + unchanged + failed).toBe(inWindow);
+
+    // The next activity of the same pass starts from the pass's total: nothing left, nothing counted twice.
+    const next = await runIn(
+      new MockActivityEnvironment({ ...info, activityId: 'customers-2', attempt: 1 }),
+      activities.syncEntityPage,
+      input,
+    );
+    expect(next.counts).toEqual(emptyCounts());
   });
 });

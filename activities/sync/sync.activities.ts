@@ -4,7 +4,7 @@ import { syncedEntities, type SyncedEntity, type SyncMode } from '../../common/s
 import { asSync } from '../../db/crm-rules.js';
 import { countPendingMerges } from '../../db/repositories/merges.js';
 import { listLinkedDocuments } from '../../db/repositories/qbo-links.js';
-import { readCursor, readCursors, saveCursor } from '../../db/repositories/sync-cursors.js';
+import { readCursor, readCursors, saveCursor, type CursorState } from '../../db/repositories/sync-cursors.js';
 import { beginPass, finishPass, insertFinishedPass, type PassOpening } from '../../db/repositories/sync-passes.js';
 import { countOpenSyncErrors, recordSyncErrors } from '../../db/repositories/sync-errors.js';
 import { saveSyncMode, type SyncSettings } from '../../db/repositories/tenants.js';
@@ -40,6 +40,7 @@ import {
   type PageEntry,
 } from './qbo-requests.js';
 import { findDeletedDocuments } from './reconcile-deletes.js';
+import { openTally } from './pass-tally.js';
 
 /**
  * The sync's activities: each wires repositories, the paging planner and the writer. Each does a
@@ -51,15 +52,31 @@ export interface SyncDeps {
   readonly now: () => Date;
   /** The QBO client for a tenant's company (tokens, limiter and base URL already wired). */
   readonly qboClientFor: (tenantId: string) => Promise<QboClient>;
+  /** How much a page activity reads before it reports to the workflow; defaultPageBudget if absent. */
+  readonly pageBudget?: PageBudget;
+  /** QBO's largest page (maxPageSize) unless smaller, for tests that page through small companies. */
+  readonly pageSize?: number;
 }
+
+/**
+ * A page activity reads pages until one of these is reached (or the entity's end). Larger means
+ * fewer activities (history, Temporal round trips); smaller means finer progress in the workflow and
+ * a quicker pause, which waits for the activity in flight.
+ */
+export interface PageBudget {
+  readonly pages: number;
+  readonly milliseconds: number;
+}
+
+export const defaultPageBudget: PageBudget = { pages: 20, milliseconds: 10_000 };
 
 export interface PageResult {
   readonly counts: PageCounts;
-  /** The cursor after this page (an ISO instant), for status. */
+  /** The cursor after the activity's last page (an ISO instant), for status. */
   readonly cursor: string;
   /** True when the entity has been read up to the pass's end. */
   readonly done: boolean;
-  /** The window this page read, for the activity summary of the next one. */
+  /** The windows the activity read, for its result in the Temporal UI. */
   readonly window: string;
   /** R21: QBO merges recorded (detected in the pull, or named) and not repaired yet; absent when nothing was written. */
   readonly mergesPending?: number;
@@ -147,10 +164,11 @@ export type IncrementalPassResult =
 
 /** A third of the page activities' heartbeat timeout. */
 const heartbeatEveryMs = 3_000;
-const paging: PagingOptions = { pageSize: maxPageSize };
 
 export function createSyncActivities(deps: SyncDeps) {
   const { db } = deps;
+  const pageBudget = deps.pageBudget ?? defaultPageBudget;
+  const paging: PagingOptions = { pageSize: deps.pageSize ?? maxPageSize };
 
   const settingsOf = (tenantId: string) => connectedTenantSettings(db, tenantId);
 
@@ -238,46 +256,67 @@ export function createSyncActivities(deps: SyncDeps) {
       );
     },
 
-    /** Reads the next window of an entity up to the pass's end, as the paging planner directs. */
+    /**
+     * Reads an entity onward from its cursor, page after page, up to the pass's end or the page
+     * budget, whichever comes first. Each page commits with the cursor that follows it in one
+     * transaction, so a retry goes on from the last page committed. The next page is read from QBO
+     * while the current one is written: the two wait on different machines.
+     */
     async syncEntityPage(input: SyncEntityPageInput): Promise<PageResult> {
       const settings = await settingsOf(input.tenantId);
       const stored = await readCursor(db, settings, input.entity);
       const initial = initialCursor(input.entity, settings.startDate);
-      const cursor = resumeCursor(stored, initial, input.overlap ? overlapMs : 0);
+      const { workflowExecution, activityId, attempt } = Context.current().info;
+      const tally = openTally(stored?.tally, input.until, {
+        key: `${workflowExecution?.workflowId}/${workflowExecution?.runId}/${activityId}`,
+        attempt,
+      });
+      const budgetEnds = performance.now() + pageBudget.milliseconds;
       return withQbo(input.tenantId, async (client, checkpoint) => {
-        // A page through a crowded second takes several requests (a count, the read by Id, a count
-        // again). When one of them fails, the retry goes on from the last request asked rather than
-        // from the cursor: on a flaky connection a page whose every request must succeed in one go
-        // may never get read.
-        const start = JSON.stringify(cursor);
-        let step: PagingStep<PageEntry> =
-          resumedStep(Context.current().info.heartbeatDetails, input, start) ??
-          planPage(cursor, Date.parse(input.until), paging);
-        while (step.kind === 'request') {
-          if (step.pending.phase !== 'recount') {
-            checkpoint({ entity: input.entity, until: input.until, cursor: start, step } satisfies PageCheckpoint);
+        const readPage = (cursor: CursorState, resumable: boolean): Promise<PageStep> =>
+          readEntityPage(client, settings, input, { cursor, paging, resumable }, checkpoint);
+        const first = resumeCursor(stored, initial, input.overlap ? overlapMs : 0);
+        let reading = readPage(first, true);
+        const windows: string[] = [];
+        let cursor = first.from;
+        let done = false;
+        for (let pages = 1; ; pages += 1) {
+          const step = await reading;
+          if (step.kind === 'up-to-date') {
+            if (windows.length === 0) windows.push('up to date');
+            cursor = step.cursor;
+            done = true;
+            break;
           }
-          step = continuePage(step.pending, await askQbo(client, settings, input.entity, step.request), pageEntryKey);
+          const more = !step.done && pages < pageBudget.pages && performance.now() < budgetEnds;
+          if (more) {
+            reading = readPage(step.next, false);
+            // Awaited on the next turn; until then a failed read must not count as unhandled.
+            reading.catch(() => undefined);
+          }
+          const { records, damaged } = splitPage(step.records);
+          const committed = await asSync(db, async (trx) => {
+            const fetchReferences = referenceFetcher(client);
+            const counts = await writeRecords(trx, settings, input.entity, records, fetchReferences, deps.now());
+            await recordSyncErrors(trx, settings, input.entity, damaged, deps.now());
+            counts.failed += damaged.length;
+            const after = tally.after(counts);
+            await saveCursor(trx, settings, input.entity, { ...step.next, tally: after });
+            return { counts, after };
+          });
+          tally.committed(committed.after);
+          statistics.afterWrite(committed.counts.written);
+          windows.push(step.window);
+          cursor = step.next.from;
+          done = step.done;
+          if (!more) break;
         }
-        if (step.kind === 'up-to-date') {
-          return { counts: emptyCounts(), cursor: step.cursor, done: true, window: 'up to date' };
-        }
-        const { next } = step;
-        const { records, damaged } = splitPage(step.records);
-        const counts = await asSync(db, async (trx) => {
-          const fetchReferences = referenceFetcher(client);
-          const counts = await writeRecords(trx, settings, input.entity, records, fetchReferences, deps.now());
-          await recordSyncErrors(trx, settings, input.entity, damaged, deps.now());
-          counts.failed += damaged.length;
-          await saveCursor(trx, settings, input.entity, next);
-          return counts;
-        });
-        statistics.afterWrite(counts.written);
+        const counts = tally.sinceActivityStart();
         return {
           counts,
-          cursor: next.from,
-          done: step.done,
-          window: step.window,
+          cursor,
+          done,
+          window: windowsLabel(windows),
           ...(await mergesAfter(settings, counts)),
         };
       });
@@ -384,6 +423,48 @@ export function createSyncActivities(deps: SyncDeps) {
       await saveSyncMode(db, input.tenantId, input.mode);
     },
   });
+}
+
+/** A page planned to its end: records to commit with their cursor, or nothing left to read. */
+type PageStep = Extract<PagingStep<PageEntry>, { kind: 'commit' | 'up-to-date' }>;
+
+/**
+ * Asks QBO what the paging planner directs until the page is whole. A page through a crowded second
+ * takes several requests (a count, the read by Id, a count again). When one of them fails, the
+ * retry goes on from the last request asked rather than from the cursor: on a flaky connection a
+ * page whose every request must succeed in one go may never get read. Only the activity's first
+ * page can resume so: the pages after it start from cursors this attempt committed itself.
+ */
+async function readEntityPage(
+  client: QboClient,
+  settings: SyncSettings,
+  input: SyncEntityPageInput,
+  from: { readonly cursor: CursorState; readonly paging: PagingOptions; readonly resumable: boolean },
+  checkpoint: (progress: unknown) => void,
+): Promise<PageStep> {
+  const { cursor, paging, resumable } = from;
+  const start = JSON.stringify(withoutTally(cursor));
+  let step: PagingStep<PageEntry> =
+    (resumable ? resumedStep(Context.current().info.heartbeatDetails, input, start) : undefined) ??
+    planPage(cursor, Date.parse(input.until), paging);
+  while (step.kind === 'request') {
+    if (step.pending.phase !== 'recount') {
+      checkpoint({ entity: input.entity, until: input.until, cursor: start, step } satisfies PageCheckpoint);
+    }
+    step = continuePage(step.pending, await askQbo(client, settings, input.entity, step.request), pageEntryKey);
+  }
+  return step;
+}
+
+function withoutTally(cursor: CursorState): CursorState {
+  const { tally: _tally, ...position } = cursor;
+  return position;
+}
+
+/** The windows an activity read, as its summary: the first and the last when there are several. */
+function windowsLabel(windows: readonly string[]): string {
+  if (windows.length <= 1) return windows[0] ?? 'up to date';
+  return `${windows.length} pages, ${windows[0]} to ${windows[windows.length - 1]}`;
 }
 
 /** How far a page activity got, kept in its heartbeat for the next attempt. */

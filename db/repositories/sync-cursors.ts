@@ -1,6 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { Executor } from '../recordset.js';
 import type { SyncCursorsTable } from '../schema.js';
+import type { PassTally } from '../../activities/sync/pass-tally.js';
 
 export type SyncCursorRow = Selectable<SyncCursorsTable>;
 
@@ -12,6 +13,8 @@ export interface CursorState {
   readonly seen?: readonly string[];
   /** More than a page of records share one second: paged by Id within it, verified by count. */
   readonly burst?: { readonly second: string; readonly offset: number; readonly expected: number };
+  /** What the pass running has written of the entity so far (activities/sync/pass-tally.ts). */
+  readonly tally?: PassTally;
 }
 
 export interface CursorKey {
