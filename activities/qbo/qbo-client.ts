@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { FailureType } from '../../common/failure-types.js';
 import { describeType, isPlainObject } from '../mapping/fields.js';
-import { classifyResponse, networkError, parseFault, QboError } from './qbo-errors.js';
+import { classifyResponse, faultInJson, networkError, parseFault, QboError } from './qbo-errors.js';
 import { buildQuery, qboDateTime, type QboQuery } from './qbo-query.js';
 
 /**
@@ -161,11 +161,13 @@ export function createQboClient(options: QboClientOptions) {
     }
     const { response, body } = exchange;
     if (!response.ok) throw classifyResponse(response.status, response.headers, body, what);
-    // A 200 can still carry a Fault, and throttle bodies can be XML whatever we asked for.
-    if (parseFault(body)) throw classifyResponse(response.status, response.headers, body, what);
+    // A 200 can still carry a Fault, and throttle bodies can be XML whatever we asked for. A page
+    // of a thousand records is parsed once: the fault is looked for in the parsed answer.
+    let parsed: unknown;
     try {
-      return JSON.parse(body) as unknown;
+      parsed = JSON.parse(body) as unknown;
     } catch {
+      if (parseFault(body)) throw classifyResponse(response.status, response.headers, body, what);
       throw new QboError(
         FailureType.QboUnexpectedResponse,
         `${what}: the response is not JSON (${body.slice(0, 80)})`,
@@ -174,6 +176,8 @@ export function createQboClient(options: QboClientOptions) {
         },
       );
     }
+    if (faultInJson(parsed)) throw classifyResponse(response.status, response.headers, body, what);
+    return parsed;
   }
 
   function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {

@@ -41,17 +41,7 @@ export function parseFault(body: string): QboFaultDetail | undefined {
   const trimmed = body.trim();
   if (trimmed.startsWith('{')) {
     try {
-      const parsed = objectOrUndefined(JSON.parse(trimmed));
-      const fault = objectOrUndefined(parsed?.['Fault']) ?? objectOrUndefined(parsed?.['fault']);
-      if (!fault) return undefined;
-      const errors = fault['Error'] ?? fault['error'];
-      const first = Array.isArray(errors) ? objectOrUndefined(errors[0]) : undefined;
-      return {
-        code: stringOrUndefined(first?.['code']),
-        message: stringOrUndefined(first?.['Message'] ?? first?.['message']),
-        detail: stringOrUndefined(first?.['Detail'] ?? first?.['detail']),
-        faultType: stringOrUndefined(fault['type']),
-      };
+      return faultInJson(JSON.parse(trimmed));
     } catch {
       return undefined;
     }
@@ -66,6 +56,21 @@ export function parseFault(body: string): QboFaultDetail | undefined {
     };
   }
   return undefined;
+}
+
+/** The fault of a body already parsed as JSON (parseFault's JSON half): pages are parsed once. */
+export function faultInJson(value: unknown): QboFaultDetail | undefined {
+  const parsed = objectOrUndefined(value);
+  const fault = objectOrUndefined(parsed?.['Fault']) ?? objectOrUndefined(parsed?.['fault']);
+  if (!fault) return undefined;
+  const errors = fault['Error'] ?? fault['error'];
+  const first = Array.isArray(errors) ? objectOrUndefined(errors[0]) : undefined;
+  return {
+    code: stringOrUndefined(first?.['code']),
+    message: stringOrUndefined(first?.['Message'] ?? first?.['message']),
+    detail: stringOrUndefined(first?.['Detail'] ?? first?.['detail']),
+    faultType: stringOrUndefined(fault['type']),
+  };
 }
 
 /** Classifies a failed (or 200-with-Fault) HTTP exchange. */
