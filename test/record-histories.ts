@@ -90,6 +90,7 @@ export const historyNames = [
   'pause-mid-backfill',
   'continue-as-new',
   'repair-child',
+  'side-by-side-documents',
 ] as const;
 
 export async function recordHistories(address: string, names: readonly string[] = historyNames): Promise<void> {
@@ -103,6 +104,22 @@ export async function recordHistories(address: string, names: readonly string[] 
   if (names.includes('pause-mid-backfill')) await recordPause(address);
   if (names.includes('continue-as-new')) await recordContinueAsNew(address);
   if (names.includes('repair-child')) await recordRepair(address);
+  if (names.includes('side-by-side-documents')) await recordSideBySide(address);
+}
+
+/** Issue 16: document entities read side by side; one fails mid-backfill (its siblings cancelled), the retry succeeds. */
+async function recordSideBySide(address: string): Promise<void> {
+  const tenant = await startStubbedTenant({
+    address,
+    behaviour: { pagesPerEntity: 3, pageDelayMs: 100, failPageCalls: new Map([[8, 'QboServerFault']]) },
+    input: { pollIntervalSeconds: 3600, retryDelaySeconds: 1 },
+  });
+  try {
+    await until('the backfill', async () => (await tenant.handle.query(statusQuery)).phase === 'incremental');
+    await save('side-by-side-documents', tenant, address);
+  } finally {
+    await tenant.stop();
+  }
 }
 
 async function recordIncremental(address: string): Promise<void> {

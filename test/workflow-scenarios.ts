@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import protos from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { PushActivities } from '../activities/push/push.activities.js';
@@ -39,6 +39,8 @@ export interface StubBehaviour {
 export interface StubCalls {
   begin: number;
   pages: Array<{ entity: SyncedEntity; overlap: boolean }>;
+  /** The most page activities that ran at once. */
+  pagesAtOnce: number;
   incremental: number;
   finish: Array<{ passId: number; status: string }>;
   modes: SyncMode[];
@@ -55,6 +57,7 @@ export function stubActivities(
   const pagesPerEntity = behaviour.pagesPerEntity ?? 2;
   const pageOf = new Map<SyncedEntity, number>();
   let passIds = 0;
+  let pagesRunning = 0;
   const counts = (written: number) => ({ written, unchanged: 0, skipped: 0, deleted: 0, failed: 0 });
   const activities = {
     async beginSyncPass() {
@@ -73,7 +76,10 @@ export function stubActivities(
     async syncEntityPage(input: { entity: SyncedEntity; overlap: boolean }) {
       const call = calls.pages.length;
       calls.pages.push({ entity: input.entity, overlap: input.overlap });
+      pagesRunning += 1;
+      calls.pagesAtOnce = Math.max(calls.pagesAtOnce, pagesRunning);
       if (behaviour.pageDelayMs) await new Promise((resolve) => setTimeout(resolve, behaviour.pageDelayMs));
+      pagesRunning -= 1;
       const failure = behaviour.failPageCalls?.get(call);
       if (failure) throw ApplicationFailure.create({ type: failure, message: `stub: ${failure}`, nonRetryable: true });
       const page = (pageOf.get(input.entity) ?? 0) + 1;
@@ -171,7 +177,17 @@ export function stubActivities(
 }
 
 export function noCalls(): StubCalls {
-  return { begin: 0, pages: [], incremental: 0, finish: [], modes: [], estimates: 0, pushes: 0, repairs: [] };
+  return {
+    begin: 0,
+    pages: [],
+    pagesAtOnce: 0,
+    incremental: 0,
+    finish: [],
+    modes: [],
+    estimates: 0,
+    pushes: 0,
+    repairs: [],
+  };
 }
 
 export interface StubbedTenant {
@@ -256,7 +272,9 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
   }
 }
 
-export type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+// The default import: the package is CommonJS, and tsx (record-histories.ts) sees no named exports.
+const { temporal } = protos;
+export type HistoryEvent = protos.temporal.api.history.v1.IHistoryEvent;
 export const eventTypes = temporal.api.enums.v1.EventType;
 
 export function eventType(event: HistoryEvent): number {

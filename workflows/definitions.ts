@@ -61,6 +61,8 @@ export interface PassInProgress {
   readonly finishedEntities: readonly SyncedEntity[];
   /** The entity being read when the run ended (its total is already estimated), if any. */
   readonly entityInProgress: SyncedEntity | null;
+  /** Every entity being read when the run ended (documents are read side by side); absent from older runs. */
+  readonly entitiesInProgress?: readonly SyncedEntity[];
   readonly counts: PassCounts;
 }
 

@@ -135,12 +135,38 @@ describe('tenant sync workflow (stub activities)', () => {
     );
     const runs = await runsOf(tenant.client, tenant.handle.workflowId);
     expect(runs.length).toBeGreaterThan(3);
-    // The check runs before each page: a run ends within one page (about 8 events) past the limit.
-    for (const run of runs) expect(run.length).toBeLessThan(limit + 12);
+    // The check runs before each page: a run ends within one page (about 8 events) past the limit,
+    // one page for each of the four document entities read side by side.
+    for (const run of runs) expect(run.length).toBeLessThan(limit + 4 * 12);
     expect(tenant.calls.pages).toHaveLength(pagesPerEntity * syncedEntities.length);
     expect(tenant.calls.begin).toBe(1);
     expect(tenant.calls.estimates).toBe(syncedEntities.length);
     expect(tenant.calls.finish).toEqual([{ passId: 1, status: 'succeeded' }]);
+  });
+
+  it('issue 16: the four document entities are read side by side, after items and customers; a failure in one fails the pass with its own type', async () => {
+    const tenant = await start({ pagesPerEntity: 2, pageDelayMs: 300 }, { pollIntervalSeconds: 3600 });
+    await until('the backfill to end', async () =>
+      (await tenant.handle.query(statusQuery)).phase === 'incremental' ? true : undefined,
+    );
+    const entities = tenant.calls.pages.map((page) => page.entity);
+    expect(entities.slice(0, 4)).toEqual(['Item', 'Item', 'Customer', 'Customer']);
+    expect(new Set(entities.slice(4, 8))).toEqual(new Set(['Estimate', 'Invoice', 'CreditMemo', 'SalesReceipt']));
+    expect(tenant.calls.pagesAtOnce).toBe(4);
+    expect(tenant.calls.finish).toEqual([{ passId: 1, status: 'succeeded' }]);
+
+    // A document page fails while its three siblings are in flight: they are cancelled, and the pass
+    // fails as the failing page did, not as a cancellation (which would end the workflow instead).
+    const failing = await start(
+      { pagesPerEntity: 2, pageDelayMs: 300, failPageCalls: new Map([[5, 'QboServerFault']]) },
+      { pollIntervalSeconds: 3600, retryDelaySeconds: 3600 },
+    );
+    await until('the pass to fail', async () => (failing.calls.finish.length > 0 ? true : undefined));
+    expect(failing.calls.finish).toEqual([{ passId: 1, status: 'failed' }]);
+    const status = await failing.handle.query(statusQuery);
+    expect(status.lastError).toMatch(/^QboServerFault: /);
+    expect(status.phase).toBe('backfill');
+    expect((await failing.handle.describe()).status.name).toBe('RUNNING');
   });
 
   it('R24, R8: mode switch is an update that applies the one-way lock before answering; an unknown mode is refused', async () => {
