@@ -349,6 +349,39 @@ describe('references are kept whole', () => {
   });
 });
 
+describe('issue 16: pages of two entities written at once', () => {
+  it('fetching the same missing customer makes one account of it, not two (documents are read side by side)', async () => {
+    const settings = await newTenant();
+    let asked = 0;
+    let release: () => void = () => undefined;
+    const bothAsked = new Promise<void>((resolve) => (release = resolve));
+    // Each fetch waits until both pages asked for the customer, or for 500 ms: without the lock both
+    // pages would be inside the fetch at once; with it, the second waits for the first to commit.
+    const fetch: ReferenceFetcher = async () => {
+      asked += 1;
+      if (asked === 2) release();
+      await Promise.race([bothAsked, new Promise((resolve) => setTimeout(resolve, 500))]);
+      return [customer('7', 0, 0, { CompanyName: 'Fetched twice Inc.' })];
+    };
+    const [invoices, estimates] = await Promise.all([
+      asSync(db(), (trx) => writeRecords(trx, settings, 'Invoice', [invoice('100', '7', 0, 0)], fetch, now)),
+      asSync(db(), (trx) => writeRecords(trx, settings, 'Estimate', [invoice('300', '7', 0, 0)], fetch, now)),
+    ]);
+    expect([invoices.written, estimates.written]).toEqual([1, 1]);
+    expect(asked).toBe(1);
+    const accounts = await db()
+      .selectFrom('accounts')
+      .select('id')
+      .where('tenant_id', '=', settings.tenantId)
+      .where('company_name', '=', 'Fetched twice Inc.')
+      .execute();
+    expect(accounts).toHaveLength(1);
+    expect((await opportunityOf(settings, '100'))?.account_id).toBe(accounts[0]!.id);
+    const estimate = await linkOf(settings, 'Estimate', '300');
+    expect(estimate?.opportunity_id).not.toBeNull();
+  });
+});
+
 describe('deleted documents and mapping errors', () => {
   it('a deleted stub marks its opportunity deleted, unless a newer version of it is in the batch', async () => {
     const settings = await newTenant();

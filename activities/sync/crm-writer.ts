@@ -5,6 +5,7 @@ import { recordSyncErrors, resolveSyncErrors, type RecordFailure } from '../../d
 import type { SyncSettings } from '../../db/repositories/tenants.js';
 import type { ConflictPolicy, Database, QboEntityType } from '../../db/schema.js';
 import { mapCustomer } from '../mapping/customer.js';
+import { lockEntityWrites } from '../../db/repositories/write-locks.js';
 import { isMappingError } from '../mapping/errors.js';
 import { mapItem } from '../mapping/item.js';
 import type { Language } from '../mapping/stages.js';
@@ -107,6 +108,7 @@ export async function writeRecords(
   now: Date,
   counts: PageCounts = emptyCounts(),
 ): Promise<PageCounts> {
+  await lockEntityWrites(trx, settings.tenantId, entity);
   return writePage({ trx, settings, fetchReferences, now }, entity, records, counts, 0);
 }
 
@@ -270,9 +272,13 @@ async function ensureReferences(
   depth: number,
 ): Promise<Map<string, QboLink>> {
   const ids = [...new Set(referred)].filter((id): id is string => id !== null);
-  const linked = await findLinks(page.trx, page.settings, entity, ids);
+  let linked = await findLinks(page.trx, page.settings, entity, ids);
+  if (ids.every((id) => linked.has(id)) || depth >= maxReferenceDepth) return linked;
+  // Another entity's page may be writing the same records: wait for it, then look again.
+  await lockEntityWrites(page.trx, page.settings.tenantId, entity);
+  linked = await findLinks(page.trx, page.settings, entity, ids);
   const missing = ids.filter((id) => !linked.has(id));
-  if (missing.length === 0 || depth >= maxReferenceDepth) return linked;
+  if (missing.length === 0) return linked;
   const fetched = await page.fetchReferences(entity, missing);
   await writePage(page, entity, fetched, emptyCounts(), depth + 1);
   for (const [id, link] of await findLinks(page.trx, page.settings, entity, missing)) linked.set(id, link);
