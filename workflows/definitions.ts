@@ -62,6 +62,11 @@ export interface PassInProgress {
   /** The entity being read when the run ended (its total is already estimated), if any. */
   readonly entityInProgress: SyncedEntity | null;
   readonly counts: PassCounts;
+  /**
+   * A backfill's estimate per entity, as beginSyncPass gave them. Absent in passes opened before it
+   * gave them: those ask estimateEntityTotal at each entity, as they did when recorded.
+   */
+  readonly estimates?: Partial<Record<SyncedEntity, number>>;
 }
 
 export interface PassCounts {

@@ -30,6 +30,7 @@ import {
 } from './paging-planner.js';
 import {
   askQbo,
+  countsFrom,
   damagedFailure,
   documentsByTxnDate,
   pageEntryKey,
@@ -74,6 +75,11 @@ export interface PassStart {
   readonly passId: number;
   /** The pass reads changes up to this instant (QBO's clock, minus the settle lag). */
   readonly until: string;
+  /**
+   * A backfill's count(*) per entity of what it will read from its cursor on, for progress and ETA,
+   * asked with the clock in one batch request (the workflow then asks estimateEntityTotal nothing).
+   */
+  readonly estimates?: Partial<Record<SyncedEntity, number>>;
 }
 
 export interface FinishSyncPassInput {
@@ -208,12 +214,27 @@ export function createSyncActivities(deps: SyncDeps) {
   }
 
   return classifyFailures({
-    /** Opens a pass: records it in the audit log and fixes its end on QBO's clock. */
+    /**
+     * Opens a pass: records it in the audit log and fixes its end on QBO's clock. A backfill's
+     * estimates come in the same request: a batch of one count(*) per entity, whose answer's time
+     * is the clock.
+     */
     async beginSyncPass(input: BeginSyncPassInput): Promise<PassStart> {
       const settings = await settingsOf(input.tenantId);
-      const until = await withQbo(input.tenantId, passEndFromQbo);
+      if (input.kind !== 'backfill') {
+        const until = await withQbo(input.tenantId, passEndFromQbo);
+        const passId = await beginPass(db, passOpening(settings, input.kind, deps.now()));
+        return { passId, until: new Date(until).toISOString() };
+      }
+      const cursors = await readCursors(db, settings, syncedEntities);
+      const starts = syncedEntities.map((entity) => {
+        const cursor = cursors.get(entity) ?? initialCursor(entity, settings.startDate);
+        return { entity, from: Date.parse(cursor.from) };
+      });
+      const { totals, time } = await withQbo(input.tenantId, (client) => countsFrom(client, settings, starts));
+      const until = passEnd(time ? Date.parse(time) : deps.now().getTime());
       const passId = await beginPass(db, passOpening(settings, input.kind, deps.now()));
-      return { passId, until: new Date(until).toISOString() };
+      return { passId, until: new Date(until).toISOString(), estimates: Object.fromEntries(totals) };
     },
 
     async finishSyncPass(input: FinishSyncPassInput): Promise<FinishSyncPassResult> {
@@ -228,7 +249,10 @@ export function createSyncActivities(deps: SyncDeps) {
       });
     },
 
-    /** count(*) of what the backfill will read for an entity, for progress and ETA. */
+    /**
+     * count(*) of what the backfill will read for an entity, for progress and ETA: asked by passes
+     * whose beginSyncPass gave no estimates (opened by a worker from before they did).
+     */
     async estimateEntityTotal(input: EstimateEntityTotalInput): Promise<number> {
       const settings = await settingsOf(input.tenantId);
       const cursor = (await readCursor(db, settings, input.entity)) ?? initialCursor(input.entity, settings.startDate);
