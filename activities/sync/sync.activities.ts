@@ -283,14 +283,25 @@ export function createSyncActivities(deps: SyncDeps) {
           }
           step = continuePage(step.pending, await askQbo(client, settings, input.entity, step.request), pageEntryKey);
         }
+        const fetchReferences = referenceFetcher(client);
         if (step.kind === 'up-to-date') {
-          return { counts: emptyCounts(), cursor: step.cursor, done: true, window: 'up to date' };
+          // The read's end: sub-customers still waiting for their parent are written now.
+          const counts =
+            input.entity === 'Customer'
+              ? await asSync(db, (trx) =>
+                  writeRecords(trx, settings, 'Customer', [], fetchReferences, deps.now(), {
+                    subCustomersWaiting: 'settle',
+                  }),
+                )
+              : emptyCounts();
+          return { counts, cursor: step.cursor, done: true, window: 'up to date' };
         }
         const { next } = step;
         const { records, damaged } = splitPage(step.records);
         const counts = await asSync(db, async (trx) => {
-          const fetchReferences = referenceFetcher(client);
-          const counts = await writeRecords(trx, settings, input.entity, records, fetchReferences, deps.now());
+          const counts = await writeRecords(trx, settings, input.entity, records, fetchReferences, deps.now(), {
+            subCustomersWaiting: step.done ? 'settle' : 'defer',
+          });
           await recordSyncErrors(trx, settings, input.entity, damaged, deps.now());
           counts.failed += damaged.length;
           await saveCursor(trx, settings, input.entity, next);
@@ -348,7 +359,10 @@ export function createSyncActivities(deps: SyncDeps) {
         const counts = emptyCounts();
         for (const entity of syncedEntities) {
           const changes = answer.changes[entity] ?? [];
-          await writeRecords(trx, settings, entity, changes, fetchReferences, deps.now(), counts);
+          await writeRecords(trx, settings, entity, changes, fetchReferences, deps.now(), {
+            counts,
+            subCustomersWaiting: 'settle',
+          });
           const start = changedSince.toISOString().slice(0, 19);
           const since = { start: `cdc ${start}`, label: `the CDC answer since ${start}` };
           const damaged = answer.damaged
