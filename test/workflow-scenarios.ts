@@ -64,7 +64,10 @@ export function stubActivities(
       passIds += 1;
       const opened = { passId: passIds, until: '2026-11-30T12:00:00.000Z' };
       if (behaviour.beginWithoutEstimates) return opened;
-      return { ...opened, estimates: Object.fromEntries(syncedEntities.map((entity) => [entity, pagesPerEntity * 10])) };
+      return {
+        ...opened,
+        estimates: Object.fromEntries(syncedEntities.map((entity) => [entity, pagesPerEntity * 10])),
+      };
     },
     async finishSyncPass(input: { passId: number; status: string }) {
       calls.finish.push({ passId: input.passId, status: input.status });

@@ -304,9 +304,7 @@ export function createQboClient(options: QboClientOptions) {
      * one of its 40 batch requests a minute. Each count answers in its place; `time` is QBO's clock
      * at the answer, as countAt's.
      */
-    async countBatch(
-      queries: readonly CountQuery[],
-    ): Promise<{ answers: CountAnswer[]; time: string | undefined }> {
+    async countBatch(queries: readonly CountQuery[]): Promise<{ answers: CountAnswer[]; time: string | undefined }> {
       if (queries.length === 0) return { answers: [], time: undefined };
       const { byId, time } = await sendBatch(
         `batch of ${queries.length} counts`,

@@ -138,7 +138,13 @@ export async function writeRecords(
     settings,
     waiting === 'settle' ? { kind: 'all' } : { kind: 'ids', qboIds: records.map((record) => record.Id) },
   );
-  await writePage(page, entity, [...taken.map(({ qboId, record }) => ({ ...record, Id: qboId })), ...records], counts, 0);
+  await writePage(
+    page,
+    entity,
+    [...taken.map(({ qboId, record }) => ({ ...record, Id: qboId })), ...records],
+    counts,
+    0,
+  );
   if (waiting === 'defer') await writeWaitingWithLinkedParents(page, counts);
   return counts;
 }
