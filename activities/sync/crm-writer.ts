@@ -245,9 +245,10 @@ async function writeSubCustomers(
   }
   if (!page.deferMissingParents) return writeSet(page, subCustomers, pending, depth, tally);
   const rawById = new Map(raw.map((record) => [record.Id, record]));
-  const waiting = pending.flatMap((sub) => {
+  const waiting = pending.map((sub) => {
     const record = rawById.get(sub.qboId);
-    return record ? [{ qboId: sub.qboId, parentQboId: sub.parentQboId, record }] : [];
+    if (!record) throw new Error(`sub-customer ${sub.qboId} was mapped from no record of its batch`);
+    return { qboId: sub.qboId, parentQboId: sub.parentQboId, record };
   });
   await deferSubCustomers(page.trx, page.settings, waiting, page.now);
 }
