@@ -36,6 +36,7 @@ export interface CrmTables {
   crm_outbox: CrmOutboxTable;
   sync_conflicts: SyncConflictsTable;
   webhook_events: WebhookEventsTable;
+  deferred_sub_customers: DeferredSubCustomersTable;
 }
 
 export interface TenantsTable {
@@ -325,6 +326,17 @@ export interface SyncConflictsTable {
   resolved_at: OptionalTimestamp;
   resolved_by: string | null;
   resolution_applied_at: OptionalTimestamp;
+}
+
+/** A sub-customer read before its parent, waiting for a later page of the same read (issue 16). */
+export interface DeferredSubCustomersTable {
+  tenant_id: string;
+  realm_id: string;
+  qbo_id: string;
+  parent_qbo_id: string;
+  /** The record as QBO sent it. */
+  record: ColumnType<Record<string, unknown>, string, string>;
+  deferred_at: Timestamp;
 }
 
 /** A QuickBooks webhook event the receiver accepted (issue 15); routed_at is set once its tenant was told. */

@@ -183,6 +183,26 @@ describe('API over HTTP', () => {
     expect((await api(`/v3/company/${realmId}/customer/1`, token)).status).toBe(200);
   });
 
+  it('issue 16: enforces 40 batch requests a minute per realm over HTTP: the 41st gets 429 3001, other requests pass', async () => {
+    const { token, realmId } = await connect();
+    clock += 120_000;
+    const batch = () =>
+      api(`/v3/company/${realmId}/batch`, token, {
+        method: 'POST',
+        body: JSON.stringify({ BatchItemRequest: [{ bId: 'q', Query: 'select count(*) from Customer' }] }),
+        headers: { 'content-type': 'application/json' },
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) statuses.push((await batch()).status);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(40);
+    const refused = await batch();
+    expect(refused.status).toBe(429);
+    expect(await refused.text()).toMatch(/3001/);
+    expect((await api(`/v3/company/${realmId}/customer/1`, token)).status).toBe(200);
+    clock += 61_000;
+    expect((await batch()).status).toBe(200);
+  });
+
   it('creates customers idempotently with requestid, and returns 5010 and 6240 faults with HTTP 400', async () => {
     const { token, realmId } = await connect();
     const post = (body: unknown, query = '') =>

@@ -65,6 +65,11 @@ function requestKind(method: string, rest: string): ApiRequestKind {
   return 'other';
 }
 
+/** POST /batch, which QBO limits to 40 a minute per realm on top of the 500. */
+function isBatch(method: string, rest: string): boolean {
+  return method === 'POST' && rest.split('/').filter(Boolean).join('/') === 'batch';
+}
+
 /** Creates the request handler for a simulator; `baseUrl()` is known once listening. */
 export function createHandler(sim: Simulator, baseUrl: () => string): http.RequestListener {
   return (req, res) => {
@@ -120,7 +125,7 @@ async function handle(
         sim.company(realmId);
         sim.oauth.authenticate(req.headers.authorization, realmId);
         if (sim.rateLimitsEnabled) {
-          release = sim.rateLimiter.acquire(realmId);
+          release = sim.rateLimiter.acquire(realmId, isBatch(method, rest) ? 'batch' : 'single');
           if (!release) {
             const xml = sim.drawThrottleXml();
             return send(faultReply(sim, faults.throttle(), xml));
@@ -471,7 +476,7 @@ async function admin(
         const b = need();
         if (b['enabled'] !== undefined && typeof b['enabled'] !== 'boolean')
           throw new AdminError(400, 'enabled must be true or false');
-        for (const key of ['perMinute', 'concurrent']) {
+        for (const key of ['perMinute', 'concurrent', 'batchPerMinute']) {
           const v = b[key];
           if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1))
             throw new AdminError(400, `${key} must be a positive integer`);
@@ -480,6 +485,7 @@ async function admin(
         sim.rateLimiter.configure({
           ...(typeof b['perMinute'] === 'number' ? { perMinute: b['perMinute'] } : {}),
           ...(typeof b['concurrent'] === 'number' ? { concurrent: b['concurrent'] } : {}),
+          ...(typeof b['batchPerMinute'] === 'number' ? { batchPerMinute: b['batchPerMinute'] } : {}),
         });
         return json(200, { enabled: sim.rateLimitsEnabled, ...sim.rateLimiter.limits });
       }

@@ -32,6 +32,8 @@ export type { ApiRequestKind } from './request-counter.js';
 /** Everything the simulator can be told. All optional; defaults are QBO's own figures. */
 /** Intuit's limit of operations in one batch request ([D-batch]; confirmed by test in the .NET SDK's issue 358). */
 export const MAX_BATCH_ITEMS = 30;
+/** Intuit's limit of batch requests a minute per realm, each also one of the 500 ([D-batch], qbo-api.md § 5). */
+export const MAX_BATCHES_PER_MINUTE = 40;
 
 export interface SimulatorOptions {
   /** TCP port; 0 picks a free one. Default 8911. */
@@ -78,7 +80,12 @@ export interface SimulatorOptions {
   readonly refreshTokenTtlSeconds?: number;
   readonly refreshGraceSeconds?: number;
   readonly refreshHardTtlSeconds?: number;
-  readonly rateLimits?: { readonly enabled?: boolean; readonly perMinute?: number; readonly concurrent?: number };
+  readonly rateLimits?: {
+    readonly enabled?: boolean;
+    readonly perMinute?: number;
+    readonly concurrent?: number;
+    readonly batchPerMinute?: number;
+  };
   readonly cdc?: Partial<CdcOptions>;
   readonly query?: Partial<QueryOptions>;
   readonly webhooks?: {
@@ -152,6 +159,7 @@ export class Simulator {
     this.rateLimiter = new RateLimiter({
       perMinute: options.rateLimits?.perMinute ?? 500,
       concurrent: options.rateLimits?.concurrent ?? 10,
+      batchPerMinute: options.rateLimits?.batchPerMinute ?? MAX_BATCHES_PER_MINUTE,
       now: this.now,
     });
     this.cdcOptions = { lookbackDays: 30, maxObjects: 1000, capScope: 'request', outOfRange: 'reject', ...options.cdc };
@@ -302,7 +310,8 @@ export class Simulator {
   /**
    * POST /batch: at most 30 operations in one request (Customer create and update, and queries),
    * each answered in its place with its entity, its query result or its own Fault. One request
-   * against the rate limits, as at Intuit (shared/reference/qbo-api.md § 5, [D-batch]).
+   * against the 500 a minute, and one of the 40 batch requests a minute, as at Intuit
+   * (shared/reference/qbo-api.md § 5, [D-batch]; the HTTP server applies the limits).
    */
   batch(realmId: string, input: unknown): Json {
     checkDepth(input);

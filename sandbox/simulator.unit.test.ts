@@ -387,7 +387,7 @@ describe('admin operations', () => {
 describe('rate limiter', () => {
   it('gives exactly one 429 for 501 requests in one minute, and admits again after the window', () => {
     let t = 0;
-    const limiter = new RateLimiter({ perMinute: 500, concurrent: 10, now: () => t });
+    const limiter = new RateLimiter({ perMinute: 500, concurrent: 10, batchPerMinute: 40, now: () => t });
     let refused = 0;
     for (let i = 0; i < 501; i++) {
       t += 100;
@@ -404,7 +404,7 @@ describe('rate limiter', () => {
   });
 
   it('refuses an eleventh concurrent request for one realm', () => {
-    const limiter = new RateLimiter({ perMinute: 500, concurrent: 10, now: () => 0 });
+    const limiter = new RateLimiter({ perMinute: 500, concurrent: 10, batchPerMinute: 40, now: () => 0 });
     const held = Array.from({ length: 10 }, () => limiter.acquire('r'));
     expect(held.every(Boolean)).toBe(true);
     expect(limiter.acquire('r')).toBeUndefined();
@@ -413,6 +413,41 @@ describe('rate limiter', () => {
     held[0]?.();
     expect(limiter.acquire('r')).toBeDefined();
     expect(limiter.refused()).toBe(1);
+  });
+});
+
+describe('rate limiter: batch requests', () => {
+  it('issue 16: refuses the 41st batch request of a minute while single requests still pass, and admits it after the window', () => {
+    let t = 0;
+    const limiter = new RateLimiter({ perMinute: 500, concurrent: 10, batchPerMinute: 40, now: () => t });
+    const admitted = Array.from({ length: 40 }, () => {
+      t += 10;
+      const release = limiter.acquire('r', 'batch');
+      release?.();
+      return release !== undefined;
+    });
+    expect(admitted.every(Boolean)).toBe(true);
+    expect(limiter.acquire('r', 'batch')).toBeUndefined();
+    expect(limiter.refused('r')).toBe(1);
+    expect(limiter.acquire('other', 'batch')).toBeDefined();
+    const single = limiter.acquire('r');
+    expect(single).toBeDefined();
+    single?.();
+    t += 60_000;
+    expect(limiter.acquire('r', 'batch')).toBeDefined();
+  });
+
+  it('issue 16: a batch request is one of the 500 a minute: none is admitted once they are spent', () => {
+    let t = 0;
+    const limiter = new RateLimiter({ perMinute: 500, concurrent: 10, batchPerMinute: 40, now: () => t });
+    for (let i = 0; i < 499; i++) {
+      t += 1;
+      limiter.acquire('r')?.();
+    }
+    expect(limiter.acquire('r', 'batch')).toBeDefined();
+    expect(limiter.acquire('r', 'batch')).toBeUndefined();
+    expect(limiter.acquire('r')).toBeUndefined();
+    expect(limiter.refused('r')).toBe(2);
   });
 });
 

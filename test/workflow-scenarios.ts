@@ -20,6 +20,8 @@ import { tenantSyncWorkflowType, type TenantSyncInput } from '../workflows/defin
 export interface StubBehaviour {
   /** Pages each entity takes in a backfill. */
   pagesPerEntity?: number;
+  /** beginSyncPass answers as workers did before issue 16: no estimates, so the workflow asks estimateEntityTotal. */
+  beginWithoutEstimates?: boolean;
   /** What incrementalPass does on its n-th call (0-based): an idle pass unless this says otherwise. */
   incremental?: (call: number) => 'idle' | 'changes' | 'by-query' | { fail: string; nonRetryable?: boolean };
   /** What syncEntityPage does: fail with a type on the listed call numbers (0-based, over all entities). */
@@ -63,7 +65,12 @@ export function stubActivities(
     async beginSyncPass() {
       calls.begin += 1;
       passIds += 1;
-      return { passId: passIds, until: '2026-11-30T12:00:00.000Z' };
+      const opened = { passId: passIds, until: '2026-11-30T12:00:00.000Z' };
+      if (behaviour.beginWithoutEstimates) return opened;
+      return {
+        ...opened,
+        estimates: Object.fromEntries(syncedEntities.map((entity) => [entity, pagesPerEntity * 10])),
+      };
     },
     async finishSyncPass(input: { passId: number; status: string }) {
       calls.finish.push({ passId: input.passId, status: input.status });

@@ -64,6 +64,11 @@ export interface PassInProgress {
   /** Every entity being read when the run ended (documents are read side by side); absent from older runs. */
   readonly entitiesInProgress?: readonly SyncedEntity[];
   readonly counts: PassCounts;
+  /**
+   * A backfill's estimate per entity, as beginSyncPass gave them. Absent in passes opened before it
+   * gave them: those ask estimateEntityTotal at each entity, as they did when recorded.
+   */
+  readonly estimates?: Partial<Record<SyncedEntity, number>>;
 }
 
 export interface PassCounts {

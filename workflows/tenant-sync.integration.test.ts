@@ -140,7 +140,10 @@ describe('tenant sync workflow (stub activities)', () => {
     for (const run of runs) expect(run.length).toBeLessThan(limit + 4 * 12);
     expect(tenant.calls.pages).toHaveLength(pagesPerEntity * syncedEntities.length);
     expect(tenant.calls.begin).toBe(1);
-    expect(tenant.calls.estimates).toBe(syncedEntities.length);
+    // Issue 16: the estimates came with the pass's opening and crossed the runs with it.
+    expect(tenant.calls.estimates).toBe(0);
+    const { entities } = await tenant.handle.query(statusQuery);
+    for (const entity of syncedEntities) expect(entities[entity].total).toBe(pagesPerEntity * 10);
     expect(tenant.calls.finish).toEqual([{ passId: 1, status: 'succeeded' }]);
   });
 
@@ -167,6 +170,21 @@ describe('tenant sync workflow (stub activities)', () => {
     expect(status.lastError).toMatch(/^QboServerFault: /);
     expect(status.phase).toBe('backfill');
     expect((await failing.handle.describe()).status.name).toBe('RUNNING');
+  });
+
+  it('issue 16: a pass opened without estimates (a worker from before) asks estimateEntityTotal at each entity', async () => {
+    const tenant = await start(
+      { pagesPerEntity: 3, beginWithoutEstimates: true },
+      { continueAsNewAfterEvents: 40, pollIntervalSeconds: 3600 },
+    );
+    await until(
+      'the backfill to end',
+      async () => ((await tenant.handle.query(statusQuery)).phase === 'incremental' ? true : undefined),
+      60_000,
+    );
+    expect(tenant.calls.estimates).toBe(syncedEntities.length);
+    const { entities } = await tenant.handle.query(statusQuery);
+    for (const entity of syncedEntities) expect(entities[entity].total).toBe(30);
   });
 
   it('R24, R8: mode switch is an update that applies the one-way lock before answering; an unknown mode is refused', async () => {

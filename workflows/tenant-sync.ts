@@ -561,11 +561,11 @@ export async function tenantSyncWorkflow(input: TenantSyncInput): Promise<void> 
         const resuming = inProgress.has(entity);
         inProgress.add(entity);
         if (current.kind === 'backfill' && !resuming) {
-          const total = await bookkeeping.estimateEntityTotal({
-            tenantId: input.tenantId,
-            entity,
-            until: current.until,
-          });
+          // The estimate came with the pass's opening; a pass opened without them asks, as it did
+          // when its history was recorded (the branch follows the recorded result: replay-safe).
+          const total =
+            current.estimates?.[entity] ??
+            (await bookkeeping.estimateEntityTotal({ tenantId: input.tenantId, entity, until: current.until }));
           progress(entity, { total: state.entities[entity].done + total });
           publish();
         }
@@ -742,7 +742,10 @@ async function readSideBySide(
 }
 
 /** A pass just opened: nothing read yet. */
-function openedPass(kind: PassInProgress['kind'], opened: { passId: number; until: string }): PassInProgress {
+function openedPass(
+  kind: PassInProgress['kind'],
+  opened: { passId: number; until: string; estimates?: PassInProgress['estimates'] },
+): PassInProgress {
   return {
     kind,
     passId: opened.passId,
@@ -751,6 +754,7 @@ function openedPass(kind: PassInProgress['kind'], opened: { passId: number; unti
     finishedEntities: [],
     entityInProgress: null,
     counts: noCounts,
+    ...(opened.estimates ? { estimates: opened.estimates } : {}),
   };
 }
 

@@ -2,12 +2,13 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncedEntity } from '../../common/sync-types.js';
 import { asSync } from '../../db/crm-rules.js';
+import { countDeferredSubCustomers } from '../../db/repositories/deferred-sub-customers.js';
 import { recordMerge } from '../../db/repositories/merges.js';
 import { findLinks } from '../../db/repositories/qbo-links.js';
 import type { QboEntityType } from '../../db/schema.js';
 import { createTestDatabase, type TestDatabase } from '../../test/database.js';
 import type { QboRecord } from '../qbo/qbo-client.js';
-import type { PageCounts, ReferenceFetcher, TenantSettings } from './crm-writer.js';
+import type { PageCounts, ReferenceFetcher, TenantSettings, WaitingSubCustomers } from './crm-writer.js';
 import { markDocumentsDeleted, writeRecords } from './crm-writer.js';
 
 let database: TestDatabase | undefined;
@@ -49,8 +50,11 @@ function write(
   entity: SyncedEntity,
   records: readonly QboRecord[],
   source: { readonly fetch: ReferenceFetcher } = qbo(),
+  waiting?: WaitingSubCustomers,
 ): Promise<PageCounts> {
-  return asSync(db(), (trx) => writeRecords(trx, settings, entity, records, source.fetch, now));
+  return asSync(db(), (trx) =>
+    writeRecords(trx, settings, entity, records, source.fetch, now, waiting ? { subCustomersWaiting: waiting } : {}),
+  );
 }
 
 const version = (token: number, minute: number) => ({
@@ -379,6 +383,107 @@ describe('issue 16: pages of two entities written at once', () => {
     expect((await opportunityOf(settings, '100'))?.account_id).toBe(accounts[0]!.id);
     const estimate = await linkOf(settings, 'Estimate', '300');
     expect(estimate?.opportunity_id).not.toBeNull();
+  });
+});
+
+describe('issue 16: sub-customers read before their parent wait for a later page', () => {
+  it('issue 16: a sub-customer whose parent comes in a later page costs no request', async () => {
+    const settings = await newTenant();
+    const source = qbo([customer('1', 0, 0)]);
+    const first = await write(settings, 'Customer', [subCustomer('11', '1'), customer('2', 0, 0)], source, 'defer');
+    expect(first).toMatchObject({ written: 1, failed: 0 });
+    expect(await accountOf(settings, '11')).toBeUndefined();
+    expect(await countDeferredSubCustomers(db(), settings)).toBe(1);
+
+    const second = await write(settings, 'Customer', [customer('1', 0, 3, { CompanyName: 'Parent' })], source, 'defer');
+    expect(second).toMatchObject({ written: 2, failed: 0 });
+    expect(source.calls).toEqual([]);
+    const parent = await accountOf(settings, '1');
+    expect(await accountOf(settings, '11')).toEqual({ ...parent, parent_qbo_id: '1' });
+    expect(await countDeferredSubCustomers(db(), settings)).toBe(0);
+    expect(await openErrors(settings)).toEqual([]);
+  });
+
+  it('issue 16: a job of a job waits with it, and both land when the top parent comes; in one batch no parent is read', async () => {
+    const settings = await newTenant();
+    const source = qbo();
+    await write(settings, 'Customer', [subCustomer('12', '11', 0, 1), subCustomer('11', '1')], source, 'defer');
+    expect(await countDeferredSubCustomers(db(), settings)).toBe(2);
+    await write(settings, 'Customer', [customer('1', 0, 5)], source, 'defer');
+    const parent = await accountOf(settings, '1');
+    expect(await accountOf(settings, '11')).toEqual({ ...parent, parent_qbo_id: '1' });
+    expect(await accountOf(settings, '12')).toEqual({ ...parent, parent_qbo_id: '11' });
+
+    // Without deferral too: the job of a job in the same batch follows its parent, unread.
+    const plain = await newTenant();
+    const counts = await write(
+      plain,
+      'Customer',
+      [subCustomer('22', '21'), subCustomer('21', '2'), customer('2', 0, 0)],
+      source,
+    );
+    expect(counts).toMatchObject({ written: 3, failed: 0 });
+    expect((await accountOf(plain, '22'))?.id).toBe((await accountOf(plain, '2'))?.id);
+    expect(source.calls).toEqual([]);
+  });
+
+  it('issue 16: a newer version of a waiting sub-customer replaces it; one made a customer of its own stops waiting', async () => {
+    const settings = await newTenant();
+    await write(settings, 'Customer', [subCustomer('11', '1', 1, 1), subCustomer('12', '1', 1, 1)], qbo(), 'defer');
+    await write(
+      settings,
+      'Customer',
+      [subCustomer('11', '2', 2, 4), customer('12', 2, 4, { CompanyName: 'Own account' })],
+      qbo(),
+      'defer',
+    );
+    expect(await countDeferredSubCustomers(db(), settings)).toBe(1);
+    expect((await accountOf(settings, '12'))?.company_name).toBe('Own account');
+    // An older version met later (a replayed page) does not bring the old parent back.
+    await write(settings, 'Customer', [subCustomer('11', '1', 1, 1)], qbo(), 'defer');
+    await write(settings, 'Customer', [customer('1', 0, 6), customer('2', 0, 6)], qbo(), 'defer');
+    expect((await accountOf(settings, '11'))?.parent_qbo_id).toBe('2');
+    expect((await linkOf(settings, 'Customer', '11'))?.sync_token).toBe('2');
+    expect(await countDeferredSubCustomers(db(), settings)).toBe(0);
+  });
+
+  it('issue 16: the last page reads every parent still missing in one request, and one QBO does not give fails', async () => {
+    const settings = await newTenant();
+    const parents = ['1', '2', '3'].map((id) => customer(id, 0, 0, { CompanyName: `Parent ${id}` }));
+    const source = qbo(parents);
+    const jobs = [subCustomer('11', '1'), subCustomer('12', '2'), subCustomer('13', '3'), subCustomer('14', '404')];
+    await write(settings, 'Customer', jobs, source, 'defer');
+    expect(source.calls).toEqual([]);
+    const last = await write(settings, 'Customer', [], source, 'settle');
+    expect(source.calls).toEqual([{ entity: 'Customer', ids: ['1', '2', '3', '404'] }]);
+    // The parents read count as references, not as records of the page.
+    expect(last).toMatchObject({ written: 3, failed: 1 });
+    for (const id of ['1', '2', '3']) {
+      expect((await accountOf(settings, `1${id}`))?.company_name).toBe(`Parent ${id}`);
+    }
+    expect((await openErrors(settings)).map((error) => [error.qbo_id, error.error_type, error.field])).toEqual([
+      ['14', 'MissingReference', 'ParentRef'],
+    ]);
+    expect(await countDeferredSubCustomers(db(), settings)).toBe(0);
+  });
+
+  it('issue 16: a waiting sub-customer keeps text jsonb refuses, and goes with its tenant', async () => {
+    const settings = await newTenant();
+    await write(
+      settings,
+      'Customer',
+      [subCustomer('11', '1', 0, 0)].map((job) => ({ ...job, Notes: 'Nul\u0000 note' })),
+      qbo(),
+      'defer',
+    );
+    expect(await countDeferredSubCustomers(db(), settings)).toBe(1);
+    await write(settings, 'Customer', [customer('1', 0, 1)], qbo(), 'defer');
+    expect(await accountOf(settings, '11')).toBeDefined();
+
+    await write(settings, 'Customer', [subCustomer('12', '9')], qbo(), 'defer');
+    expect(await countDeferredSubCustomers(db(), settings)).toBe(1);
+    await asSync(db(), (trx) => trx.deleteFrom('tenants').where('id', '=', settings.tenantId).execute());
+    expect(await countDeferredSubCustomers(db(), settings)).toBe(0);
   });
 });
 

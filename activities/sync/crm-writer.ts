@@ -1,10 +1,11 @@
 import { sql, type Transaction } from 'kysely';
 import type { SyncedEntity } from '../../common/sync-types.js';
+import { deferSubCustomers, takeDeferredSubCustomers } from '../../db/repositories/deferred-sub-customers.js';
 import { findLinks, type QboLink, type RecordVersion } from '../../db/repositories/qbo-links.js';
 import { recordSyncErrors, resolveSyncErrors, type RecordFailure } from '../../db/repositories/sync-errors.js';
 import type { SyncSettings } from '../../db/repositories/tenants.js';
 import type { ConflictPolicy, Database, QboEntityType } from '../../db/schema.js';
-import { mapCustomer } from '../mapping/customer.js';
+import { mapCustomer, type SubCustomerRecord } from '../mapping/customer.js';
 import { lockEntityWrites } from '../../db/repositories/write-locks.js';
 import { isMappingError } from '../mapping/errors.js';
 import { mapItem } from '../mapping/item.js';
@@ -94,10 +95,30 @@ export interface SetWriter<T extends Versioned> {
 const maxReferenceDepth = 6;
 
 /**
+ * What a Customer write does with sub-customers whose parent the CRM does not hold yet (issue 16):
+ * - 'defer': a page of a paged read with more Customer pages to come. Such a sub-customer waits,
+ *   as QBO sent it, in deferred_sub_customers (in the page's transaction) for the page that brings
+ *   its parent, instead of a read of the parent per page; each page writes the waiting ones whose
+ *   parent it linked.
+ * - 'settle': the read's last page, or a CDC pass. Every waiting sub-customer is written with the
+ *   page, the parents still missing read together, a page's worth of ids a request.
+ * Absent (the push, the repair), a missing parent is read at once and waiting rows are left alone.
+ */
+export type WaitingSubCustomers = 'defer' | 'settle';
+
+export interface WriteOptions {
+  /** Counts to add to (a CDC pass sums its entities' into one); fresh ones otherwise. */
+  readonly counts?: PageCounts;
+  /** Read for Customer writes only. */
+  readonly subCustomersWaiting?: WaitingSubCustomers;
+}
+
+/**
  * Maps and writes one batch of raw QBO records of one entity. A record that fails to map, or whose
  * write the database refuses, goes to the error table with its QBO id and the rest of the batch
  * lands. References are kept whole: a document's customer (or a sub-customer's parent, or a
- * product's category) that the CRM lacks is fetched and written first, whatever its own version.
+ * product's category) that the CRM lacks is fetched and written first, whatever its own version;
+ * only a paged read's sub-customers may wait for their parent instead (WaitingSubCustomers).
  */
 export async function writeRecords(
   trx: Trx,
@@ -106,10 +127,43 @@ export async function writeRecords(
   records: readonly QboRecord[],
   fetchReferences: ReferenceFetcher,
   now: Date,
-  counts: PageCounts = emptyCounts(),
+  options: WriteOptions = {},
 ): Promise<PageCounts> {
   await lockEntityWrites(trx, settings.tenantId, entity);
-  return writePage({ trx, settings, fetchReferences, now }, entity, records, counts, 0);
+  const counts = options.counts ?? emptyCounts();
+  const waiting = entity === 'Customer' ? options.subCustomersWaiting : undefined;
+  const page: Page = { trx, settings, fetchReferences, now, deferMissingParents: waiting === 'defer' };
+  if (!waiting) return writePage(page, entity, records, counts, 0);
+  // A waiting version and the page's version of one sub-customer meet in newestPerRecord: the newest wins.
+  const taken = await takeDeferredSubCustomers(
+    trx,
+    settings,
+    waiting === 'settle' ? { kind: 'all' } : { kind: 'ids', qboIds: records.map((record) => record.Id) },
+  );
+  await writePage(
+    page,
+    entity,
+    [...taken.map(({ qboId, record }) => ({ ...record, Id: qboId })), ...records],
+    counts,
+    0,
+  );
+  if (waiting === 'defer') await writeWaitingWithLinkedParents(page, counts);
+  return counts;
+}
+
+/** The waiting sub-customers whose parent is linked now, and then theirs (a job of a job), this deep at most. */
+async function writeWaitingWithLinkedParents(page: Page, counts: PageCounts): Promise<void> {
+  for (let depth = 0; depth < maxReferenceDepth; depth += 1) {
+    const ready = await takeDeferredSubCustomers(page.trx, page.settings, { kind: 'parent-linked' });
+    if (ready.length === 0) return;
+    await writePage(
+      page,
+      'Customer',
+      ready.map(({ qboId, record }) => ({ ...record, Id: qboId })),
+      counts,
+      0,
+    );
+  }
 }
 
 interface Page {
@@ -117,6 +171,8 @@ interface Page {
   readonly settings: TenantSettings;
   readonly fetchReferences: ReferenceFetcher;
   readonly now: Date;
+  /** Sub-customers whose parent is missing wait for a later page rather than have it read. */
+  readonly deferMissingParents: boolean;
 }
 
 /** What one page's writes came to: its counts, its failures, and the records that went through. */
@@ -154,7 +210,7 @@ async function writePage(
     const options = { defaultLanguage: settings.defaultLanguage };
     const customers = mapAll(live, (record) => mapCustomer(record, options), tally.failures);
     await write(accounts, ofKind(customers, 'account'));
-    await write(subCustomers, ofKind(customers, 'subCustomer'));
+    await writeSubCustomers(page, ofKind(customers, 'subCustomer'), live, depth, tally);
   } else {
     // Sales documents: estimates, invoices, credit notes, sales receipts (R9: QBO → CRM only).
     const options = { language: settings.syncLanguage };
@@ -167,6 +223,36 @@ async function writePage(
   await recordSyncErrors(trx, settings, entity, tally.failures, now);
   await resolveSyncErrors(trx, settings, entity, tally.settled, now);
   return counts;
+}
+
+/**
+ * Sub-customers in waves, each wave those whose parent is linked by now, so that a job of a job in
+ * the same batch costs no read of its parent. Those whose parent is still missing then wait for a
+ * later page, or are written with their parents read.
+ */
+async function writeSubCustomers(
+  page: Page,
+  subs: readonly SubCustomerRecord[],
+  raw: readonly QboRecord[],
+  depth: number,
+  tally: Tally,
+): Promise<void> {
+  let pending = subs;
+  for (let wave = 0; pending.length > 0 && wave < maxReferenceDepth; wave += 1) {
+    const linked = await findLinks(page.trx, page.settings, 'Customer', new Set(pending.map((sub) => sub.parentQboId)));
+    const ready = pending.filter((sub) => linked.has(sub.parentQboId));
+    if (ready.length === 0) break;
+    await writeSet(page, subCustomers, ready, depth, tally);
+    pending = pending.filter((sub) => !linked.has(sub.parentQboId));
+  }
+  if (!page.deferMissingParents) return writeSet(page, subCustomers, pending, depth, tally);
+  const rawById = new Map(raw.map((record) => [record.Id, record]));
+  const waiting = pending.map((sub) => {
+    const record = rawById.get(sub.qboId);
+    if (!record) throw new Error(`sub-customer ${sub.qboId} was mapped from no record of its batch`);
+    return { qboId: sub.qboId, parentQboId: sub.parentQboId, record };
+  });
+  await deferSubCustomers(page.trx, page.settings, waiting, page.now);
 }
 
 /** Writes one kind of record, after the records they refer to. */

@@ -10,7 +10,13 @@ import { dayText, type DocumentSource } from './reconcile-deletes.js';
 /** The sync's questions to QBO, as the planners and the writer ask them. */
 
 export const transactionEntities: readonly SyncedEntity[] = ['Estimate', 'Invoice', 'CreditMemo', 'SalesReceipt'];
-const referenceChunk = 50;
+/**
+ * Ids asked in one `Id IN (…)` query. A query answers at most 1,000 records (MAXRESULTS' maximum,
+ * qbo-api.md § 2), so a query of as many ids answers all of them in one page. Queries go as the POST
+ * body, where no URL length limits the list (the reason SDKs chunk ids by about 50 for GET
+ * queries); 1,000 ids make a statement of about 10 KB. No limit on the IN list itself is documented.
+ */
+const idsPerQuery = maxPageSize;
 
 /**
  * A page element QBO returned damaged (no usable Id, not an object), as the error to file for it.
@@ -90,29 +96,58 @@ export function pageEntryKey(entry: PageEntry): RecordKey {
 
 const isoSecond = (ms: number) => new Date(ms).toISOString().slice(0, 19);
 
-export function windowConditions(settings: TenantSettings, entity: SyncedEntity, window: TimeWindow): QboCondition[] {
+/** The conditions of an entity's read over a window; without `to`, of everything from `from` on. */
+export function windowConditions(
+  settings: TenantSettings,
+  entity: SyncedEntity,
+  window: Pick<TimeWindow, 'from'> & Partial<Pick<TimeWindow, 'to'>>,
+): QboCondition[] {
   const conditions: QboCondition[] = [
     { field: 'MetaData.LastUpdatedTime', op: '>=', value: qboDateTime(new Date(window.from)) },
-    { field: 'MetaData.LastUpdatedTime', op: '<', value: qboDateTime(new Date(window.to)) },
   ];
+  if (window.to !== undefined) {
+    conditions.push({ field: 'MetaData.LastUpdatedTime', op: '<', value: qboDateTime(new Date(window.to)) });
+  }
   if (entity === 'Customer' || entity === 'Item') conditions.push({ field: 'Active', op: 'IN', value: [true, false] });
   if (transactionEntities.includes(entity)) conditions.push({ field: 'TxnDate', op: '>=', value: settings.startDate });
   return conditions;
+}
+
+/**
+ * count(*) of what each entity holds from its start on, all in one batch request, with QBO's clock
+ * at the answer. A count QBO refused fails the whole as that count's fault.
+ */
+export async function countsFrom(
+  client: QboClient,
+  settings: TenantSettings,
+  starts: ReadonlyArray<{ readonly entity: SyncedEntity; readonly from: number }>,
+): Promise<{ totals: Map<SyncedEntity, number>; time: string | undefined }> {
+  const { answers, time } = await client.countBatch(
+    starts.map(({ entity, from }) => ({ entity, where: windowConditions(settings, entity, { from }) })),
+  );
+  const totals = new Map<SyncedEntity, number>();
+  starts.forEach(({ entity }, index) => {
+    const answer = answers[index];
+    if (!answer) throw new Error(`the batch of counts came back without its answer ${index}`);
+    if ('error' in answer) throw answer.error;
+    totals.set(entity, answer.total);
+  });
+  return { totals, time };
 }
 
 export function referenceFetcher(client: QboClient): ReferenceFetcher {
   return (entity, ids) => recordsById(client, entity, ids);
 }
 
-/** Records of one entity by id, inactive ones included, a few dozen ids a query. */
+/** Records of one entity by id, inactive ones included, up to a page's worth of ids a query. */
 export async function recordsById(
   client: QboClient,
   entity: SyncedEntity,
   ids: readonly string[],
 ): Promise<QboRecord[]> {
   const found: QboRecord[] = [];
-  for (let start = 0; start < ids.length; start += referenceChunk) {
-    const where: QboCondition[] = [{ field: 'Id', op: 'IN', value: ids.slice(start, start + referenceChunk) }];
+  for (let start = 0; start < ids.length; start += idsPerQuery) {
+    const where: QboCondition[] = [{ field: 'Id', op: 'IN', value: ids.slice(start, start + idsPerQuery) }];
     if (entity === 'Customer' || entity === 'Item') where.push({ field: 'Active', op: 'IN', value: [true, false] });
     const page = await client.query({ entity, where, maxResults: maxPageSize });
     found.push(...page.records);

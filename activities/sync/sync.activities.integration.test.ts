@@ -3,10 +3,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FailureType } from '../../common/failure-types.js';
 import { syncedEntities } from '../../common/sync-types.js';
 import { createDb } from '../../db/connection.js';
+import { countDeferredSubCustomers } from '../../db/repositories/deferred-sub-customers.js';
 import { verifyTenant } from '../../client/verify.js';
-import { createQboClientForTenant } from '../qbo/qbo-auth.js';
+import { connectTenant, createQboClientForTenant } from '../qbo/qbo-auth.js';
 import { QboError } from '../qbo/qbo-errors.js';
-import { connectedTenant, startQboFixture, type QboFixture } from '../../test/onboarding-helpers.js';
+import {
+  connectedTenant,
+  consent,
+  createTenant,
+  startQboFixture,
+  type QboFixture,
+} from '../../test/onboarding-helpers.js';
+
 import { emptyCounts } from './crm-writer.js';
 import { readCursor } from '../../db/repositories/sync-cursors.js';
 import { settleLagMs } from './paging-planner.js';
@@ -351,5 +359,90 @@ describe('a page activity retried after a failed request', () => {
       input,
     );
     expect(next.counts).toEqual(emptyCounts());
+  });
+});
+
+describe('issue 16: the requests of a backfill', () => {
+  let fixture: QboFixture;
+  let activities: SyncActivities;
+  let realmId: string;
+  const tenantId = 'backfill-requests';
+  const env = new MockActivityEnvironment();
+  const run = <I, O>(activity: (input: I) => Promise<O>, input: I): Promise<O> => env.run(activity, input);
+  const requests = () => fixture.sim.sim.apiRequestCount(realmId);
+
+  beforeAll(async () => {
+    fixture = await startQboFixture({ customers: 2_500, transactions: 20, items: 10, seed: 5 });
+    // From a start date before any record: every customer is in the read, three pages of them.
+    await createTenant(fixture, tenantId, '2000-01-01');
+    ({ realmId } = await connectTenant(fixture.deps, tenantId, await consent(fixture)));
+    activities = createSyncActivities({
+      db: fixture.database.db,
+      now: () => new Date(),
+      qboClientFor: (id) => createQboClientForTenant(fixture.deps, id),
+    });
+  });
+  afterAll(async () => fixture?.stop());
+
+  it("issue 16: a backfill's pass start is one request: QBO's clock and every entity's estimate in one batch", async () => {
+    const before = requests();
+    const pass = await run(activities.beginSyncPass, { tenantId, kind: 'backfill' });
+    expect(requests() - before).toBe(1);
+    expect(Object.keys(pass.estimates ?? {}).sort()).toEqual([...syncedEntities].sort());
+    for (const entity of syncedEntities) {
+      const alone = await run(activities.estimateEntityTotal, { tenantId, entity, until: pass.until });
+      expect(pass.estimates?.[entity]).toBe(alone);
+    }
+    expect(pass.estimates?.Customer).toBe(2_500);
+    const finished = await run(activities.finishSyncPass, {
+      passId: pass.passId,
+      status: 'cancelled',
+      counts: emptyCounts(),
+    });
+    expect(finished.openErrors).toBe(0);
+  });
+
+  it('issue 16: sub-customers read pages before their parent cost no request: the Customer read is one request a page', async () => {
+    const pass = await run(activities.beginSyncPass, { tenantId, kind: 'backfill' });
+    const before = requests();
+    let pages = 0;
+    let mostWaiting = 0;
+    for (let done = false; !done; pages += 1) {
+      expect(pages).toBeLessThan(10);
+      const page = await run(activities.syncEntityPage, {
+        tenantId,
+        entity: 'Customer',
+        until: pass.until,
+        overlap: false,
+      });
+      done = page.done;
+      mostWaiting = Math.max(mostWaiting, await countDeferredSubCustomers(fixture.database.db, { tenantId, realmId }));
+    }
+    expect(pages).toBeGreaterThanOrEqual(3);
+    // The case arose: jobs were read pages before their parent.
+    expect(mostWaiting).toBeGreaterThan(0);
+    // Every parent is in the read (the start date is before any record): nothing is left to read at the end.
+    expect(requests() - before).toBe(pages);
+    expect(await countDeferredSubCustomers(fixture.database.db, { tenantId, realmId })).toBe(0);
+
+    const state = fixture.sim.sim.adminState(realmId) as {
+      entities: Record<string, Array<{ Id: string; Job?: boolean }>>;
+    };
+    const jobs = state.entities['Customer']!.filter((record) => record.Job).map((record) => record.Id);
+    const linkedJobs = await fixture.database.db
+      .selectFrom('qbo_links')
+      .select('qbo_id')
+      .where('tenant_id', '=', tenantId)
+      .where('entity_type', '=', 'Customer')
+      .where('parent_qbo_id', 'is not', null)
+      .execute();
+    expect(linkedJobs.map((row) => row.qbo_id).sort()).toEqual(jobs.sort());
+    const missing = await fixture.database.db
+      .selectFrom('sync_errors')
+      .select('qbo_id')
+      .where('tenant_id', '=', tenantId)
+      .where('error_type', '=', 'MissingReference')
+      .execute();
+    expect(missing).toEqual([]);
   });
 });

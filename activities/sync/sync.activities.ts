@@ -30,6 +30,7 @@ import {
 } from './paging-planner.js';
 import {
   askQbo,
+  countsFrom,
   damagedFailure,
   documentsByTxnDate,
   pageEntryKey,
@@ -91,6 +92,11 @@ export interface PassStart {
   readonly passId: number;
   /** The pass reads changes up to this instant (QBO's clock, minus the settle lag). */
   readonly until: string;
+  /**
+   * A backfill's count(*) per entity of what it will read from its cursor on, for progress and ETA,
+   * asked with the clock in one batch request (the workflow then asks estimateEntityTotal nothing).
+   */
+  readonly estimates?: Partial<Record<SyncedEntity, number>>;
 }
 
 export interface FinishSyncPassInput {
@@ -226,12 +232,27 @@ export function createSyncActivities(deps: SyncDeps) {
   }
 
   return classifyFailures({
-    /** Opens a pass: records it in the audit log and fixes its end on QBO's clock. */
+    /**
+     * Opens a pass: records it in the audit log and fixes its end on QBO's clock. A backfill's
+     * estimates come in the same request: a batch of one count(*) per entity, whose answer's time
+     * is the clock.
+     */
     async beginSyncPass(input: BeginSyncPassInput): Promise<PassStart> {
       const settings = await settingsOf(input.tenantId);
-      const until = await withQbo(input.tenantId, passEndFromQbo);
+      if (input.kind !== 'backfill') {
+        const until = await withQbo(input.tenantId, passEndFromQbo);
+        const passId = await beginPass(db, passOpening(settings, input.kind, deps.now()));
+        return { passId, until: new Date(until).toISOString() };
+      }
+      const cursors = await readCursors(db, settings, syncedEntities);
+      const starts = syncedEntities.map((entity) => {
+        const cursor = cursors.get(entity) ?? initialCursor(entity, settings.startDate);
+        return { entity, from: Date.parse(cursor.from) };
+      });
+      const { totals, time } = await withQbo(input.tenantId, (client) => countsFrom(client, settings, starts));
+      const until = passEnd(time ? Date.parse(time) : deps.now().getTime());
       const passId = await beginPass(db, passOpening(settings, input.kind, deps.now()));
-      return { passId, until: new Date(until).toISOString() };
+      return { passId, until: new Date(until).toISOString(), estimates: Object.fromEntries(totals) };
     },
 
     async finishSyncPass(input: FinishSyncPassInput): Promise<FinishSyncPassResult> {
@@ -246,7 +267,10 @@ export function createSyncActivities(deps: SyncDeps) {
       });
     },
 
-    /** count(*) of what the backfill will read for an entity, for progress and ETA. */
+    /**
+     * count(*) of what the backfill will read for an entity, for progress and ETA: asked by passes
+     * whose beginSyncPass gave no estimates (opened by a worker from before they did).
+     */
     async estimateEntityTotal(input: EstimateEntityTotalInput): Promise<number> {
       const settings = await settingsOf(input.tenantId);
       const cursor = (await readCursor(db, settings, input.entity)) ?? initialCursor(input.entity, settings.startDate);
@@ -275,6 +299,18 @@ export function createSyncActivities(deps: SyncDeps) {
       return withQbo(input.tenantId, async (client, checkpoint) => {
         const readPage = (cursor: CursorState, resumable: boolean): Promise<PageStep> =>
           readEntityPage(client, settings, input, { cursor, paging, resumable }, checkpoint);
+        const fetchReferences = referenceFetcher(client);
+        const settleWaitingSubCustomers = async (at: string) => {
+          const committed = await asSync(db, async (trx) => {
+            const counts = await writeRecords(trx, settings, 'Customer', [], fetchReferences, deps.now(), {
+              subCustomersWaiting: 'settle',
+            });
+            const after = tally.after(counts);
+            await saveCursor(trx, settings, 'Customer', { from: at, tally: after });
+            return after;
+          });
+          tally.committed(committed);
+        };
         const first = resumeCursor(stored, initial, input.overlap ? overlapMs : 0);
         let reading = readPage(first, true);
         const windows: string[] = [];
@@ -286,6 +322,8 @@ export function createSyncActivities(deps: SyncDeps) {
             if (windows.length === 0) windows.push('up to date');
             cursor = step.cursor;
             done = true;
+            // The read's end: sub-customers still waiting for their parent are written now.
+            if (input.entity === 'Customer') await settleWaitingSubCustomers(step.cursor);
             break;
           }
           const more = !step.done && pages < pageBudget.pages && performance.now() < budgetEnds;
@@ -296,8 +334,9 @@ export function createSyncActivities(deps: SyncDeps) {
           }
           const { records, damaged } = splitPage(step.records);
           const committed = await asSync(db, async (trx) => {
-            const fetchReferences = referenceFetcher(client);
-            const counts = await writeRecords(trx, settings, input.entity, records, fetchReferences, deps.now());
+            const counts = await writeRecords(trx, settings, input.entity, records, fetchReferences, deps.now(), {
+              subCustomersWaiting: step.done ? 'settle' : 'defer',
+            });
             await recordSyncErrors(trx, settings, input.entity, damaged, deps.now());
             counts.failed += damaged.length;
             const after = tally.after(counts);
@@ -363,7 +402,10 @@ export function createSyncActivities(deps: SyncDeps) {
         const counts = emptyCounts();
         for (const entity of syncedEntities) {
           const changes = answer.changes[entity] ?? [];
-          await writeRecords(trx, settings, entity, changes, fetchReferences, deps.now(), counts);
+          await writeRecords(trx, settings, entity, changes, fetchReferences, deps.now(), {
+            counts,
+            subCustomersWaiting: 'settle',
+          });
           const start = changedSince.toISOString().slice(0, 19);
           const since = { start: `cdc ${start}`, label: `the CDC answer since ${start}` };
           const damaged = answer.damaged

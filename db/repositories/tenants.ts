@@ -208,12 +208,14 @@ export interface RemovedSyncedData {
   readonly cursors: number;
   readonly errors: number;
   readonly passes: number;
+  /** Sub-customers a read had kept waiting for their parent (deferred-sub-customers.ts). */
+  readonly deferredSubCustomers: number;
 }
 
 /**
  * Deletes everything the sync brought in for the tenant, from whichever company: the CRM rows its
  * links point at (their contacts, lines and list memberships go by cascade), the links, cursors,
- * errors and passes. The tenant, its settings, its own lists and CRM-only rows stay. The CRM's rules
+ * errors, passes and sub-customers waiting for their parent. The tenant, its settings, its own lists and CRM-only rows stay. The CRM's rules
  * let only the sync delete synced rows, so callers pass a sync transaction (db/crm-rules.ts asSync).
  */
 export async function removeSyncedData(trx: Executor, tenantId: string): Promise<RemovedSyncedData> {
@@ -266,7 +268,10 @@ export async function removeSyncedData(trx: Executor, tenantId: string): Promise
   const cursors = count(await trx.deleteFrom('sync_cursors').where('tenant_id', '=', tenantId).executeTakeFirst());
   const errors = count(await trx.deleteFrom('sync_errors').where('tenant_id', '=', tenantId).executeTakeFirst());
   const passes = count(await trx.deleteFrom('sync_passes').where('tenant_id', '=', tenantId).executeTakeFirst());
-  return { opportunities, accounts, products, revenueCategories, links, cursors, errors, passes };
+  const deferredSubCustomers = count(
+    await trx.deleteFrom('deferred_sub_customers').where('tenant_id', '=', tenantId).executeTakeFirst(),
+  );
+  return { opportunities, accounts, products, revenueCategories, links, cursors, errors, passes, deferredSubCustomers };
 }
 
 /** R17 and the two-way conflict policy: changes only what is given. */
