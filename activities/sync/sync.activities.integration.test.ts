@@ -377,6 +377,8 @@ describe('issue 16: the requests of a backfill', () => {
     await createTenant(fixture, tenantId, '2000-01-01');
     ({ realmId } = await connectTenant(fixture.deps, tenantId, await consent(fixture)));
     activities = createSyncActivities({
+      // A page an activity, so that the sub-customers waiting can be counted between pages.
+      pageBudget: { pages: 1, milliseconds: 60_000 },
       db: fixture.database.db,
       now: () => new Date(),
       qboClientFor: (id) => createQboClientForTenant(fixture.deps, id),
