@@ -4,5 +4,7 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// The worker's heap settings, set before the process allocates much (worker/v8-settings.ts).
+if (process.argv[2] === 'worker') (await import('../worker/v8-settings.ts')).tuneV8ForWorker();
 const { main } = await import('../client/cli.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -70,6 +70,23 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('build-workflows')
+    .description(
+      'bundle the workflow code for workers (a worker builds it on start when its sources changed); prints its path',
+    )
+    .option('--workflows <path>', 'the workflows module to bundle (default workflows/index.ts)')
+    .option('--out-dir <folder>', 'where to write it (default .data/workflow-bundles beside the sources)')
+    .action(async (options: { workflows?: string; outDir?: string }) => {
+      const { buildWorkflowBundle } = await import('../worker/workflow-bundle.js');
+      log(
+        await buildWorkflowBundle({
+          ...(options.workflows !== undefined ? { entry: options.workflows } : {}),
+          ...(options.outDir !== undefined ? { folder: options.outDir } : {}),
+        }),
+      );
+    });
+
+  program
     .command('migrate')
     .description('migrate the database to the latest schema, or down one step with --down')
     .option('--down', 'undo the latest migration')

@@ -2,6 +2,7 @@ import net from 'node:net';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { findTemporal, startDevServer, type RunningDevServer } from '../worker/temporal-server.js';
+import { ensureWorkflowBundle } from '../worker/workflow-bundle.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,10 +15,11 @@ let server: RunningDevServer | undefined;
 
 /**
  * One real Temporal dev server (in memory, headless) for the whole integration run. The binary
- * comes from `qbsync setup`, which `npm test` runs first; without it the run fails loudly.
+ * comes from `qbsync setup`, which `npm test` runs first; without it the run fails loudly. The
+ * workflow bundle of today's sources is built meanwhile, so that no test's time goes into it.
  */
 export async function setup(project: TestProject): Promise<void> {
-  server = await startTestTemporal();
+  [server] = await Promise.all([startTestTemporal(), ensureWorkflowBundle()]);
   project.provide('temporalAddress', server.address);
   project.provide('temporalNamespace', 'default');
 }

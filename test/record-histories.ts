@@ -3,7 +3,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
-import { workflowsPath } from '../worker/main.js';
+import { ensureWorkflowBundle } from '../worker/workflow-bundle.js';
 import { temporalCliPath } from './global-setup.js';
 import {
   pauseUpdate,
@@ -51,7 +51,7 @@ export async function replayRecorded(
   const histories = (await recordedHistories()).filter(({ workflowId }) => pick(workflowId));
   const failures: string[] = [];
   for await (const result of Worker.runReplayHistories(
-    { workflowsPath, replayName: 'tenant-sync-replay' },
+    { workflowBundle: { codePath: await ensureWorkflowBundle() }, replayName: 'tenant-sync-replay' },
     histories,
   )) {
     if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);

@@ -9,7 +9,7 @@ import type { RepairActivities } from '../activities/repair/repair.activities.js
 import type { SyncActivities } from '../activities/sync/sync.activities.js';
 import type { MergePair } from '../common/repair-types.js';
 import { syncedEntities, type SyncedEntity, type SyncMode } from '../common/sync-types.js';
-import { workflowsPath } from '../worker/main.js';
+import { ensureWorkflowBundle } from '../worker/workflow-bundle.js';
 import { tenantSyncWorkflowType, type TenantSyncInput } from '../workflows/definitions.js';
 
 /**
@@ -223,7 +223,7 @@ export async function startStubbedTenant(options: {
     connection: env.nativeConnection,
     namespace: 'default',
     taskQueue,
-    workflowsPath,
+    workflowBundle: { codePath: await ensureWorkflowBundle() },
     activities: stubActivities(options.behaviour, calls),
   });
   const running = worker.run();

@@ -1,5 +1,3 @@
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import { NativeConnection, Runtime, Worker, DefaultLogger, type LogLevel } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import { OperatorError } from '../common/errors.js';
@@ -14,8 +12,7 @@ import { qboAuthDepsFromConfig } from './qbo-deps.js';
 import { workerLogFunction } from './log-format.js';
 import { createWorkerMetrics, freeLoopbackPort, serveMetrics, type WorkerMetrics } from './metrics.js';
 import { TemporalUnavailableError } from './temporal-server.js';
-
-export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
+import { ensureWorkflowBundle } from './workflow-bundle.js';
 
 let runtime: Promise<string | undefined> | undefined;
 
@@ -114,12 +111,13 @@ export async function startWorker(options: {
       ? createWorkerMetrics(sdkMetricsAddress ? { sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics` } : {})
       : undefined;
   const qboClientFor = options.qboClientFor ?? qboClientsFromConfig(options.config, options.db, now, metrics);
+  const codePath = await ensureWorkflowBundle();
   const connection = options.connection ?? (await connectToTemporal(options.config));
   const worker = await Worker.create({
     connection,
     namespace: options.config.temporal.namespace,
     taskQueue: options.config.temporal.taskQueue,
-    workflowsPath,
+    workflowBundle: { codePath },
     activities: createActivities({
       db: options.db,
       now,
@@ -129,7 +127,6 @@ export async function startWorker(options: {
     }),
     maxCachedWorkflows,
     reuseV8Context,
-    bundlerOptions: { ignoreModules: [] },
   });
   const metricsServer = metrics && metricsPort !== undefined ? await serveMetrics(metrics, metricsPort) : undefined;
   const running = worker.run();
