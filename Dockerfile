@@ -4,5 +4,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev
 COPY . .
+# The workflow bundle, built once into the image: a worker then starts without running webpack.
+RUN node bin/qbsync.js build-workflows
 ENTRYPOINT ["node", "bin/qbsync.js"]
 CMD ["worker"]
