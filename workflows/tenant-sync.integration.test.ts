@@ -148,7 +148,7 @@ describe('tenant sync workflow (stub activities)', () => {
   });
 
   it('issue 16: the four document entities are read side by side, after items and customers; a failure in one fails the pass with its own type', async () => {
-    const tenant = await start({ pagesPerEntity: 2, pageDelayMs: 300 }, { pollIntervalSeconds: 3600 });
+    const tenant = await start({ pagesPerEntity: 2, pageDelayMs: 1000 }, { pollIntervalSeconds: 3600 });
     await until('the backfill to end', async () =>
       (await tenant.handle.query(statusQuery)).phase === 'incremental' ? true : undefined,
     );
