@@ -300,16 +300,25 @@ export function createSyncActivities(deps: SyncDeps) {
         const readPage = (cursor: CursorState, resumable: boolean): Promise<PageStep> =>
           readEntityPage(client, settings, input, { cursor, paging, resumable }, checkpoint);
         const fetchReferences = referenceFetcher(client);
-        const settleWaitingSubCustomers = async (at: string) => {
+        /** Writes a page and the cursor after it (with the pass's tally) in one transaction. */
+        const commitPage = async (
+          entries: readonly PageEntry[],
+          next: CursorState,
+          subCustomersWaiting: 'defer' | 'settle',
+        ) => {
+          const { records, damaged } = splitPage(entries);
           const committed = await asSync(db, async (trx) => {
-            const counts = await writeRecords(trx, settings, 'Customer', [], fetchReferences, deps.now(), {
-              subCustomersWaiting: 'settle',
+            const counts = await writeRecords(trx, settings, input.entity, records, fetchReferences, deps.now(), {
+              subCustomersWaiting,
             });
+            await recordSyncErrors(trx, settings, input.entity, damaged, deps.now());
+            counts.failed += damaged.length;
             const after = tally.after(counts);
-            await saveCursor(trx, settings, 'Customer', { from: at, tally: after });
-            return after;
+            await saveCursor(trx, settings, input.entity, { ...next, tally: after });
+            return { counts, after };
           });
-          tally.committed(committed);
+          tally.committed(committed.after);
+          statistics.afterWrite(committed.counts.written);
         };
         const first = resumeCursor(stored, initial, input.overlap ? overlapMs : 0);
         let reading = readPage(first, true);
@@ -323,7 +332,7 @@ export function createSyncActivities(deps: SyncDeps) {
             cursor = step.cursor;
             done = true;
             // The read's end: sub-customers still waiting for their parent are written now.
-            if (input.entity === 'Customer') await settleWaitingSubCustomers(step.cursor);
+            if (input.entity === 'Customer') await commitPage([], { from: step.cursor }, 'settle');
             break;
           }
           const more = !step.done && pages < pageBudget.pages && performance.now() < budgetEnds;
@@ -332,19 +341,7 @@ export function createSyncActivities(deps: SyncDeps) {
             // Awaited on the next turn; until then a failed read must not count as unhandled.
             reading.catch(() => undefined);
           }
-          const { records, damaged } = splitPage(step.records);
-          const committed = await asSync(db, async (trx) => {
-            const counts = await writeRecords(trx, settings, input.entity, records, fetchReferences, deps.now(), {
-              subCustomersWaiting: step.done ? 'settle' : 'defer',
-            });
-            await recordSyncErrors(trx, settings, input.entity, damaged, deps.now());
-            counts.failed += damaged.length;
-            const after = tally.after(counts);
-            await saveCursor(trx, settings, input.entity, { ...step.next, tally: after });
-            return { counts, after };
-          });
-          tally.committed(committed.after);
-          statistics.afterWrite(committed.counts.written);
+          await commitPage(step.records, step.next, step.done ? 'settle' : 'defer');
           windows.push(step.window);
           cursor = step.next.from;
           done = step.done;
