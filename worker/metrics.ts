@@ -72,11 +72,15 @@ export function createWorkerMetrics(options: {
       },
     },
     countingLimiter: (limiter) => ({
-      run(realmId, call) {
-        return limiter.run(realmId, () => {
-          requests.inc({ realm_id: realmId });
-          return call();
-        });
+      run(realmId, call, requestClass) {
+        return limiter.run(
+          realmId,
+          () => {
+            requests.inc({ realm_id: realmId });
+            return call();
+          },
+          requestClass,
+        );
       },
     }),
     async render() {

@@ -39,6 +39,19 @@ describe('worker metrics', () => {
     expect(text).toMatch(/^qbsync_worker_process_resident_memory_bytes \d+/m);
   });
 
+  it('R23 / issue 16: the counting limiter hands a batch request on as one, so the batch budget sees it', async () => {
+    const classes: unknown[] = [];
+    const limiter = createWorkerMetrics({}).countingLimiter({
+      run: (_realm, call, requestClass) => {
+        classes.push(requestClass);
+        return call();
+      },
+    });
+    await limiter.run('9130', async () => undefined, 'batch');
+    await limiter.run('9130', async () => undefined);
+    expect(classes).toEqual(['batch', undefined]);
+  });
+
   it('reports each tenant’s lag behind QBO from its oldest entity cursor, growing while nothing syncs', async () => {
     let now = Date.parse('2026-12-01T12:00:00Z');
     const metrics = createWorkerMetrics({ now: () => now });

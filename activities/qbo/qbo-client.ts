@@ -26,9 +26,13 @@ export interface AccessTokenSource {
   refreshAfterRejection(rejected: string): Promise<string>;
 }
 
+/** A plain request, or a batch request (POST /batch), which QBO also counts against 40 a minute. */
+export type RequestClass = 'single' | 'batch';
+
 /** Keeps every worker together under QBO's per-realm limits (see realm-limiter.ts). */
 export interface RequestLimiter {
-  run<T>(realmId: string, call: () => Promise<T>): Promise<T>;
+  /** `requestClass` defaults to 'single'. */
+  run<T>(realmId: string, call: () => Promise<T>, requestClass?: RequestClass): Promise<T>;
 }
 
 export interface QboClientOptions {
@@ -138,6 +142,7 @@ export function createQboClient(options: QboClientOptions) {
     what: string,
     path: string,
     init: { method: 'GET' | 'POST'; body?: string; contentType?: string },
+    requestClass: RequestClass = 'single',
   ) {
     const url = `${base}${path}${path.includes('?') ? '&' : '?'}minorversion=${minorVersion}`;
     const attempt = async (token: string) => {
@@ -153,7 +158,7 @@ export function createQboClient(options: QboClientOptions) {
           signal: AbortSignal.timeout(timeoutMs),
         }).then(async (response) => ({ response, body: await response.text() }));
       try {
-        return await (limiter ? limiter.run(options.realmId, call) : call());
+        return await (limiter ? limiter.run(options.realmId, call, requestClass) : call());
       } catch (error) {
         if (error instanceof QboError) throw error;
         throw networkError(what, error);
@@ -207,11 +212,12 @@ export function createQboClient(options: QboClientOptions) {
     const query = requestId === undefined ? '' : `?requestid=${encodeURIComponent(requestId.slice(0, 50))}`;
     const body = parse(
       batchEnvelope,
-      await send(what, `/batch${query}`, {
-        method: 'POST',
-        body: JSON.stringify({ BatchItemRequest: items }),
-        contentType: 'application/json',
-      }),
+      await send(
+        what,
+        `/batch${query}`,
+        { method: 'POST', body: JSON.stringify({ BatchItemRequest: items }), contentType: 'application/json' },
+        'batch',
+      ),
       what,
     );
     return { byId: new Map(body.BatchItemResponse.map((answer) => [answer.bId, answer])), time: body.time };
@@ -241,7 +247,8 @@ export function createQboClient(options: QboClientOptions) {
     realmId: options.realmId,
 
     /**
-     * Sparse updates of up to 30 customers in one request (one against the realm's 500 a minute).
+     * Sparse updates of up to 30 customers in one request: one against the realm's 500 a minute, and
+     * one of its 40 batch requests a minute.
      * A fault of one operation is that operation's answer; the request as a whole fails only as any
      * request does (throttling, an outage, expired access).
      */

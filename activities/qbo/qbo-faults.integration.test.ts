@@ -1,12 +1,15 @@
 import type { Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FailureType } from '../../common/failure-types.js';
+import type { SyncedEntity } from '../../common/sync-types.js';
 import { createDb } from '../../db/connection.js';
 import { connectedTenant, startQboFixture, type QboFixture } from '../../test/onboarding-helpers.js';
+import type { TenantSettings } from '../sync/crm-writer.js';
+import { countsFrom } from '../sync/qbo-requests.js';
 import { createQboClientForTenant, createTenantTokenSource } from './qbo-auth.js';
 import { createQboClient, type AccessTokenSource } from './qbo-client.js';
 import { QboError, toApplicationFailure } from './qbo-errors.js';
-import { createRealmLimiter } from './realm-limiter.js';
+import { createRealmLimiter, type RealmLimiterOptions } from './realm-limiter.js';
 
 let fixture: QboFixture | undefined;
 afterEach(async () => {
@@ -188,5 +191,84 @@ describe('the shared per-realm limiter against the simulator enforcing QBO limit
   it('R23: control: the same load without the limiter meets 429s', async () => {
     const run = await limitedRun(false, 20, 15);
     expect(run.statuses.get(429) ?? 0).toBeGreaterThan(0);
+  });
+});
+
+describe('R23 / issue 16: pass starts from two workers keep within QBO 40 batch requests a minute', () => {
+  // The simulator's clock runs 20 times faster, so its minute lasts 3 real seconds, and it allows
+  // 10 batch requests in that minute (QBO's 40 scaled down). Each worker's limiter allows 2 batch
+  // requests a real second with a burst of 2: at most 2 + 6 = 8 in any 3 s, as 36 + 2 under 40.
+  const speed = 20;
+  const simBatchPerMinute = 10;
+  const batchBudget = { batchRequestsPerMinute: 120, batchBurst: 2 } as const;
+  const passStartEntities: SyncedEntity[] = ['Item', 'Customer', 'Invoice'];
+
+  /** Each worker starts `passesPerWorker` passes at once: a batch of counts, then a plain count. */
+  async function passStartBurst(limits: RealmLimiterOptions, passesPerWorker: number) {
+    const t0 = Date.now();
+    fixture = await startQboFixture({
+      now: () => t0 + (Date.now() - t0) * speed,
+      rateLimits: { enabled: true, batchPerMinute: simBatchPerMinute },
+    });
+    const { realmId } = await connectedTenant(fixture, 'acme');
+    const settings: TenantSettings = {
+      tenantId: 'acme',
+      realmId,
+      quickbooksListId: 1,
+      startDate: '2024-01-01',
+      syncLanguage: 'en',
+      defaultLanguage: 'en',
+    };
+    const statuses = new Map<string, number>();
+    const observed: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      const kind = `${String(input).includes('/batch') ? 'batch' : 'plain'} ${response.status}`;
+      statuses.set(kind, (statuses.get(kind) ?? 0) + 1);
+      return response;
+    };
+    const pools = [0, 1].map(() => createDb({ url: fixture!.database.url, maxConnections: 4 }));
+    const started = Date.now();
+    try {
+      await Promise.all(
+        pools.map(async (db) => {
+          const client = createQboClient({
+            baseUrl: fixture!.sim.baseUrl,
+            realmId,
+            tokens: createTenantTokenSource({ ...fixture!.deps, db }, 'acme'),
+            fetch: observed,
+            limiter: createRealmLimiter(db as Kysely<unknown>, limits),
+          });
+          await Promise.all(
+            Array.from({ length: passesPerWorker }, async () => {
+              await countsFrom(
+                client,
+                settings,
+                passStartEntities.map((entity) => ({ entity, from: Date.parse('2024-01-01') })),
+              ).catch(() => undefined);
+              await client.count({ entity: 'Customer' }).catch(() => undefined);
+            }),
+          );
+        }),
+      );
+    } finally {
+      await Promise.all(pools.map((db) => db.destroy()));
+    }
+    return { statuses, seconds: (Date.now() - started) / 1000 };
+  }
+
+  it('R23 / issue 16: 12 pass starts at once across two workers get 0 answers 429, and take more than one batch minute', async () => {
+    const run = await passStartBurst(batchBudget, 6);
+    console.log(
+      `batch budget: 2 workers, 12 pass starts in ${run.seconds.toFixed(1)} s (simulated minute ${60 / speed} s, ${simBatchPerMinute} batch requests in it): ${JSON.stringify(Object.fromEntries(run.statuses))}`,
+    );
+    expect(Object.fromEntries(run.statuses)).toEqual({ 'batch 200': 12, 'plain 200': 12 });
+    // 12 batch requests are more than one simulated minute allows, so the batch limit was in play.
+    expect(run.seconds).toBeGreaterThan(60 / speed);
+  });
+
+  it('R23 / issue 16: control: the same pass starts budgeted for the 500 a minute only meet 429s on their batches', async () => {
+    const run = await passStartBurst({ batchRequestsPerMinute: 1_000_000, batchBurst: 1_000 }, 6);
+    expect(run.statuses.get('batch 429') ?? 0).toBeGreaterThan(0);
+    expect(run.statuses.get('plain 429') ?? 0).toBe(0);
   });
 });
