@@ -6,5 +6,7 @@ RUN npm ci --omit=dev
 COPY . .
 # The workflow bundle, built once into the image: a worker then starts without running webpack.
 RUN node bin/qbsync.js build-workflows
+# Two malloc arenas instead of glibc's eight per core: 20–30 MiB less RSS (worker/v8-settings.ts).
+ENV MALLOC_ARENA_MAX=2
 ENTRYPOINT ["node", "bin/qbsync.js"]
 CMD ["worker"]

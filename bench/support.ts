@@ -16,6 +16,7 @@ import type { Database } from '../db/schema.js';
 import type { QboFixture } from '../test/onboarding-helpers.js';
 import { syncNowUpdate, tenantSyncWorkflowType, tenantWorkflowId } from '../workflows/definitions.js';
 import { cliEnv, cliPath, repoRoot } from '../test/cli.js';
+import { workerMallocArenaMax } from '../worker/v8-settings.js';
 
 export type PgStopMode = 'fast' | 'immediate';
 
@@ -210,6 +211,8 @@ export function workerEnvironment(
     QBO_OAUTH_BASE_URL: fixture.sim.baseUrl,
     QBSYNC_TOKEN_KEY: Buffer.from(fixture.deps.tokenKey).toString('base64'),
     QBSYNC_LOG_LEVEL: 'warn',
+    // As the worker image sets it (Dockerfile): glibc reads it only when the process starts.
+    MALLOC_ARENA_MAX: workerMallocArenaMax,
     ...extra,
   };
 }

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { searchAttributeTypes } from '../common/search-attributes.js';
 import { knownVariables, loadConfig, requireWorkerQboAccess } from '../worker/config.js';
+import { workerMallocArenaMax } from '../worker/v8-settings.js';
 import { repoRoot } from './cli.js';
 
 interface ComposeService {
@@ -135,5 +136,14 @@ describe('docker-compose.yml', () => {
     expect(worker.expose).toContain('9464');
     expect(config.worker.maxCachedWorkflows).toBeGreaterThan(0);
     expect(config.worker.reuseV8Context).toBe(true);
+  });
+});
+
+describe('the worker image (Dockerfile)', () => {
+  it('issue 16, worker memory: starts the worker with the malloc arenas the benchmarks measured', () => {
+    const dockerfile = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+    const arenas = /^ENV MALLOC_ARENA_MAX=(\S+)$/m.exec(dockerfile)?.[1];
+    expect(arenas).toBe(workerMallocArenaMax);
+    expect(dockerfile).toMatch(/^CMD \["worker"\]$/m);
   });
 });

@@ -11,6 +11,16 @@ import v8 from 'node:v8';
  */
 export const workerV8Flags = ['--heap-growing-percent=30', '--max-semi-space-size=4'] as const;
 
+/**
+ * glibc's malloc gives threads that allocate at once arenas of their own, up to eight per core, and
+ * each arena keeps its freed memory. The SDK's Rust core allocates from a pool of threads, so a
+ * backfilling worker's RSS carried 20–30 MiB of arenas (100k records: 311–331 MiB with two arenas
+ * against 334–355 with glibc's default, at the same speed; bench/RESULTS.md). glibc reads the
+ * setting once, when the process starts, so it cannot be set from here: the worker image sets it
+ * (Dockerfile), and so do the benchmarks that start workers, as production would.
+ */
+export const workerMallocArenaMax = '2';
+
 /** Called by bin/qbsync.js before `qbsync worker` starts anything. */
 export function tuneV8ForWorker(setFlags: (flag: string) => void = v8.setFlagsFromString): void {
   for (const flag of workerV8Flags) setFlags(flag);
