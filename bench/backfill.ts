@@ -11,6 +11,7 @@
  *
  * `memory` and `throttled` run the same measurement (measureBackfill) with other settings.
  */
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -27,8 +28,11 @@ import { historyFigures } from '../test/history.js';
 import { startQboFixture, type QboFixture } from '../test/onboarding-helpers.js';
 import {
   connectTenantTo,
+  cpuSecondsBetween,
+  cpuSecondsNow,
   figuresLine,
   processMemoryMb,
+  type CpuSeconds,
   sleep,
   startWorkerProcess,
   workerEnvironment,
@@ -57,6 +61,8 @@ export interface BackfillFigures {
   readonly maxEventsPerRun: number;
   readonly runs: number;
   readonly peakRssMb: number;
+  /** CPU seconds each party used during the backfill (this machine's 2 cores give 2 a second). */
+  readonly cpu: CpuSeconds;
   readonly rawFetchPerS?: number;
   readonly rawUpsertPerS?: number;
   readonly missing: number;
@@ -93,6 +99,7 @@ export async function measureBackfill(options: BackfillOptions, say: (line: stri
     );
 
     const started = Date.now();
+    const cpuBefore = cpuSecondsNow(worker.child.pid!);
     const handle = await client.workflow.start(tenantSyncWorkflowType, {
       taskQueue,
       workflowId: tenantWorkflowId(tenantId),
@@ -116,6 +123,7 @@ export async function measureBackfill(options: BackfillOptions, say: (line: stri
       if (looks % 60 === 59) say(`backfilling for ${((Date.now() - started) / 1000).toFixed(0)} s`);
       await sleep(500);
     }
+    const cpu = cpuSecondsBetween(cpuBefore, cpuSecondsNow(worker.child.pid!));
     // Read at once: the incremental pass that follows a backfill adds a request or two.
     const requests = fixture.sim.sim.apiRequestCount(realmId);
     const throttled429 = fixture.sim.sim.rateLimiter.refused(realmId) - refusedBefore;
@@ -128,6 +136,9 @@ export async function measureBackfill(options: BackfillOptions, say: (line: stri
     peakRssMb = Math.max(peakRssMb, processMemoryMb(worker.child.pid!)?.peak ?? 0);
     say(
       `backfill: ${records} records in ${seconds.toFixed(1)} s = ${(records / seconds).toFixed(0)} records/s; worker peak RSS ${peakRssMb.toFixed(0)} MiB`,
+    );
+    say(
+      `CPU during the backfill: worker ${cpu.worker.toFixed(1)} s, simulator and benchmark ${cpu.simulator.toFixed(1)} s, PostgreSQL ${cpu.postgres.toFixed(1)} s, Temporal ${cpu.temporal.toFixed(1)} s (in ${seconds.toFixed(1)} s on ${os.availableParallelism()} cores)`,
     );
     say(
       `requests: ${requests} (${throttled429} answered 429); history: ${history.runs} run(s), at most ${history.maxEventsPerRun} events in a run, ${history.totalBytes} bytes`,
@@ -162,6 +173,7 @@ export async function measureBackfill(options: BackfillOptions, say: (line: stri
       maxEventsPerRun: history.maxEventsPerRun,
       runs: history.runs,
       peakRssMb,
+      cpu,
       ...raw,
       missing: report.missing,
       extra: report.extra,
@@ -299,6 +311,10 @@ if (isBenchmark(import.meta.url)) {
       max_events_per_run: figures.maxEventsPerRun,
       peak_rss_mb: figures.peakRssMb.toFixed(0),
       throttled_429: figures.throttled429,
+      cpu_s_worker: figures.cpu.worker.toFixed(1),
+      cpu_s_simulator: figures.cpu.simulator.toFixed(1),
+      cpu_s_postgres: figures.cpu.postgres.toFixed(1),
+      cpu_s_temporal: figures.cpu.temporal.toFixed(1),
       missing: figures.missing,
       extra: figures.extra,
       different: figures.different,

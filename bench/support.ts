@@ -194,6 +194,61 @@ export function processMemoryMb(pid: number): { rss: number; peak: number } | un
   return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
 }
 
+/** CPU seconds (user + system) used so far by each party to a benchmark on this machine. */
+export interface CpuSeconds {
+  readonly worker: number;
+  /** This process: the simulator (QuickBooks's stand-in) and the benchmark's own polling. */
+  readonly simulator: number;
+  /** Every PostgreSQL process on the machine (the dev server keeps Temporal's history in SQLite). */
+  readonly postgres: number;
+  readonly temporal: number;
+}
+
+const clockTicksPerSecond = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** utime + stime of a /proc/PID/stat line, in clock ticks, and its command name. */
+function processTicks(pid: string): { command: string; ticks: number } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined; // it exited meanwhile
+  }
+  const close = stat.lastIndexOf(')');
+  const fields = stat.slice(close + 2).split(' ');
+  return { command: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) };
+}
+
+/**
+ * Reads /proc: where a benchmark's CPU went, so that a speed can be set against what the machine's
+ * cores gave each party. Two readings' difference is what each used in between.
+ */
+export function cpuSecondsNow(workerPid: number): CpuSeconds {
+  let postgres = 0;
+  let temporal = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    const entry = processTicks(pid);
+    if (entry?.command === 'postgres') postgres += entry.ticks;
+    else if (entry?.command === 'temporal') temporal += entry.ticks;
+  }
+  const own = process.cpuUsage();
+  return {
+    worker: (processTicks(String(workerPid))?.ticks ?? 0) / clockTicksPerSecond,
+    simulator: (own.user + own.system) / 1e6,
+    postgres: postgres / clockTicksPerSecond,
+    temporal: temporal / clockTicksPerSecond,
+  };
+}
+
+export function cpuSecondsBetween(before: CpuSeconds, after: CpuSeconds): CpuSeconds {
+  return {
+    worker: after.worker - before.worker,
+    simulator: after.simulator - before.simulator,
+    postgres: after.postgres - before.postgres,
+    temporal: after.temporal - before.temporal,
+  };
+}
+
 /** What a `qbsync worker` process needs to sync tenants of a simulator into a fixture's database. */
 export function workerEnvironment(
   fixture: QboFixture,
