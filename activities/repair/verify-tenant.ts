@@ -11,8 +11,9 @@ import {
   deletedOpportunityIds,
   listAccountsNotInQuickbooks,
   loadSyncedCrmRows,
+  type SyncedRowIds,
 } from '../../db/repositories/crm-records.js';
-import { listLinksOutsideRealm, listTenantLinks } from '../../db/repositories/qbo-links.js';
+import { listLinksAfter, listLinksOf, listLinksOutsideRealm } from '../../db/repositories/qbo-links.js';
 import { isoDate } from '../../db/dates.js';
 import { openErrorKeys } from '../../db/repositories/sync-errors.js';
 import { findVerifyScope } from '../../db/repositories/tenants.js';
@@ -56,25 +57,58 @@ interface TenantScope {
   readonly language: 'fr' | 'en';
 }
 
-async function readAll(client: QboClient, entity: SyncedEntity, where: QboCondition[]): Promise<QboRecord[]> {
-  const all: QboRecord[] = [];
-  for (let start = 1; ; start += maxPageSize) {
+/** QBO's records of an entity, a page at a time, in Id order. */
+async function* qboPages(
+  client: QboClient,
+  entity: SyncedEntity,
+  where: QboCondition[],
+  pageSize: number,
+): AsyncGenerator<QboRecord[]> {
+  for (let start = 1; ; start += pageSize) {
     const page = await client.query({
       entity,
       where,
       orderBy: { field: 'Id', direction: 'ASC' },
       startPosition: start,
-      maxResults: maxPageSize,
+      maxResults: pageSize,
     });
-    all.push(...page.records);
+    yield page.records;
     // A damaged record still takes its place in the page: only a short page is the last.
-    if (page.records.length + page.damaged.length < maxPageSize) return all;
+    if (page.records.length + page.damaged.length < pageSize) return;
   }
 }
 
 const transactionEntities = ['Estimate', 'Invoice', 'CreditMemo', 'SalesReceipt'] as const;
 
-export async function verifyTenant(db: Kysely<Database>, client: QboClient, tenantId: string): Promise<VerifyReport> {
+export interface VerifyOptions {
+  /** QBO records read, and compared, at a time: at most QBO's 1,000 (the default). */
+  readonly pageSize?: number;
+  /** Links read at a time when looking for CRM rows QBO no longer holds (default 10,000). */
+  readonly linksPerRead?: number;
+}
+
+/** A customer as verify keeps it until it knows which customers are in scope: a few fields, not the record. */
+interface CustomerSeen {
+  /** Changed since the start date (R2). */
+  readonly changedInScope: boolean;
+  readonly parentQboId: string | undefined;
+  /** What comparing it found; undefined when it matches. */
+  readonly difference: VerifyDifference | undefined;
+}
+
+/**
+ * Compares a page at a time, so that memory follows the page, not the company: QBO's records of the
+ * page, their links and CRM rows. What is kept across pages is the QBO ids seen (to find the CRM
+ * rows QBO no longer holds) and, for customers, which are in scope.
+ */
+export async function verifyTenant(
+  db: Kysely<Database>,
+  client: QboClient,
+  tenantId: string,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
+  const pageSize = options.pageSize ?? maxPageSize;
+  const linksPerRead = options.linksPerRead ?? 10_000;
   const tenant = await findVerifyScope(db, tenantId);
   const scope: TenantScope = {
     tenantId,
@@ -82,91 +116,130 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
     startDate: isoDate(tenant.start_date),
     language: tenant.sync_language,
   };
-  const records: VerifyDifference[] = [];
-  const counts = Object.fromEntries(syncedEntities.map((e) => [e, { qbo: 0, crm: 0 }])) as VerifyReport['counts'];
+  const realm = { tenantId, realmId: scope.realmId };
+  const startsAt = Date.parse(`${scope.startDate}T00:00:00Z`);
+  const counts = Object.fromEntries(syncedEntities.map((e) => [e, { qbo: 0, crm: 0 }])) as Record<
+    SyncedEntity,
+    { qbo: number; crm: number }
+  >;
+  const found = Object.fromEntries(syncedEntities.map((e) => [e, [] as VerifyDifference[]])) as Record<
+    SyncedEntity,
+    VerifyDifference[]
+  >;
+  const openErrors = await openErrorKeys(db, tenantId);
+  const deletedOpportunities = await deletedOpportunityIds(db, tenantId);
+
+  /** Compares one page of an entity's records; says what differs for each record that does not match. */
+  const comparePage = async (entity: SyncedEntity, records: readonly QboRecord[]) => {
+    const links = await listLinksOf(
+      db,
+      realm,
+      entity,
+      records.map((record) => record.Id),
+    );
+    const linkOf = new Map(links.map((link) => [`${entity}:${link.qbo_id}`, link]));
+    // The customers the page's documents name, and the survivors of merged customers (R21).
+    const customerIds = records.flatMap((record) => {
+      const ref = (record['CustomerRef'] as { value?: string } | undefined)?.value;
+      return ref ? [ref] : [];
+    });
+    const survivorIds = links.flatMap((link) => (link.merged_into_qbo_id ? [link.merged_into_qbo_id] : []));
+    for (const link of await listLinksOf(db, realm, 'Customer', [...customerIds, ...survivorIds])) {
+      linkOf.set(`Customer:${link.qbo_id}`, link);
+    }
+    const targets = (column: 'account_id' | 'revenue_category_id' | 'product_id' | 'opportunity_id') =>
+      [...linkOf.values()].flatMap((link) => (link[column] === null ? [] : [link[column]]));
+    const crm = await loadCrmRows(db, tenantId, {
+      accountIds: entity === 'Customer' ? targets('account_id') : [],
+      categoryIds: targets('revenue_category_id'),
+      productIds: targets('product_id'),
+      opportunityIds: targets('opportunity_id'),
+    });
+    return records.map((record) => ({
+      record,
+      difference: compareRecord(crm, linkOf, entity, record, scope, openErrors, deletedOpportunities),
+    }));
+  };
+
+  /** Walks the entity's links: counts the CRM's side, and finds those whose QBO record is not in scope. */
+  const walkLinks = async (entity: SyncedEntity, inQbo: (qboId: string) => boolean) => {
+    let after: string | null = null;
+    for (;;) {
+      const links = await listLinksAfter(db, realm, entity, after, linksPerRead);
+      for (const link of links) {
+        if (link.opportunity_id !== null && deletedOpportunities.has(link.opportunity_id)) continue;
+        counts[entity].crm += 1;
+        if (!inQbo(link.qbo_id)) found[entity].push({ entity, qboId: link.qbo_id, kind: 'extra', fields: [] });
+      }
+      if (links.length < linksPerRead) return;
+      after = links[links.length - 1]!.qbo_id;
+    }
+  };
 
   // What QBO holds in scope: the whole catalogue, transactions from the start date (R2), customers
   // changed since the start date plus every customer such a transaction refers to.
-  const qbo: Record<SyncedEntity, Map<string, QboRecord>> = Object.fromEntries(
-    syncedEntities.map((e) => [e, new Map()]),
-  ) as never;
-  for (const record of await readAll(client, 'Item', [{ field: 'Active', op: 'IN', value: [true, false] }]))
-    qbo.Item.set(record.Id, record);
-  for (const entity of transactionEntities) {
-    for (const record of await readAll(client, entity, [{ field: 'TxnDate', op: '>=', value: scope.startDate }]))
-      qbo[entity].set(record.Id, record);
+  const referredCustomers = new Set<string>();
+  const catalogue: Array<[SyncedEntity, QboCondition[]]> = [
+    ['Item', [{ field: 'Active', op: 'IN', value: [true, false] }]],
+    ...transactionEntities.map((entity): [SyncedEntity, QboCondition[]] => [
+      entity,
+      [{ field: 'TxnDate', op: '>=', value: scope.startDate }],
+    ]),
+  ];
+  for (const [entity, where] of catalogue) {
+    const seen = new Set<string>();
+    const differences: VerifyDifference[] = [];
+    for await (const records of qboPages(client, entity, where, pageSize)) {
+      for (const { record, difference } of await comparePage(entity, records)) {
+        seen.add(record.Id);
+        if (difference) differences.push(difference);
+        const ref = (record['CustomerRef'] as { value?: string } | undefined)?.value;
+        if (ref) referredCustomers.add(ref);
+      }
+    }
+    counts[entity].qbo = seen.size;
+    await walkLinks(entity, (qboId) => seen.has(qboId));
+    found[entity].push(...differences);
   }
-  const customers = new Map<string, QboRecord>();
-  for (const record of await readAll(client, 'Customer', [{ field: 'Active', op: 'IN', value: [true, false] }]))
-    customers.set(record.Id, record);
-  const wanted = new Set<string>();
-  for (const record of customers.values()) {
-    const updated = String((record['MetaData'] as { LastUpdatedTime?: string } | undefined)?.LastUpdatedTime ?? '');
-    if (Date.parse(updated) >= Date.parse(`${scope.startDate}T00:00:00Z`)) wanted.add(record.Id);
-  }
-  for (const entity of transactionEntities) {
-    for (const record of qbo[entity].values()) {
-      const ref = (record['CustomerRef'] as { value?: string } | undefined)?.value;
-      if (ref) wanted.add(ref);
+
+  const customers = new Map<string, CustomerSeen>();
+  for await (const records of qboPages(
+    client,
+    'Customer',
+    [{ field: 'Active', op: 'IN', value: [true, false] }],
+    pageSize,
+  )) {
+    for (const { record, difference } of await comparePage('Customer', records)) {
+      const updated = String((record['MetaData'] as { LastUpdatedTime?: string } | undefined)?.LastUpdatedTime ?? '');
+      customers.set(record.Id, {
+        changedInScope: Date.parse(updated) >= startsAt,
+        parentQboId: (record['ParentRef'] as { value?: string } | undefined)?.value,
+        difference,
+      });
     }
   }
+  const wanted = new Set<string>(referredCustomers);
+  for (const [id, customer] of customers) if (customer.changedInScope) wanted.add(id);
   // Parents of wanted sub-customers are wanted too.
   for (let grew = true; grew;) {
     grew = false;
     for (const id of [...wanted]) {
-      const parent = (customers.get(id)?.['ParentRef'] as { value?: string } | undefined)?.value;
+      const parent = customers.get(id)?.parentQboId;
       if (parent && !wanted.has(parent)) {
         wanted.add(parent);
         grew = true;
       }
     }
   }
-  for (const id of wanted) {
-    const record = customers.get(id);
-    if (record) qbo.Customer.set(id, record);
+  const customersInScope = (qboId: string) => wanted.has(qboId) && customers.has(qboId);
+  await walkLinks('Customer', customersInScope);
+  for (const [id, customer] of customers) {
+    if (!customersInScope(id)) continue;
+    counts.Customer.qbo += 1;
+    if (customer.difference) found.Customer.push(customer.difference);
   }
 
-  const links = await listTenantLinks(db, tenantId, scope.realmId);
-  const linkOf = new Map(links.map((link) => [`${link.entity_type}:${link.qbo_id}`, link]));
-  const openErrors = await openErrorKeys(db, tenantId);
-  const deletedOpportunities = await deletedOpportunityIds(db, tenantId);
-
-  const crm = await loadCrmRows(db, tenantId);
-  for (const entity of syncedEntities) {
-    const entityLinks = links.filter(
-      (link) =>
-        link.entity_type === entity && !(link.opportunity_id !== null && deletedOpportunities.has(link.opportunity_id)),
-    );
-    counts[entity] = { qbo: qbo[entity].size, crm: entityLinks.length };
-    for (const link of entityLinks) {
-      if (!qbo[entity].has(link.qbo_id)) records.push({ entity, qboId: link.qbo_id, kind: 'extra', fields: [] });
-    }
-    for (const [id, record] of qbo[entity]) {
-      const link = linkOf.get(`${entity}:${id}`);
-      if (!link || (link.opportunity_id !== null && deletedOpportunities.has(link.opportunity_id))) {
-        // Records the sync could not write are in the error table, with the reason: known, not lost.
-        const refused = mappingFailure(entity, record, scope);
-        if (openErrors.has(`${entity}:${id}`) || refused) {
-          records.push({ entity, qboId: id, kind: 'failed', fields: refused ? [refused.field] : [] });
-          continue;
-        }
-        records.push({ entity, qboId: id, kind: 'missing', fields: [] });
-        continue;
-      }
-      let fields: string[];
-      try {
-        fields = compare(crm, linkOf, entity, record, link, scope);
-      } catch (error) {
-        // QBO's current version of a synced record no longer maps: the sync cannot write it either.
-        if (!isMappingError(error)) throw error;
-        records.push({ entity, qboId: id, kind: 'failed', fields: [error.field] });
-        continue;
-      }
-      if (fields.length === 0) continue;
-      // A later version that could not be written is in the error table: known, not lost.
-      records.push({ entity, qboId: id, kind: openErrors.has(`${entity}:${id}`) ? 'failed' : 'different', fields });
-    }
-  }
+  const records = syncedEntities.flatMap((entity) => found[entity]);
   // CRM → QBO (R7, R15), two-way only: an account of the QuickBooks list must be a customer in
   // QuickBooks. One QuickBooks refused is known (an open conflict says why); any other is extra
   // until pushed.
@@ -194,11 +267,43 @@ export async function verifyTenant(db: Kysely<Database>, client: QboClient, tena
   };
 }
 
-/**
- * The tenant's synced CRM rows, read in one query per table rather than one per record: a company
- * of 100,000 records verifies in seconds instead of minutes.
- */
-async function loadCrmRows(db: Kysely<Database>, tenantId: string) {
+type VerifiedLink = Awaited<ReturnType<typeof listLinksOf>>[number];
+
+/** What comparing one QBO record with the CRM finds, or undefined when they match. */
+function compareRecord(
+  crm: CrmRows,
+  linkOf: ReadonlyMap<string, VerifiedLink>,
+  entity: SyncedEntity,
+  record: QboRecord,
+  scope: TenantScope,
+  openErrors: ReadonlySet<string>,
+  deletedOpportunities: ReadonlySet<number>,
+): VerifyDifference | undefined {
+  const id = record.Id;
+  const link = linkOf.get(`${entity}:${id}`);
+  if (!link || (link.opportunity_id !== null && deletedOpportunities.has(link.opportunity_id))) {
+    // Records the sync could not write are in the error table, with the reason: known, not lost.
+    const refused = mappingFailure(entity, record, scope);
+    if (openErrors.has(`${entity}:${id}`) || refused) {
+      return { entity, qboId: id, kind: 'failed', fields: refused ? [refused.field] : [] };
+    }
+    return { entity, qboId: id, kind: 'missing', fields: [] };
+  }
+  let fields: string[];
+  try {
+    fields = compare(crm, linkOf, entity, record, link, scope);
+  } catch (error) {
+    // QBO's current version of a synced record no longer maps: the sync cannot write it either.
+    if (!isMappingError(error)) throw error;
+    return { entity, qboId: id, kind: 'failed', fields: [error.field] };
+  }
+  if (fields.length === 0) return undefined;
+  // A later version that could not be written is in the error table: known, not lost.
+  return { entity, qboId: id, kind: openErrors.has(`${entity}:${id}`) ? 'failed' : 'different', fields };
+}
+
+/** These CRM rows, arranged for comparing: by id, and each opportunity's lines. */
+async function loadCrmRows(db: Kysely<Database>, tenantId: string, ids: SyncedRowIds) {
   const {
     accounts,
     primaryContacts: contacts,
@@ -206,7 +311,7 @@ async function loadCrmRows(db: Kysely<Database>, tenantId: string) {
     products,
     opportunities,
     lines,
-  } = await loadSyncedCrmRows(db, tenantId);
+  } = await loadSyncedCrmRows(db, tenantId, ids);
   const linesOf = new Map<number, typeof lines>();
   for (const line of lines) {
     const list = linesOf.get(line.opportunity_id);

@@ -4,8 +4,8 @@ import type { Database } from '../schema.js';
 
 /**
  * Reads of the CRM's records: the set-based reads of `qbsync verify` (client/verify.ts), one query
- * per table for a tenant, so that a company of 100,000 records verifies in seconds; and the
- * customers the two-way push merges. Read-only.
+ * per table for a page of records, so that a company of 100,000 records verifies in seconds and one
+ * of millions in bounded memory; and the customers the two-way push merges. Read-only.
  */
 
 /** Opportunities marked deleted (their QBO document was deleted or voided). */
@@ -19,27 +19,71 @@ export async function deletedOpportunityIds(db: Kysely<Database>, tenantId: stri
   return new Set(rows.map((row) => row.id));
 }
 
-/** The tenant's synced CRM rows, one query per table. */
-export async function loadSyncedCrmRows(db: Kysely<Database>, tenantId: string) {
+/** The CRM rows a verify page compares, by the ids its records' links name: one query per table. */
+export interface SyncedRowIds {
+  readonly accountIds: readonly number[];
+  readonly categoryIds: readonly number[];
+  readonly productIds: readonly number[];
+  readonly opportunityIds: readonly number[];
+}
+
+/** These synced CRM rows of a tenant, one query per table (none for a table with no id asked). */
+export async function loadSyncedCrmRows(db: Kysely<Database>, tenantId: string, ids: SyncedRowIds) {
+  const anyOf = (values: readonly number[]) => sql<boolean>`= ANY(${values}::int8[])`;
+  const unlessNone = <T>(values: readonly number[], read: () => Promise<T[]>): Promise<T[]> =>
+    values.length === 0 ? Promise.resolve([]) : read();
   const [accounts, primaryContacts, categories, products, opportunities, lines] = await Promise.all([
-    db.selectFrom('accounts').selectAll().where('tenant_id', '=', tenantId).execute(),
-    db
-      .selectFrom('contacts')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('is_primary', '=', true)
-      .where('account_id', 'is not', null)
-      .execute(),
-    db.selectFrom('revenue_categories').selectAll().where('tenant_id', '=', tenantId).execute(),
-    db.selectFrom('products').selectAll().where('tenant_id', '=', tenantId).execute(),
-    db.selectFrom('opportunities').selectAll().where('tenant_id', '=', tenantId).execute(),
-    db
-      .selectFrom('opportunity_lines')
-      .select(['opportunity_id', 'line_number', 'product_code', 'amount'])
-      .where('tenant_id', '=', tenantId)
-      .orderBy('opportunity_id')
-      .orderBy('line_number')
-      .execute(),
+    unlessNone(ids.accountIds, () =>
+      db
+        .selectFrom('accounts')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where(sql<boolean>`id ${anyOf(ids.accountIds)}`)
+        .execute(),
+    ),
+    unlessNone(ids.accountIds, () =>
+      db
+        .selectFrom('contacts')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where('is_primary', '=', true)
+        .where(sql<boolean>`account_id ${anyOf(ids.accountIds)}`)
+        .execute(),
+    ),
+    unlessNone(ids.categoryIds, () =>
+      db
+        .selectFrom('revenue_categories')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where(sql<boolean>`id ${anyOf(ids.categoryIds)}`)
+        .execute(),
+    ),
+    unlessNone(ids.productIds, () =>
+      db
+        .selectFrom('products')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where(sql<boolean>`id ${anyOf(ids.productIds)}`)
+        .execute(),
+    ),
+    unlessNone(ids.opportunityIds, () =>
+      db
+        .selectFrom('opportunities')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where(sql<boolean>`id ${anyOf(ids.opportunityIds)}`)
+        .execute(),
+    ),
+    unlessNone(ids.opportunityIds, () =>
+      db
+        .selectFrom('opportunity_lines')
+        .select(['opportunity_id', 'line_number', 'product_code', 'amount'])
+        .where('tenant_id', '=', tenantId)
+        .where(sql<boolean>`opportunity_id ${anyOf(ids.opportunityIds)}`)
+        .orderBy('opportunity_id')
+        .orderBy('line_number')
+        .execute(),
+    ),
   ]);
   return { accounts, primaryContacts, categories, products, opportunities, lines };
 }

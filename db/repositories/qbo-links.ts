@@ -231,24 +231,55 @@ export async function listLinkedDocuments(
   return rows.map((row) => ({ qboId: row.qbo_id, txnDate: isoDate(row.txn_date) }));
 }
 
-/** Every link between the tenant's QBO records (in that company) and its CRM rows. */
-export async function listTenantLinks(db: Kysely<Database>, tenantId: string, realmId: string) {
+const verifiedLinkColumns = [
+  'entity_type',
+  'qbo_id',
+  'account_id',
+  'opportunity_id',
+  'product_id',
+  'revenue_category_id',
+  'parent_qbo_id',
+  'merged_into_qbo_id',
+  'sync_token',
+] as const;
+
+/** The links of these QBO records of one entity (in the tenant's company), for verify. */
+export async function listLinksOf(
+  db: Kysely<Database>,
+  realm: RealmKey,
+  entity: QboEntityType,
+  qboIds: readonly string[],
+) {
+  if (qboIds.length === 0) return [];
   return db
     .selectFrom('qbo_links')
-    .select([
-      'entity_type',
-      'qbo_id',
-      'account_id',
-      'opportunity_id',
-      'product_id',
-      'revenue_category_id',
-      'parent_qbo_id',
-      'merged_into_qbo_id',
-      'sync_token',
-    ])
-    .where('tenant_id', '=', tenantId)
-    .where('realm_id', '=', realmId)
+    .select(verifiedLinkColumns)
+    .where('tenant_id', '=', realm.tenantId)
+    .where('realm_id', '=', realm.realmId)
+    .where('entity_type', '=', entity)
+    .where(sql<boolean>`qbo_id = ANY(${[...new Set(qboIds)]}::text[])`)
     .execute();
+}
+
+/**
+ * One entity's links in the tenant's company, by QBO id after `afterQboId`, `limit` at a time: verify
+ * walks them to find the CRM rows QBO no longer holds without loading them all at once.
+ */
+export async function listLinksAfter(
+  db: Kysely<Database>,
+  realm: RealmKey,
+  entity: QboEntityType,
+  afterQboId: string | null,
+  limit: number,
+) {
+  let query = db
+    .selectFrom('qbo_links')
+    .select(['qbo_id', 'opportunity_id'])
+    .where('tenant_id', '=', realm.tenantId)
+    .where('realm_id', '=', realm.realmId)
+    .where('entity_type', '=', entity);
+  if (afterQboId !== null) query = query.where('qbo_id', '>', afterQboId);
+  return query.orderBy('qbo_id').limit(limit).execute();
 }
 
 /** Links the tenant holds to records of any other QuickBooks company than the one it is connected to. */
