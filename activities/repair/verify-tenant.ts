@@ -78,6 +78,11 @@ async function* qboPages(
   }
 }
 
+/** The QBO id a record's reference names (a document's customer, a sub-customer's parent), if any. */
+function refOf(record: QboRecord, field: 'CustomerRef' | 'ParentRef'): string | undefined {
+  return (record[field] as { value?: string } | undefined)?.value || undefined;
+}
+
 const transactionEntities = ['Estimate', 'Invoice', 'CreditMemo', 'SalesReceipt'] as const;
 
 export interface VerifyOptions {
@@ -139,10 +144,7 @@ export async function verifyTenant(
     );
     const linkOf = new Map(links.map((link) => [`${entity}:${link.qbo_id}`, link]));
     // The customers the page's documents name, and the survivors of merged customers (R21).
-    const customerIds = records.flatMap((record) => {
-      const ref = (record['CustomerRef'] as { value?: string } | undefined)?.value;
-      return ref ? [ref] : [];
-    });
+    const customerIds = records.flatMap((record) => refOf(record, 'CustomerRef') ?? []);
     const survivorIds = links.flatMap((link) => (link.merged_into_qbo_id ? [link.merged_into_qbo_id] : []));
     for (const link of await listLinksOf(db, realm, 'Customer', [...customerIds, ...survivorIds])) {
       linkOf.set(`Customer:${link.qbo_id}`, link);
@@ -193,8 +195,8 @@ export async function verifyTenant(
       for (const { record, difference } of await comparePage(entity, records)) {
         seen.add(record.Id);
         if (difference) differences.push(difference);
-        const ref = (record['CustomerRef'] as { value?: string } | undefined)?.value;
-        if (ref) referredCustomers.add(ref);
+        const customer = refOf(record, 'CustomerRef');
+        if (customer) referredCustomers.add(customer);
       }
     }
     counts[entity].qbo = seen.size;
@@ -213,7 +215,7 @@ export async function verifyTenant(
       const updated = String((record['MetaData'] as { LastUpdatedTime?: string } | undefined)?.LastUpdatedTime ?? '');
       customers.set(record.Id, {
         changedInScope: Date.parse(updated) >= startsAt,
-        parentQboId: (record['ParentRef'] as { value?: string } | undefined)?.value,
+        parentQboId: refOf(record, 'ParentRef'),
         difference,
       });
     }
