@@ -10,7 +10,12 @@ import { lockEntityWrites } from '../../db/repositories/write-locks.js';
 import { isMappingError } from '../mapping/errors.js';
 import { mapItem } from '../mapping/item.js';
 import type { Language } from '../mapping/stages.js';
-import { mapSalesDocument } from '../mapping/sales-document.js';
+import {
+  isSalesDocumentEntity,
+  mapSalesDocument,
+  type OpportunityRecord,
+  type SalesDocumentEntity,
+} from '../mapping/sales-document.js';
 import type { QboRecord } from '../qbo/qbo-client.js';
 import { accounts, categories, documents, products, subCustomers } from './set-writers.js';
 
@@ -124,7 +129,7 @@ export async function writeRecords(
   trx: Trx,
   settings: TenantSettings,
   entity: SyncedEntity,
-  records: readonly QboRecord[],
+  records: readonly QboRecord[] | MappedDocuments,
   fetchReferences: ReferenceFetcher,
   now: Date,
   options: WriteOptions = {},
@@ -133,6 +138,7 @@ export async function writeRecords(
   const counts = options.counts ?? emptyCounts();
   const waiting = entity === 'Customer' ? options.subCustomersWaiting : undefined;
   const page: Page = { trx, settings, fetchReferences, now, deferMissingParents: waiting === 'defer' };
+  if ('documents' in records) return writeDocuments(page, records, counts);
   if (!waiting) return writePage(page, entity, records, counts, 0);
   // A waiting version and the page's version of one sub-customer meet in newestPerRecord: the newest wins.
   const taken = await takeDeferredSubCustomers(
@@ -189,15 +195,11 @@ async function writePage(
   counts: PageCounts,
   depth: number,
 ): Promise<PageCounts> {
-  const { trx, settings, now } = page;
-  const batch = newestPerRecord(records);
-  const stubs = batch.filter((record) => record['status'] === 'Deleted').map((record) => record.Id);
-  if (stubs.length > 0) {
-    const deleted = await markDocumentsDeleted(trx, settings, entity, stubs, now);
-    counts.deleted += deleted;
-    counts.unchanged += stubs.length - deleted;
+  if (isSalesDocumentEntity(entity)) {
+    return writeDocuments(page, mapDocuments(entity, records, page.settings.syncLanguage), counts);
   }
-  const live = batch.filter((record) => record['status'] !== 'Deleted');
+  const { live, deleted } = splitDeletions(newestPerRecord(records));
+  await writeDeletions(page, entity, deleted, counts);
   const tally: Tally = { counts, failures: [], settled: [] };
   const write = <T extends Versioned>(writer: SetWriter<T>, set: readonly T[]) =>
     writeSet(page, writer, set, depth, tally);
@@ -206,23 +208,74 @@ async function writePage(
     // Categories first, so a product finds its category written in the same page.
     await write(categories, ofKind(items, 'category'));
     await write(products, ofKind(items, 'product'));
-  } else if (entity === 'Customer') {
-    const options = { defaultLanguage: settings.defaultLanguage };
+  } else {
+    const options = { defaultLanguage: page.settings.defaultLanguage };
     const customers = mapAll(live, (record) => mapCustomer(record, options), tally.failures);
     await write(accounts, ofKind(customers, 'account'));
     await writeSubCustomers(page, ofKind(customers, 'subCustomer'), live, depth, tally);
-  } else {
-    // Sales documents: estimates, invoices, credit notes, sales receipts (R9: QBO → CRM only).
-    const options = { language: settings.syncLanguage };
-    const mapped = mapAll(live, (record) => mapSalesDocument(entity, record, options), tally.failures);
-    const synced = mapped.filter((document) => document.txnDate >= settings.startDate);
-    counts.skipped += mapped.length - synced.length;
-    await write(documents(entity), synced);
   }
-  counts.failed += tally.failures.length;
-  await recordSyncErrors(trx, settings, entity, tally.failures, now);
-  await resolveSyncErrors(trx, settings, entity, tally.settled, now);
-  return counts;
+  return settleTally(page, entity, tally);
+}
+
+/**
+ * A batch of sales documents mapped, before any write: the syncing activity maps each page as soon
+ * as QBO's answer is parsed, so that while the page waits for its write (behind the page before
+ * it) the worker holds its rows, not the larger payloads they came from.
+ */
+export interface MappedDocuments {
+  readonly entity: SalesDocumentEntity;
+  /** QBO ids of the deletion stubs in the batch. */
+  readonly deleted: readonly string[];
+  readonly documents: readonly OpportunityRecord[];
+  /** Records that did not map (MappingError). */
+  readonly failures: readonly RecordFailure[];
+}
+
+/** Maps a batch of sales documents (R9: QBO → CRM only); the newest version of each record counts. */
+export function mapDocuments(
+  entity: SalesDocumentEntity,
+  records: readonly QboRecord[],
+  language: Language,
+): MappedDocuments {
+  const { live, deleted } = splitDeletions(newestPerRecord(records));
+  const failures: RecordFailure[] = [];
+  const documents = mapAll(live, (record) => mapSalesDocument(entity, record, { language }), failures);
+  return { entity, deleted, documents, failures };
+}
+
+/** Writes mapped sales documents; those dated before the tenant's start date are skipped. */
+async function writeDocuments(page: Page, mapped: MappedDocuments, counts: PageCounts): Promise<PageCounts> {
+  await writeDeletions(page, mapped.entity, mapped.deleted, counts);
+  const tally: Tally = { counts, failures: [...mapped.failures], settled: [] };
+  const synced = mapped.documents.filter((document) => document.txnDate >= page.settings.startDate);
+  counts.skipped += mapped.documents.length - synced.length;
+  await writeSet(page, documents(mapped.entity), synced, 0, tally);
+  return settleTally(page, mapped.entity, tally);
+}
+
+function splitDeletions(batch: readonly QboRecord[]): { live: QboRecord[]; deleted: string[] } {
+  const live: QboRecord[] = [];
+  const deleted: string[] = [];
+  for (const record of batch) {
+    if (record['status'] === 'Deleted') deleted.push(record.Id);
+    else live.push(record);
+  }
+  return { live, deleted };
+}
+
+async function writeDeletions(page: Page, entity: SyncedEntity, ids: readonly string[], counts: PageCounts) {
+  if (ids.length === 0) return;
+  const deleted = await markDocumentsDeleted(page.trx, page.settings, entity, ids, page.now);
+  counts.deleted += deleted;
+  counts.unchanged += ids.length - deleted;
+}
+
+/** Files a page's failures and clears the errors of the records that went through. */
+async function settleTally(page: Page, entity: SyncedEntity, tally: Tally): Promise<PageCounts> {
+  tally.counts.failed += tally.failures.length;
+  await recordSyncErrors(page.trx, page.settings, entity, tally.failures, page.now);
+  await resolveSyncErrors(page.trx, page.settings, entity, tally.settled, page.now);
+  return tally.counts;
 }
 
 /**

@@ -6,17 +6,25 @@ import { countPendingMerges } from '../../db/repositories/merges.js';
 import { listLinkedDocuments } from '../../db/repositories/qbo-links.js';
 import { readCursor, readCursors, saveCursor, type CursorState } from '../../db/repositories/sync-cursors.js';
 import { beginPass, finishPass, insertFinishedPass, type PassOpening } from '../../db/repositories/sync-passes.js';
-import { countOpenSyncErrors, recordSyncErrors } from '../../db/repositories/sync-errors.js';
+import { countOpenSyncErrors, recordSyncErrors, type RecordFailure } from '../../db/repositories/sync-errors.js';
 import { saveSyncMode, type SyncSettings } from '../../db/repositories/tenants.js';
 import { createStatisticsRefresher } from '../../db/table-statistics.js';
 import type { Database, SalesDocumentEntityType } from '../../db/schema.js';
-import type { QboClient } from '../qbo/qbo-client.js';
+import { isSalesDocumentEntity } from '../mapping/sales-document.js';
+import type { QboClient, QboRecord } from '../qbo/qbo-client.js';
 import { maxPageSize } from '../qbo/qbo-query.js';
 import { cdcBlocker, cdcChangedSince, cdcCutReason, isCdcLookBackRefusal, newestCursor } from './cdc-plan.js';
 import { pushesWaiting } from '../push/push.activities.js';
 import { classifyFailures } from './classify.js';
 import { connectedTenantSettings } from './tenant-settings.js';
-import { emptyCounts, markDocumentsDeleted, writeRecords, type PageCounts } from './crm-writer.js';
+import {
+  emptyCounts,
+  mapDocuments,
+  markDocumentsDeleted,
+  writeRecords,
+  type MappedDocuments,
+  type PageCounts,
+} from './crm-writer.js';
 import {
   continuePage,
   initialCursor,
@@ -297,16 +305,19 @@ export function createSyncActivities(deps: SyncDeps) {
       });
       const budgetEnds = performance.now() + pageBudget.milliseconds;
       return withQbo(input.tenantId, async (client, checkpoint) => {
-        const readPage = (cursor: CursorState, resumable: boolean): Promise<PageStep> =>
-          readEntityPage(client, settings, input, { cursor, paging, resumable }, checkpoint);
+        const readPage = async (cursor: CursorState, resumable: boolean): Promise<ReadStep> => {
+          const step = await readEntityPage(client, settings, input, { cursor, paging, resumable }, checkpoint);
+          if (step.kind === 'up-to-date') return step;
+          const { records: entries, ...position } = step;
+          return { ...position, ...preparePage(input.entity, entries, settings) };
+        };
         const fetchReferences = referenceFetcher(client);
         /** Writes a page and the cursor after it (with the pass's tally) in one transaction. */
         const commitPage = async (
-          entries: readonly PageEntry[],
+          { records, damaged }: PreparedPage,
           next: CursorState,
           subCustomersWaiting: 'defer' | 'settle',
         ) => {
-          const { records, damaged } = splitPage(entries);
           const committed = await asSync(db, async (trx) => {
             const counts = await writeRecords(trx, settings, input.entity, records, fetchReferences, deps.now(), {
               subCustomersWaiting,
@@ -332,7 +343,7 @@ export function createSyncActivities(deps: SyncDeps) {
             cursor = step.cursor;
             done = true;
             // The read's end: sub-customers still waiting for their parent are written now.
-            if (input.entity === 'Customer') await commitPage([], { from: step.cursor }, 'settle');
+            if (input.entity === 'Customer') await commitPage(emptyPage, { from: step.cursor }, 'settle');
             break;
           }
           const more = !step.done && pages < pageBudget.pages && performance.now() < budgetEnds;
@@ -341,7 +352,7 @@ export function createSyncActivities(deps: SyncDeps) {
             // Awaited on the next turn; until then a failed read must not count as unhandled.
             reading.catch(() => undefined);
           }
-          await commitPage(step.records, step.next, step.done ? 'settle' : 'defer');
+          await commitPage(step, step.next, step.done ? 'settle' : 'defer');
           windows.push(step.window);
           cursor = step.next.from;
           done = step.done;
@@ -466,6 +477,31 @@ export function createSyncActivities(deps: SyncDeps) {
 
 /** A page planned to its end: records to commit with their cursor, or nothing left to read. */
 type PageStep = Extract<PagingStep<PageEntry>, { kind: 'commit' | 'up-to-date' }>;
+
+/** A page ready for its write: its records (sales documents already mapped) and its damaged entries. */
+interface PreparedPage {
+  readonly records: readonly QboRecord[] | MappedDocuments;
+  readonly damaged: readonly RecordFailure[];
+}
+
+/** A page read: its position and what to write, or nothing left to read. */
+type ReadStep =
+  Extract<PageStep, { kind: 'up-to-date' }> | (Omit<Extract<PageStep, { kind: 'commit' }>, 'records'> & PreparedPage);
+
+const emptyPage: PreparedPage = { records: [], damaged: [] };
+
+/**
+ * Sales documents are mapped as soon as their page is read (pure work): the page then waits for
+ * its write, behind the page before it, as rows rather than as the larger QBO payloads, which go
+ * while still young. Customers and items are mapped in the write, which needs their links.
+ */
+function preparePage(entity: SyncedEntity, entries: readonly PageEntry[], settings: SyncSettings): PreparedPage {
+  const { records, damaged } = splitPage(entries);
+  return {
+    records: isSalesDocumentEntity(entity) ? mapDocuments(entity, records, settings.syncLanguage) : records,
+    damaged,
+  };
+}
 
 /**
  * Asks QBO what the paging planner directs until the page is whole. A page through a crowded second
