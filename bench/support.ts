@@ -16,7 +16,7 @@ import type { Database } from '../db/schema.js';
 import type { QboFixture } from '../test/onboarding-helpers.js';
 import { syncNowUpdate, tenantSyncWorkflowType, tenantWorkflowId } from '../workflows/definitions.js';
 import { cliEnv, cliPath, repoRoot } from '../test/cli.js';
-import { workerMallocArenaMax } from '../worker/v8-settings.js';
+import { workerMallocArenaMax, workerNodeFlags } from '../worker/v8-settings.js';
 
 export type PgStopMode = 'fast' | 'immediate';
 
@@ -114,7 +114,7 @@ export interface WorkerProcess {
 
 export function startWorkerProcess(env: Record<string, string>, readyTimeoutMs = 180_000): Promise<WorkerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, 'worker'], { cwd: repoRoot, env: cliEnv(env) });
+    const child = spawn(process.execPath, [...workerNodeFlags, cliPath, 'worker'], { cwd: repoRoot, env: cliEnv(env) });
     let output = '';
     let ready = false;
     const exited = new Promise<string>((resolveExit) =>

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { searchAttributeTypes } from '../common/search-attributes.js';
 import { knownVariables, loadConfig, requireWorkerQboAccess } from '../worker/config.js';
-import { workerMallocArenaMax } from '../worker/v8-settings.js';
+import { workerMallocArenaMax, workerNodeFlags } from '../worker/v8-settings.js';
 import { repoRoot } from './cli.js';
 
 interface ComposeService {
@@ -145,5 +145,12 @@ describe('the worker image (Dockerfile)', () => {
     const arenas = /^ENV MALLOC_ARENA_MAX=(\S+)$/m.exec(dockerfile)?.[1];
     expect(arenas).toBe(workerMallocArenaMax);
     expect(dockerfile).toMatch(/^CMD \["worker"\]$/m);
+  });
+
+  it("issue 16, worker memory: starts node with the flags the benchmarks' workers run with", () => {
+    const dockerfile = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+    const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
+    expect(entrypoint).toBeDefined();
+    expect(JSON.parse(entrypoint ?? '[]')).toEqual(['node', ...workerNodeFlags, 'bin/qbsync.js']);
   });
 });

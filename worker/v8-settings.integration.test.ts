@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../test/cli.js';
+import { workerNodeFlags } from './v8-settings.js';
 
 /**
  * V8 documents flags set at run time as possibly doing nothing. This checks, in processes of their
@@ -36,4 +37,18 @@ describe("a qbsync worker's V8 settings", () => {
     expect(threadYoungGenerationMb('tuned')).toBeLessThanOrEqual(8);
     expect(threadYoungGenerationMb('default')).toBeGreaterThan(8);
   }, 60_000);
+
+  it("take the main isolate's young generation to two 8 MiB semi-spaces from the command line", () => {
+    const mainYoungGenerationMb = (flags: readonly string[]) =>
+      Number(execFileSync(process.execPath, [...flags, '-e', mainYoungGeneration], { encoding: 'utf8' }).trim());
+    expect(mainYoungGenerationMb(workerNodeFlags)).toBeLessThanOrEqual(16);
+    expect(mainYoungGenerationMb([])).toBeGreaterThan(16);
+  }, 60_000);
 });
+
+const mainYoungGeneration = `
+const v8 = require('node:v8');
+let kept = [];
+for (let i = 0; i < 4e6; i++) { kept.push({ i }); if (kept.length > 2e5) kept = []; }
+console.log(v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space').space_size / 1048576);
+`;

@@ -12,6 +12,16 @@ import v8 from 'node:v8';
 export const workerV8Flags = ['--heap-growing-percent=30', '--max-semi-space-size=4'] as const;
 
 /**
+ * Node flags for the command line that starts `qbsync worker` (the Dockerfile's ENTRYPOINT, and the
+ * benchmarks' workers). The main isolate's young generation is sized when the process starts, so
+ * unlike workerV8Flags this cannot be set from code. V8's default lets it grow to two 16 MiB
+ * semi-spaces; two of 8 MiB held a 1M backfill's worker at 265 MiB against 311, for 8 % more of
+ * the worker's CPU (more scavenges) and 2,807 records/s against 2,911 (bench/RESULTS.md). A 4 MiB
+ * semi-space saved about 20 MiB more but cost 11 % of the speed.
+ */
+export const workerNodeFlags = ['--max-semi-space-size=8'] as const;
+
+/**
  * glibc's malloc gives threads that allocate at once arenas of their own, up to eight per core, and
  * each arena keeps its freed memory. The SDK's Rust core allocates from a pool of threads, so a
  * backfilling worker's RSS carried 20–30 MiB of arenas (100k records: 311–331 MiB with two arenas
