@@ -58,15 +58,19 @@ export async function takeDeferredSubCustomers(
     .where('realm_id', '=', realm.realmId);
   if (selection.kind === 'ids') query = query.where(sql<boolean>`qbo_id = ANY(${[...selection.qboIds]}::text[])`);
   if (selection.kind === 'parent-linked') {
-    query = query.where(({ exists, selectFrom }) =>
-      exists(
-        selectFrom('qbo_links')
-          .select(sql`1`.as('linked'))
-          .whereRef('qbo_links.tenant_id', '=', 'deferred_sub_customers.tenant_id')
-          .whereRef('qbo_links.realm_id', '=', 'deferred_sub_customers.realm_id')
-          .where('qbo_links.entity_type', '=', 'Customer')
-          .whereRef('qbo_links.qbo_id', '=', 'deferred_sub_customers.parent_qbo_id'),
-      ),
+    // A probe of the links' key per waiting parent rather than EXISTS: during a backfill the
+    // statistics lag behind the rows, and the planner then matched each waiting row against every
+    // customer link of the company (0.4–0.7 million rows filtered, 60–230 ms a page at 20,000
+    // customers). The LIMIT keeps the planner from flattening the probe back into a join.
+    query = query.where(
+      sql<boolean>`parent_qbo_id = ANY (ARRAY(
+        SELECT link.qbo_id FROM (SELECT DISTINCT waiting.parent_qbo_id FROM deferred_sub_customers waiting
+          WHERE waiting.tenant_id = ${realm.tenantId} AND waiting.realm_id = ${realm.realmId}) AS parent
+        CROSS JOIN LATERAL (
+          SELECT qbo_id FROM qbo_links
+          WHERE tenant_id = ${realm.tenantId} AND realm_id = ${realm.realmId} AND entity_type = 'Customer'
+            AND qbo_id = parent.parent_qbo_id
+          LIMIT 1) AS link))`,
     );
   }
   const rows = await query.returning(['qbo_id', 'parent_qbo_id', 'record']).execute();
