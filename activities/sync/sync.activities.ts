@@ -493,7 +493,8 @@ const emptyPage: PreparedPage = { records: [], damaged: [] };
 /**
  * Sales documents are mapped as soon as their page is read (pure work): the page then waits for
  * its write, behind the page before it, as rows rather than as the larger QBO payloads, which go
- * while still young. Customers and items are mapped in the write, which needs their links.
+ * while still young. Customers stay as QBO sent them (a sub-customer whose parent has not come yet
+ * waits as its QBO record), and so do items, a few pages at most.
  */
 function preparePage(entity: SyncedEntity, entries: readonly PageEntry[], settings: SyncSettings): PreparedPage {
   const { records, damaged } = splitPage(entries);
