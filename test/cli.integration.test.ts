@@ -1,13 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildProgram } from '../client/cli.js';
 import { portAnswers } from '../db/postgres.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
-import { runCli, startCli } from './cli.js';
+import { repoRoot, runCli, startCli } from './cli.js';
 import { freePort } from './global-setup.js';
 
 /** What a worker needs to reach QuickBooks; these tests never get as far as calling it. */
@@ -98,6 +99,31 @@ describe('qbsync CLI', () => {
     expect(down.code).toBe(0);
     expect(down.stdout).toMatch(/^undid \d{14}_/m);
     expect((await runCli(['migrate'], { DATABASE_URL: database.url })).code).toBe(0);
+  });
+
+  it('R24: a wrong argument is refused before the Temporal client or a database driver is loaded', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'qbsync-trace-'));
+    try {
+      for (const [name, args] of Object.entries({
+        help: ['--help'],
+        missing: ['pause'],
+        bad: ['mode', 'acme', 'both'],
+      })) {
+        const traceFile = path.join(folder, `${name}.txt`);
+        const result = await runCli(args, {
+          NODE_OPTIONS: `--import ${pathToFileURL(path.join(repoRoot, 'test', 'module-trace.mjs')).href}`,
+          MODULE_TRACE_FILE: traceFile,
+        });
+        expect(result.code, result.stderr).toBe(name === 'help' ? 0 : 2);
+        const loaded = readFileSync(traceFile, 'utf8').split('\n');
+        // The trace works: it saw the CLI itself.
+        expect(loaded.some((url) => url.endsWith('/client/cli.ts'))).toBe(true);
+        const heavy = loaded.filter((url) => /\/node_modules\/(@temporalio|kysely|pg|fastify)\//.test(url));
+        expect(heavy, `qbsync ${args.join(' ')}`).toEqual([]);
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('rejects an unknown command with a usage error (exit 2)', async () => {

@@ -1,11 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import {
-  OnboardingInputError,
-  parseLanguage,
-  parseMode,
-  parseStartDate,
-  parseTenantId,
-} from '../onboarding/service.js';
+import { OnboardingInputError, parseLanguage, parseMode, parseStartDate, parseTenantId } from '../onboarding/inputs.js';
 
 // Argument parsers for the onboarding commands: the same checks as the page, as commander errors
 // (one line, exit 2). They import nothing heavy, so a bad argument answers at once.
