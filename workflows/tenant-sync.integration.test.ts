@@ -78,13 +78,13 @@ describe('tenant sync workflow (stub activities)', () => {
   });
 
   it('R23: failed passes back off, doubling up to the maximum, and a success resets the backoff', async () => {
-    const failures = 4;
+    const failures = 3;
     const tenant = await start(
       {
         pagesPerEntity: 1,
         incremental: (call) => (call < failures ? { fail: 'QboServerFault' } : 'idle'),
       },
-      { pollIntervalSeconds: 30, retryDelaySeconds: 1, maxRetryDelaySeconds: 4 },
+      { pollIntervalSeconds: 30, retryDelaySeconds: 1, maxRetryDelaySeconds: 2 },
     );
     const status = await until('the backoff to reset', async () => {
       const status = await tenant.handle.query(statusQuery);
@@ -93,9 +93,9 @@ describe('tenant sync workflow (stub activities)', () => {
     expect(status.nextAttemptAt).toBeNull();
     expect(status.lastError).toBeNull();
     const [run] = await runsOf(tenant.client, tenant.handle.workflowId);
-    // The backfill's first incremental pass runs at once; each failure then waits 1, 2, 4, 4 s, and
-    // the success after them waits the poll interval.
-    expect(timerSeconds(run!)).toEqual([1, 2, 4, 4, 30]);
+    // The backfill's first incremental pass runs at once; each failure then waits 1, 2 (doubled),
+    // 2 (the maximum) s, and the success after them waits the poll interval.
+    expect(timerSeconds(run!)).toEqual([1, 2, 2, 30]);
   });
 
   it('R23: status shows when the next try comes after a failed pass', async () => {
