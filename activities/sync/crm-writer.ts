@@ -1,7 +1,13 @@
 import { sql, type Transaction } from 'kysely';
 import type { SyncedEntity } from '../../common/sync-types.js';
 import { deferSubCustomers, takeDeferredSubCustomers } from '../../db/repositories/deferred-sub-customers.js';
-import { findLinks, type QboLink, type RecordVersion } from '../../db/repositories/qbo-links.js';
+import {
+  findLinks,
+  findLinkTargets,
+  type LinkTarget,
+  type QboLink,
+  type RecordVersion,
+} from '../../db/repositories/qbo-links.js';
 import { recordSyncErrors, resolveSyncErrors, type RecordFailure } from '../../db/repositories/sync-errors.js';
 import type { SyncSettings } from '../../db/repositories/tenants.js';
 import type { ConflictPolicy, Database, QboEntityType } from '../../db/schema.js';
@@ -91,7 +97,7 @@ export interface SetWriter<T extends Versioned> {
     trx: Trx,
     settings: TenantSettings,
     changes: readonly Change<T>[],
-    references: ReadonlyMap<string, QboLink>,
+    references: ReadonlyMap<string, LinkTarget>,
     now: Date,
   ): Promise<T[]>;
 }
@@ -292,7 +298,12 @@ async function writeSubCustomers(
 ): Promise<void> {
   let pending = subs;
   for (let wave = 0; pending.length > 0 && wave < maxReferenceDepth; wave += 1) {
-    const linked = await findLinks(page.trx, page.settings, 'Customer', new Set(pending.map((sub) => sub.parentQboId)));
+    const linked = await findLinkTargets(
+      page.trx,
+      page.settings,
+      'Customer',
+      new Set(pending.map((sub) => sub.parentQboId)),
+    );
     const ready = pending.filter((sub) => linked.has(sub.parentQboId));
     if (ready.length === 0) break;
     await writeSet(page, subCustomers, ready, depth, tally);
@@ -320,7 +331,7 @@ async function writeSet<T extends Versioned>(
   const reference = writer.reference;
   const references = reference
     ? await ensureReferences(page, reference.entity, records.map(reference.of), depth)
-    : new Map<string, QboLink>();
+    : new Map<string, LinkTarget>();
   const outcome = await isolatingFailures(page.trx, records, tally.failures, (set) =>
     writeChanges(page, writer, set, references),
   );
@@ -345,7 +356,7 @@ async function writeChanges<T extends Versioned>(
   page: Page,
   writer: SetWriter<T>,
   records: readonly T[],
-  references: ReadonlyMap<string, QboLink>,
+  references: ReadonlyMap<string, LinkTarget>,
 ): Promise<SetOutcome<T>> {
   const { trx, settings } = page;
   const ids = records.map((record) => record.qboId);
@@ -409,18 +420,18 @@ async function ensureReferences(
   entity: 'Customer' | 'Item',
   referred: ReadonlyArray<string | null>,
   depth: number,
-): Promise<Map<string, QboLink>> {
+): Promise<Map<string, LinkTarget>> {
   const ids = [...new Set(referred)].filter((id): id is string => id !== null);
-  let linked = await findLinks(page.trx, page.settings, entity, ids);
+  let linked = await findLinkTargets(page.trx, page.settings, entity, ids);
   if (ids.every((id) => linked.has(id)) || depth >= maxReferenceDepth) return linked;
   // Another entity's page may be writing the same records: wait for it, then look again.
   await lockEntityWrites(page.trx, page.settings.tenantId, entity);
-  linked = await findLinks(page.trx, page.settings, entity, ids);
+  linked = await findLinkTargets(page.trx, page.settings, entity, ids);
   const missing = ids.filter((id) => !linked.has(id));
   if (missing.length === 0) return linked;
   const fetched = await page.fetchReferences(entity, missing);
   await writePage(page, entity, fetched, emptyCounts(), depth + 1);
-  for (const [id, link] of await findLinks(page.trx, page.settings, entity, missing)) linked.set(id, link);
+  for (const [id, link] of await findLinkTargets(page.trx, page.settings, entity, missing)) linked.set(id, link);
   return linked;
 }
 

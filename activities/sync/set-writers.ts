@@ -1,9 +1,10 @@
 import { sql } from 'kysely';
 import {
-  findLinks,
+  findLinkTargets,
   saveLinkVersions,
   upsertLinks,
   type LinkWrite,
+  type LinkTarget,
   type QboLink,
 } from '../../db/repositories/qbo-links.js';
 import { recordDetectedMerges } from '../../db/repositories/merges.js';
@@ -200,7 +201,7 @@ function catalogue<T extends 'revenue_categories' | 'products', R extends Versio
   table: T,
   target: 'revenue_category_id' | 'product_id',
   columns: RecordsetColumns<T>,
-  fields: (record: R, parents: ReadonlyMap<string, QboLink>) => object,
+  fields: (record: R, parents: ReadonlyMap<string, LinkTarget>) => object,
   reference?: SetWriter<R>['reference'],
 ): SetWriter<R> {
   return {
@@ -345,7 +346,7 @@ async function replaceLines(
       .execute();
   }
   const itemIds = placed.flatMap(({ record }) => record.lines.flatMap((line) => line.itemQboId ?? []));
-  const items = await findLinks(trx, settings, 'Item', itemIds);
+  const items = await findLinkTargets(trx, settings, 'Item', itemIds);
   const lines = placed.flatMap(({ record, id }) =>
     record.lines.map((line) => ({
       opportunity_id: id,

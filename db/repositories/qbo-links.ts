@@ -51,6 +51,36 @@ export async function findLinks(
   return new Map((await resolveMerged(db, realm, rows)).map((row) => [row.qbo_id, row]));
 }
 
+/** What a reference to a record needs of its link: the CRM rows it points at. */
+export type LinkTarget = Pick<
+  QboLink,
+  'qbo_id' | 'account_id' | 'opportunity_id' | 'product_id' | 'revenue_category_id' | 'merged_into_qbo_id'
+>;
+
+/**
+ * The targets of these QBO ids' links, by QBO id, merges resolved as findLinks does: for records
+ * that refer to them (a document's customer, a line's item), where a page's references are a
+ * thousand links whose versions and two-way snapshots nobody reads.
+ */
+export async function findLinkTargets(
+  db: Executor,
+  realm: RealmKey,
+  entity: QboEntityType,
+  qboIds: Iterable<string>,
+): Promise<Map<string, LinkTarget>> {
+  const ids = [...new Set(qboIds)];
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('qbo_links')
+    .select(['qbo_id', 'account_id', 'opportunity_id', 'product_id', 'revenue_category_id', 'merged_into_qbo_id'])
+    .where('tenant_id', '=', realm.tenantId)
+    .where('realm_id', '=', realm.realmId)
+    .where('entity_type', '=', entity)
+    .where(sql<boolean>`qbo_id = ANY(${ids}::text[])`)
+    .execute();
+  return new Map((await resolveMerged(db, realm, rows)).map((row) => [row.qbo_id, row]));
+}
+
 /** A chain of merges (A into B, then B into C) is followed this far at most. */
 const maxMergeChain = 8;
 
@@ -59,7 +89,7 @@ const maxMergeChain = 8;
  * a later reference to its id (a document QBO still names it on, say) lands on the survivor. Before
  * the repair has run, the merged-away link still names its own account; after, both agree.
  */
-async function resolveMerged(db: Executor, realm: RealmKey, rows: QboLink[]): Promise<QboLink[]> {
+async function resolveMerged<T extends LinkTarget>(db: Executor, realm: RealmKey, rows: T[]): Promise<T[]> {
   let pending = rows.filter((row) => row.merged_into_qbo_id !== null);
   if (pending.length === 0) return rows;
   const accountOf = new Map<string, number | null>();
@@ -73,7 +103,7 @@ async function resolveMerged(db: Executor, realm: RealmKey, rows: QboLink[]): Pr
       .where(sql<boolean>`qbo_id = ANY(${pending.map((row) => row.merged_into_qbo_id)}::text[])`)
       .execute();
     const byId = new Map(survivors.map((row) => [row.qbo_id, row]));
-    const next: QboLink[] = [];
+    const next: T[] = [];
     for (const row of pending) {
       const survivor = byId.get(row.merged_into_qbo_id!);
       if (!survivor) continue;
