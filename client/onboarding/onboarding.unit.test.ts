@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { syncedEntities } from '../../common/sync-types.js';
 import { escapeHtml, previewPage, statusFragment, tenantPage } from './page.js';
-import {
-  findDuplicates,
-  normaliseEmail,
-  normaliseName,
-  OnboardingInputError,
-  parseLanguage,
-  parseMode,
-  parseStartDate,
-  parseTenantId,
-  type TenantSettings,
-} from './service.js';
+import { OnboardingInputError, parseLanguage, parseMode, parseStartDate, parseTenantId } from './inputs.js';
+import { findDuplicates, normaliseEmail, normaliseName, type TenantSettings } from './service.js';
 
 const now = new Date('2026-11-27T15:00:00Z');
 const tenant: TenantSettings = {

@@ -1,5 +1,6 @@
 import { describePassRecords, syncedEntities, type SyncedEntity } from '../../common/sync-types.js';
-import type { Language, Preview, SyncStatusView, TenantSettings } from './service.js';
+import type { Language } from './inputs.js';
+import type { Preview, SyncStatusView, TenantSettings } from './service.js';
 
 /**
  * The onboarding page, server-rendered, in French and English (the brief's ten steps): plain HTML

@@ -15,12 +15,6 @@ import {
   applyModeToRunningSync,
   completeCallback,
   ensureTenant,
-  isoDay,
-  OnboardingInputError,
-  parseLanguage,
-  parseMode,
-  parseStartDate,
-  parseTenantId,
   previewTenant,
   readTenant,
   requireConnection,
@@ -30,9 +24,17 @@ import {
   issueState,
   startTenantSync,
   tenantSyncStatus,
-  type Language,
   type OnboardingDeps,
 } from './service.js';
+import {
+  isoDay,
+  OnboardingInputError,
+  parseLanguage,
+  parseMode,
+  parseStartDate,
+  parseTenantId,
+  type Language,
+} from './inputs.js';
 
 /**
  * `qbsync serve`: the onboarding page and the OAuth callback (the webhook endpoint will join them).

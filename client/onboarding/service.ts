@@ -37,18 +37,7 @@ import {
  * one-line errors.
  */
 
-import {
-  isoDay,
-  OnboardingInputError,
-  parseLanguage,
-  parseMode,
-  parseStartDate,
-  parseTenantId,
-  quote,
-  type Language,
-} from './inputs.js';
-
-export { isoDay, OnboardingInputError, parseLanguage, parseMode, parseStartDate, parseTenantId, quote, type Language };
+import { isoDay, OnboardingInputError, quote, type Language } from './inputs.js';
 
 export interface OnboardingDeps extends QboAuthDeps {
   readonly temporal: Client;
