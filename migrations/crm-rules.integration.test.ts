@@ -316,6 +316,43 @@ describe('R16: one primary contact per account, the oldest', () => {
     ]);
   });
 
+  it('R16: contacts inserted together, on several accounts, leave the oldest of each account primary', async () => {
+    const { tenantId, localAccountId } = await seed();
+    const other = await db
+      .insertInto('accounts')
+      .values({ tenant_id: tenantId, company_name: 'Other', language: 'fr' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const contact = (accountId: number, name: string, createdAt: string) => ({
+      tenant_id: tenantId,
+      account_id: accountId,
+      full_name: name,
+      language: 'fr' as const,
+      created_at: createdAt,
+    });
+    await db.insertInto('contacts').values(contact(localAccountId, 'Existing', '2026-02-01T00:00:00Z')).execute();
+    // One statement, as the sync writes a page: an older contact than the account's primary, a
+    // newer one, and an account whose contacts arrive youngest first.
+    await db
+      .insertInto('contacts')
+      .values([
+        contact(localAccountId, 'Newer', '2026-03-01T00:00:00Z'),
+        contact(other.id, 'Second', '2026-05-01T00:00:00Z'),
+        contact(localAccountId, 'Older', '2026-01-01T00:00:00Z'),
+        contact(other.id, 'First', '2026-04-01T00:00:00Z'),
+      ])
+      .execute();
+    expect(await primaries(localAccountId)).toEqual([
+      { full_name: 'Older', is_primary: true },
+      { full_name: 'Existing', is_primary: false },
+      { full_name: 'Newer', is_primary: false },
+    ]);
+    expect(await primaries(other.id)).toEqual([
+      { full_name: 'First', is_primary: true },
+      { full_name: 'Second', is_primary: false },
+    ]);
+  });
+
   it('R16: nobody sets the primary mark by hand, not even the sync', async () => {
     const { tenantId, localAccountId } = await seed();
     await db
@@ -400,7 +437,7 @@ describe('R9: documents and revenue categories sync one way, QuickBooks to CRM',
         })
         .returning('id')
         .executeTakeFirstOrThrow();
-      return { ...seeded, categoryId: category.id, opportunityId: opportunity.id, lineId: line.id };
+      return { ...seeded, categoryId: category.id, opportunityId: opportunity.id, productId: product.id, lineId: line.id };
     });
   }
 
@@ -476,6 +513,34 @@ describe('R9: documents and revenue categories sync one way, QuickBooks to CRM',
     for (const table of ['opportunities', 'opportunity_lines', 'revenue_categories'] as const) {
       expect(await db.selectFrom(table).select('id').where('tenant_id', '=', s.tenantId).execute()).toEqual([]);
     }
+  });
+
+  it('R9: a line is on its opportunity’s tenant and names that tenant’s products only; the product is checked by commit', async () => {
+    const s = await seedDocuments();
+    const other = await seedDocuments();
+    const addLine = (tenantId: string, productId: number | null, lineNumber: number) =>
+      asSync(db, (trx) =>
+        trx
+          .insertInto('opportunity_lines')
+          .values({
+            tenant_id: tenantId,
+            opportunity_id: s.opportunityId,
+            line_number: lineNumber,
+            product_id: productId,
+            amount: '1.00',
+          })
+          .execute(),
+      );
+    await expect(addLine(other.tenantId, null, 2)).rejects.toThrow(/foreign key/);
+    await expect(addLine(s.tenantId, other.productId, 3)).rejects.toThrow(/opportunity_lines_tenant_id_product_id_fkey/);
+    await addLine(s.tenantId, s.productId, 4);
+    const lines = await db
+      .selectFrom('opportunity_lines')
+      .select('line_number')
+      .where('opportunity_id', '=', s.opportunityId)
+      .orderBy('line_number')
+      .execute();
+    expect(lines.map((line) => line.line_number)).toEqual([1, 4]);
   });
 });
 
