@@ -58,7 +58,9 @@ export async function up(db: Kysely<any>): Promise<void> {
       DROP CONSTRAINT opportunity_lines_tenant_id_fkey,
       DROP CONSTRAINT opportunity_lines_tenant_id_product_id_fkey,
       ADD CONSTRAINT opportunity_lines_tenant_id_product_id_fkey
-        FOREIGN KEY (tenant_id, product_id) REFERENCES products (tenant_id, id) DEFERRABLE INITIALLY DEFERRED`.execute(db);
+        FOREIGN KEY (tenant_id, product_id) REFERENCES products (tenant_id, id) DEFERRABLE INITIALLY DEFERRED`.execute(
+    db,
+  );
 
   await sql`DROP TRIGGER list_members_guard ON list_members`.execute(db);
   await sql`

@@ -330,7 +330,10 @@ describe('R16: one primary contact per account, the oldest', () => {
       language: 'fr' as const,
       created_at: createdAt,
     });
-    await db.insertInto('contacts').values(contact(localAccountId, 'Existing', '2026-02-01T00:00:00Z')).execute();
+    await db
+      .insertInto('contacts')
+      .values(contact(localAccountId, 'Existing', '2026-02-01T00:00:00Z'))
+      .execute();
     // One statement, as the sync writes a page: an older contact than the account's primary, a
     // newer one, and an account whose contacts arrive youngest first.
     await db
@@ -437,7 +440,13 @@ describe('R9: documents and revenue categories sync one way, QuickBooks to CRM',
         })
         .returning('id')
         .executeTakeFirstOrThrow();
-      return { ...seeded, categoryId: category.id, opportunityId: opportunity.id, productId: product.id, lineId: line.id };
+      return {
+        ...seeded,
+        categoryId: category.id,
+        opportunityId: opportunity.id,
+        productId: product.id,
+        lineId: line.id,
+      };
     });
   }
 
@@ -532,7 +541,9 @@ describe('R9: documents and revenue categories sync one way, QuickBooks to CRM',
           .execute(),
       );
     await expect(addLine(other.tenantId, null, 2)).rejects.toThrow(/foreign key/);
-    await expect(addLine(s.tenantId, other.productId, 3)).rejects.toThrow(/opportunity_lines_tenant_id_product_id_fkey/);
+    await expect(addLine(s.tenantId, other.productId, 3)).rejects.toThrow(
+      /opportunity_lines_tenant_id_product_id_fkey/,
+    );
     await addLine(s.tenantId, s.productId, 4);
     const lines = await db
       .selectFrom('opportunity_lines')

@@ -23,7 +23,9 @@ describe('link lookups read only the links asked for (R23: performance at any si
       asSync(db, async (trx) => {
         await sql`
           INSERT INTO accounts (tenant_id, company_name, language)
-          SELECT ${realm.tenantId}, 'Customer ' || g, 'fr' FROM generate_series(${from}::int, ${to}::int) g`.execute(trx);
+          SELECT ${realm.tenantId}, 'Customer ' || g, 'fr' FROM generate_series(${from}::int, ${to}::int) g`.execute(
+          trx,
+        );
         await sql`
           INSERT INTO qbo_links (tenant_id, realm_id, entity_type, qbo_id, account_id, sync_token, qbo_last_updated_time, qbo_updated_at)
           SELECT tenant_id, ${realm.realmId}, 'Customer', substring(company_name from 10), id, '0', '2026-01-01T00:00:00Z', now()
@@ -35,7 +37,9 @@ describe('link lookups read only the links asked for (R23: performance at any si
     // entity read), then thousands of customers: the planner believes there are none.
     await asSync(db, async (trx) => {
       await sql`
-        INSERT INTO products (tenant_id, code) SELECT ${realm.tenantId}, 'P' || g FROM generate_series(1, 20) g`.execute(trx);
+        INSERT INTO products (tenant_id, code) SELECT ${realm.tenantId}, 'P' || g FROM generate_series(1, 20) g`.execute(
+        trx,
+      );
       await sql`
         INSERT INTO qbo_links (tenant_id, realm_id, entity_type, qbo_id, product_id, sync_token, qbo_last_updated_time, qbo_updated_at)
         SELECT tenant_id, ${realm.realmId}, 'Item', code, id, '0', '2026-01-01T00:00:00Z', now()
