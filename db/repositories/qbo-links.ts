@@ -59,7 +59,8 @@ async function probeLinks<Row>(
 ): Promise<Row[]> {
   const ids = [...new Set(qboIds)].sort();
   if (ids.length === 0) return [];
-  // LIMIT 1 (the key is unique) keeps the subquery a parameterized probe: PostgreSQL cannot turn it into a join it would plan on its own.
+  // LIMIT 1 (the key is unique) keeps the subquery a parameterized probe: PostgreSQL cannot turn
+  // it into a join it would plan on its own.
   const { rows } = await sql<Row>`
     SELECT ${columns}
     FROM unnest(${ids}::text[]) AS wanted(qbo_id)
@@ -73,10 +74,15 @@ async function probeLinks<Row>(
 }
 
 /** What a reference to a record needs of its link: the CRM rows it points at. */
-export type LinkTarget = Pick<
-  QboLink,
-  'qbo_id' | 'account_id' | 'opportunity_id' | 'product_id' | 'revenue_category_id' | 'merged_into_qbo_id'
->;
+const linkTargetColumns = [
+  'qbo_id',
+  'account_id',
+  'opportunity_id',
+  'product_id',
+  'revenue_category_id',
+  'merged_into_qbo_id',
+] as const;
+export type LinkTarget = Pick<QboLink, (typeof linkTargetColumns)[number]>;
 
 /**
  * The targets of these QBO ids' links, by QBO id, merges resolved as findLinks does: for records
@@ -94,7 +100,7 @@ export async function findLinkTargets(
     realm,
     entity,
     qboIds,
-    sql`l.qbo_id, l.account_id, l.opportunity_id, l.product_id, l.revenue_category_id, l.merged_into_qbo_id`,
+    sql.join(linkTargetColumns.map((column) => sql.ref(`l.${column}`))),
     false,
   );
   return new Map((await resolveMerged(db, realm, rows)).map((row) => [row.qbo_id, row]));
