@@ -356,6 +356,51 @@ describe('R16: one primary contact per account, the oldest', () => {
     ]);
   });
 
+  it('R16: a page of new accounts’ contacts reads only their contacts, whatever the table’s size and statistics', async () => {
+    const { tenantId } = await seed();
+    const accountsOf = (prefix: string, count: number) => sql`
+      INSERT INTO accounts (tenant_id, company_name, language)
+      SELECT ${tenantId}, ${prefix} || g, 'fr' FROM generate_series(1, ${count}::int) g RETURNING id`;
+    const contactsOf = (accountIds: readonly number[]) => sql`
+      INSERT INTO contacts (tenant_id, account_id, full_name, language)
+      SELECT ${tenantId}, id, 'Contact ' || id, 'fr' FROM unnest(${accountIds}::int8[]) id`;
+    const settled = await asSync(db, async (trx) => {
+      const { rows } = await accountsOf('Settled ', 10_000).execute(trx);
+      return rows as { id: number }[];
+    });
+    await asSync(db, (trx) => contactsOf(settled.map(({ id }) => id)).execute(trx));
+    // The statistics of a table at rest: all but a handful of its contacts primary.
+    await sql`ANALYZE contacts`.execute(db);
+
+    const { read, primary } = await asSync(db, async (trx) => {
+      const { rows } = await accountsOf('New ', 1_000).execute(trx);
+      const ids = (rows as { id: number }[]).map(({ id }) => id);
+      const contactRowsRead = async () =>
+        Number(
+          (
+            await sql<{ n: string }>`
+              SELECT pg_stat_get_xact_tuples_returned('contacts'::regclass)
+                + pg_stat_get_xact_tuples_fetched('contacts'::regclass)
+                + (SELECT sum(pg_stat_get_xact_tuples_fetched(indexrelid)) FROM pg_index
+                   WHERE indrelid = 'contacts'::regclass) AS n`.execute(trx)
+          ).rows[0]!.n,
+        );
+      const before = await contactRowsRead();
+      await contactsOf(ids).execute(trx);
+      const read = (await contactRowsRead()) - before;
+      const primary = await trx
+        .selectFrom('contacts')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('account_id', 'in', ids)
+        .where('is_primary', '=', true)
+        .executeTakeFirstOrThrow();
+      return { read, primary: Number(primary.n) };
+    });
+    expect(primary).toBe(1_000);
+    // A few reads per new contact (the oldest of its account, then the row to mark), none of the 10,000 others.
+    expect(read).toBeLessThanOrEqual(4_000);
+  });
+
   it('R16: nobody sets the primary mark by hand, not even the sync', async () => {
     const { tenantId, localAccountId } = await seed();
     await db
