@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asSync, crmRuleViolated } from '../db/crm-rules.js';
 import type { Database } from '../db/schema.js';
 import { createTestDatabase, type TestDatabase } from '../test/database.js';
+import { rowsReadFrom } from '../test/table-reads.js';
 
 let testDb: TestDatabase;
 let db: Kysely<Database>;
@@ -375,19 +376,7 @@ describe('R16: one primary contact per account, the oldest', () => {
     const { read, primary } = await asSync(db, async (trx) => {
       const { rows } = await accountsOf('New ', 1_000).execute(trx);
       const ids = (rows as { id: number }[]).map(({ id }) => id);
-      const contactRowsRead = async () =>
-        Number(
-          (
-            await sql<{ n: string }>`
-              SELECT pg_stat_get_xact_tuples_returned('contacts'::regclass)
-                + pg_stat_get_xact_tuples_fetched('contacts'::regclass)
-                + (SELECT sum(pg_stat_get_xact_tuples_fetched(indexrelid)) FROM pg_index
-                   WHERE indrelid = 'contacts'::regclass) AS n`.execute(trx)
-          ).rows[0]!.n,
-        );
-      const before = await contactRowsRead();
-      await contactsOf(ids).execute(trx);
-      const read = (await contactRowsRead()) - before;
+      const { rows: read } = await rowsReadFrom(trx, 'contacts', () => contactsOf(ids).execute(trx));
       const primary = await trx
         .selectFrom('contacts')
         .select((eb) => eb.fn.countAll<string>().as('n'))

@@ -1,6 +1,7 @@
 import { sql, type Transaction } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/database.js';
+import { rowsReadInTransaction } from '../../test/table-reads.js';
 import { asSync } from '../crm-rules.js';
 import type { Database } from '../schema.js';
 import { findLinks, findLinkTargets, type LinkTarget, type QboLink } from './qbo-links.js';
@@ -50,26 +51,8 @@ describe('link lookups read only the links asked for (R23: performance at any si
   });
   afterAll(async () => testDb?.drop());
 
-  /**
-   * Rows of qbo_links the transaction's scans fetched while `read` ran: through any of its indexes,
-   * or by a sequential or bitmap scan of the table.
-   */
-  const rowsFetchedBy = async (read: (trx: Transaction<Database>) => Promise<unknown>) =>
-    testDb.db.transaction().execute(async (trx) => {
-      const fetched = async () =>
-        Number(
-          (
-            await sql<{ n: string }>`
-              SELECT pg_stat_get_xact_tuples_fetched('qbo_links'::regclass)
-                + pg_stat_get_xact_tuples_returned('qbo_links'::regclass)
-                + (SELECT sum(pg_stat_get_xact_tuples_fetched(indexrelid)) FROM pg_index
-                   WHERE indrelid = 'qbo_links'::regclass) AS n`.execute(trx)
-          ).rows[0]!.n,
-        );
-      const before = await fetched();
-      await read(trx);
-      return (await fetched()) - before;
-    });
+  const rowsFetchedBy = (read: (trx: Transaction<Database>) => Promise<unknown>) =>
+    rowsReadInTransaction(testDb.db, 'qbo_links', read);
 
   it('findLinkTargets and findLinks (locking or not) fetch one link per id, whatever the statistics say', async () => {
     const wanted = ['17', '4242', '3000', '17', 'no-such-id'];
