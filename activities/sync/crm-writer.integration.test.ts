@@ -427,6 +427,24 @@ describe('issue 16: sub-customers read before their parent wait for a later page
     expect(source.calls).toEqual([]);
   });
 
+  it('issue 16: a page takes only the waiting children of its own customers; one whose parent another write linked lands at the read’s end', async () => {
+    const settings = await newTenant();
+    const source = qbo();
+    await write(settings, 'Customer', [subCustomer('11', '1'), subCustomer('21', '2')], source, 'defer');
+    // Outside a paged read (the push, a repair), the parent is written and the child waits on.
+    await write(settings, 'Customer', [customer('1', 0, 1)], source);
+    expect(await countDeferredSubCustomers(db(), settings)).toBe(2);
+    await write(settings, 'Customer', [customer('2', 0, 1), customer('3', 0, 1)], source, 'defer');
+    expect(await accountOf(settings, '21')).toEqual({ ...(await accountOf(settings, '2')), parent_qbo_id: '2' });
+    expect(await accountOf(settings, '11')).toBeUndefined();
+    expect(await countDeferredSubCustomers(db(), settings)).toBe(1);
+    // The read's last page writes every waiting row; a parent already linked costs no request.
+    await write(settings, 'Customer', [], source, 'settle');
+    expect(await accountOf(settings, '11')).toEqual({ ...(await accountOf(settings, '1')), parent_qbo_id: '1' });
+    expect(source.calls).toEqual([]);
+    expect(await countDeferredSubCustomers(db(), settings)).toBe(0);
+  });
+
   it('issue 16: a newer version of a waiting sub-customer replaces it; one made a customer of its own stops waiting', async () => {
     const settings = await newTenant();
     await write(settings, 'Customer', [subCustomer('11', '1', 1, 1), subCustomer('12', '1', 1, 1)], qbo(), 'defer');

@@ -14,10 +14,10 @@ export interface DeferredSubCustomer {
   readonly record: Readonly<Record<string, unknown>>;
 }
 
-/** Which waiting sub-customers to take: these ids, those whose parent is linked now, or all. */
+/** Which waiting sub-customers to take: these ids, the children of these parents, or all. */
 export type DeferredSelection =
   | { readonly kind: 'ids'; readonly qboIds: readonly string[] }
-  | { readonly kind: 'parent-linked' }
+  | { readonly kind: 'children'; readonly parentQboIds: readonly string[] }
   | { readonly kind: 'all' };
 
 /** Keeps sub-customers waiting for their parent, each replacing its own waiting version if any. */
@@ -57,21 +57,9 @@ export async function takeDeferredSubCustomers(
     .where('tenant_id', '=', realm.tenantId)
     .where('realm_id', '=', realm.realmId);
   if (selection.kind === 'ids') query = query.where(sql<boolean>`qbo_id = ANY(${[...selection.qboIds]}::text[])`);
-  if (selection.kind === 'parent-linked') {
-    // A probe of the links' key per waiting parent rather than EXISTS: during a backfill the
-    // statistics lag behind the rows, and the planner then matched each waiting row against every
-    // customer link of the company (0.4–0.7 million rows filtered, 60–230 ms a page at 20,000
-    // customers). The LIMIT keeps the planner from flattening the probe back into a join.
-    query = query.where(
-      sql<boolean>`parent_qbo_id = ANY (ARRAY(
-        SELECT link.qbo_id FROM (SELECT DISTINCT waiting.parent_qbo_id FROM deferred_sub_customers waiting
-          WHERE waiting.tenant_id = ${realm.tenantId} AND waiting.realm_id = ${realm.realmId}) AS parent
-        CROSS JOIN LATERAL (
-          SELECT qbo_id FROM qbo_links
-          WHERE tenant_id = ${realm.tenantId} AND realm_id = ${realm.realmId} AND entity_type = 'Customer'
-            AND qbo_id = parent.parent_qbo_id
-          LIMIT 1) AS link))`,
-    );
+  if (selection.kind === 'children') {
+    if (selection.parentQboIds.length === 0) return [];
+    query = query.where(sql<boolean>`parent_qbo_id = ANY(${[...selection.parentQboIds]}::text[])`);
   }
   const rows = await query.returning(['qbo_id', 'parent_qbo_id', 'record']).execute();
   return rows.map((row) => ({ qboId: row.qbo_id, parentQboId: row.parent_qbo_id, record: row.record }));
