@@ -376,7 +376,7 @@ describe('R16: one primary contact per account, the oldest', () => {
     const { read, primary } = await asSync(db, async (trx) => {
       const { rows } = await accountsOf('New ', 1_000).execute(trx);
       const ids = (rows as { id: number }[]).map(({ id }) => id);
-      const { rows: read } = await rowsReadFrom(trx, 'contacts', () => contactsOf(ids).execute(trx));
+      const read = await rowsReadFrom(trx, 'contacts', () => contactsOf(ids).execute(trx));
       const primary = await trx
         .selectFrom('contacts')
         .select((eb) => eb.fn.countAll<string>().as('n'))

@@ -6,11 +6,11 @@ import type { Database } from '../db/schema.js';
  * or by a sequential or bitmap scan of the table. For tests that hold a query's cost to the rows
  * it asks for, whatever plan the statistics lead the planner to.
  */
-export async function rowsReadFrom<T>(
+export async function rowsReadFrom(
   trx: Transaction<Database>,
   table: string,
-  work: () => Promise<T>,
-): Promise<{ rows: number; result: T }> {
+  work: () => Promise<unknown>,
+): Promise<number> {
   const readSoFar = async () =>
     Number(
       (
@@ -22,8 +22,8 @@ export async function rowsReadFrom<T>(
       ).rows[0]!.n,
     );
   const before = await readSoFar();
-  const result = await work();
-  return { rows: (await readSoFar()) - before, result };
+  await work();
+  return (await readSoFar()) - before;
 }
 
 /** As rowsReadFrom, in a transaction of its own. */
@@ -32,5 +32,5 @@ export function rowsReadInTransaction(
   table: string,
   work: (trx: Transaction<Database>) => Promise<unknown>,
 ): Promise<number> {
-  return db.transaction().execute(async (trx) => (await rowsReadFrom(trx, table, () => work(trx))).rows);
+  return db.transaction().execute(async (trx) => rowsReadFrom(trx, table, () => work(trx)));
 }

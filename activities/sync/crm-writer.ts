@@ -173,7 +173,7 @@ export async function writeRecords(
  */
 async function writeWaitingChildren(page: Page, parentQboIds: readonly string[], counts: PageCounts): Promise<void> {
   let parents = parentQboIds;
-  for (let depth = 0; depth < maxReferenceDepth && parents.length > 0; depth += 1) {
+  for (let depth = 0; depth < maxReferenceDepth; depth += 1) {
     const ready = await takeDeferredSubCustomers(page.trx, page.settings, { kind: 'children', parentQboIds: parents });
     if (ready.length === 0) return;
     await writePage(

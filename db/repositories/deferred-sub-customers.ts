@@ -52,13 +52,13 @@ export async function takeDeferredSubCustomers(
   selection: DeferredSelection,
 ): Promise<DeferredSubCustomer[]> {
   if (selection.kind === 'ids' && selection.qboIds.length === 0) return [];
+  if (selection.kind === 'children' && selection.parentQboIds.length === 0) return [];
   let query = db
     .deleteFrom('deferred_sub_customers')
     .where('tenant_id', '=', realm.tenantId)
     .where('realm_id', '=', realm.realmId);
   if (selection.kind === 'ids') query = query.where(sql<boolean>`qbo_id = ANY(${[...selection.qboIds]}::text[])`);
   if (selection.kind === 'children') {
-    if (selection.parentQboIds.length === 0) return [];
     query = query.where(sql<boolean>`parent_qbo_id = ANY(${[...selection.parentQboIds]}::text[])`);
   }
   const rows = await query.returning(['qbo_id', 'parent_qbo_id', 'record']).execute();
