@@ -116,4 +116,48 @@ describe('planner statistics kept current during a backfill (R23)', () => {
       expect(skipped).toEqual(['sync_errors', 'sync_errors']);
     });
   });
+
+  it('leaves a table to autovacuum once its statistics have seen 20,000 rows, however much it grows', async () => {
+    const insertErrors = async (count: number, entity: string) => {
+      for (let from = 0; from < count; from += 5000) {
+        await testDb.db
+          .insertInto('sync_errors')
+          .values(
+            Array.from({ length: Math.min(5000, count - from) }, (_, i) => ({
+              tenant_id: 'stats',
+              realm_id: 'r',
+              entity_type: entity,
+              qbo_id: String(from + i),
+              error_type: 'MappingError',
+              message: 'test',
+            })),
+          )
+          .execute();
+      }
+    };
+    const changedSinceAnalyze = async () =>
+      Number(
+        (
+          await sql<{ n: number }>`
+            SELECT n_mod_since_analyze AS n FROM pg_stat_user_tables WHERE relname = 'sync_errors'`.execute(testDb.db)
+        ).rows[0]!.n,
+      );
+
+    await insertErrors(25_000, 'SalesReceipt');
+    for (let attempt = 0; attempt < 50 && (await reltuples('sync_errors')) < 20_000; attempt += 1) {
+      await analyzeGrownTables(testDb.db);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const seen = await reltuples('sync_errors');
+    expect(seen).toBeGreaterThanOrEqual(25_000);
+
+    // More than doubled since: a smaller table would be analyzed again (first test).
+    await insertErrors(seen + 2000, 'Estimate');
+    for (let attempt = 0; attempt < 50 && (await changedSinceAnalyze()) <= seen + 1000; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(await changedSinceAnalyze()).toBeGreaterThan(seen + 1000);
+    expect(await analyzeGrownTables(testDb.db)).not.toContain('sync_errors');
+    expect(await reltuples('sync_errors')).toBe(seen);
+  }, 60_000);
 });
