@@ -117,47 +117,47 @@ describe('planner statistics kept current during a backfill (R23)', () => {
     });
   });
 
-  it('leaves a table to autovacuum once its statistics have seen 20,000 rows, however much it grows', async () => {
-    const insertErrors = async (count: number, entity: string) => {
-      for (let from = 0; from < count; from += 5000) {
-        await testDb.db
-          .insertInto('sync_errors')
-          .values(
-            Array.from({ length: Math.min(5000, count - from) }, (_, i) => ({
-              tenant_id: 'stats',
-              realm_id: 'r',
-              entity_type: entity,
-              qbo_id: String(from + i),
-              error_type: 'MappingError',
-              message: 'test',
-            })),
-          )
-          .execute();
+  it('analyzes a table that doubled while its statistics saw a small table, and only ten-fold growth past that', async () => {
+    const thresholds = { minChangedRows: 100, largeTableRows: 2000, smallTableGrowth: 1, largeTableGrowth: 9 };
+    let inserted = 0;
+    const insertProducts = async (count: number) => {
+      for (let done = 0; done < count; done += 5000) {
+        const rows = Array.from({ length: Math.min(5000, count - done) }, () => ({
+          tenant_id: 'stats',
+          code: `P${(inserted += 1)}`,
+        }));
+        await testDb.db.insertInto('products').values(rows).execute();
       }
     };
     const changedSinceAnalyze = async () =>
       Number(
         (
           await sql<{ n: number }>`
-            SELECT n_mod_since_analyze AS n FROM pg_stat_user_tables WHERE relname = 'sync_errors'`.execute(testDb.db)
+            SELECT n_mod_since_analyze AS n FROM pg_stat_user_tables WHERE relname = 'products'`.execute(testDb.db)
         ).rows[0]!.n,
       );
+    // Sessions publish their table counters about once a second: wait until the inserts show.
+    const countersShow = async (changed: number) => {
+      for (let attempt = 0; attempt < 50 && (await changedSinceAnalyze()) < changed; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(await changedSinceAnalyze()).toBeGreaterThanOrEqual(changed);
+    };
 
-    await insertErrors(25_000, 'SalesReceipt');
-    for (let attempt = 0; attempt < 50 && (await reltuples('sync_errors')) < 20_000; attempt += 1) {
-      await analyzeGrownTables(testDb.db);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    const seen = await reltuples('sync_errors');
-    expect(seen).toBeGreaterThanOrEqual(25_000);
+    await insertProducts(2500);
+    await countersShow(2500);
+    expect(await analyzeGrownTables(testDb.db, undefined, thresholds)).toContain('products');
+    expect(await reltuples('products')).toBe(2500);
 
-    // More than doubled since: a smaller table would be analyzed again (first test).
-    await insertErrors(seen + 2000, 'Estimate');
-    for (let attempt = 0; attempt < 50 && (await changedSinceAnalyze()) <= seen + 1000; attempt += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    expect(await changedSinceAnalyze()).toBeGreaterThan(seen + 1000);
-    expect(await analyzeGrownTables(testDb.db)).not.toContain('sync_errors');
-    expect(await reltuples('sync_errors')).toBe(seen);
+    // Doubled, but its statistics saw a large table: left alone until it grows ten-fold.
+    await insertProducts(2700);
+    await countersShow(2700);
+    expect(await analyzeGrownTables(testDb.db, undefined, thresholds)).not.toContain('products');
+    expect(await reltuples('products')).toBe(2500);
+
+    await insertProducts(20_000);
+    await countersShow(22_700);
+    expect(await analyzeGrownTables(testDb.db, undefined, thresholds)).toContain('products');
+    expect(await reltuples('products')).toBe(25_200);
   }, 60_000);
 });

@@ -14,21 +14,34 @@ export const syncedTables = [
   'sync_errors',
 ] as const;
 
-/** A table is re-analyzed once the rows changed since its last ANALYZE pass this plus its size. */
-const minChangedRows = 1000;
-
 /**
- * Past this many rows at its last ANALYZE, a table is left to autovacuum. The plans that go wrong
- * are those made while a table is nearly empty; once the statistics have seen a table of this
- * size, the planner scales their row counts by the table's pages as it grows, and its lookups stay
- * index probes. Each ANALYZE of a grown table samples 30,000 rows across all its pages: the two
- * or three a 100k backfill still ran on its largest tables took 0.4–0.7 s of PostgreSQL's time.
+ * When a synced table is analyzed again: once the rows changed since its last ANALYZE pass
+ * `minChangedRows` plus its size times the growth that applies to it, doubling (1) while its last
+ * statistics saw fewer than `largeTableRows`, ten-fold (9) after. The plans that go wrong are made
+ * while a table is nearly empty; once the statistics have seen a table of some size, the planner
+ * scales their row counts by the table's pages as it grows, and its lookups stay index probes. Each
+ * ANALYZE of a grown table samples 30,000 rows across all its pages: those a 100k backfill ran on
+ * its largest tables after they passed 20,000 rows took 0.3–0.8 s of PostgreSQL's time. Ten-fold
+ * still refreshes the statistics a large table's distribution is planned by (its tenants, say)
+ * where autovacuum is off.
  */
-const maxRowsAnalyzedBySync = 20_000;
+export interface AnalyzeThresholds {
+  readonly minChangedRows: number;
+  readonly largeTableRows: number;
+  readonly smallTableGrowth: number;
+  readonly largeTableGrowth: number;
+}
+
+export const defaultAnalyzeThresholds: AnalyzeThresholds = {
+  minChangedRows: 1000,
+  largeTableRows: 20_000,
+  smallTableGrowth: 1,
+  largeTableGrowth: 9,
+};
 
 /**
- * Refreshes the planner statistics of the synced tables that have roughly doubled since they were
- * last analyzed, while they are still small (maxRowsAnalyzedBySync), and says which it analyzed.
+ * Refreshes the planner statistics of the synced tables that have grown enough since they were
+ * last analyzed (AnalyzeThresholds), and says which it analyzed.
  *
  * Why the sync does what autovacuum normally does: each connection caches the plans of its
  * foreign-key checks. A plan made while a table was empty scans the whole table, and it stays
@@ -43,14 +56,18 @@ const maxRowsAnalyzedBySync = 20_000;
 export async function analyzeGrownTables(
   db: Kysely<Database>,
   onSkip: (table: string, error: unknown) => void = () => undefined,
+  thresholds: AnalyzeThresholds = defaultAnalyzeThresholds,
 ): Promise<string[]> {
+  const { minChangedRows, largeTableRows, smallTableGrowth, largeTableGrowth } = thresholds;
   const { rows } = await sql<{ relname: string }>`
     SELECT s.relname
     FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
     WHERE s.schemaname = current_schema()
       AND s.relname = ANY(${[...syncedTables]}::text[])
-      AND s.n_mod_since_analyze > ${minChangedRows} + greatest(c.reltuples, 0)
-      AND c.reltuples < ${maxRowsAnalyzedBySync}`.execute(db);
+      AND s.n_mod_since_analyze > ${minChangedRows} + greatest(c.reltuples, 0) *
+        CASE WHEN c.reltuples < ${largeTableRows} THEN ${smallTableGrowth}::float8 ELSE ${largeTableGrowth}::float8 END`.execute(
+    db,
+  );
   const analyzed: string[] = [];
   for (const { relname } of rows) {
     try {
