@@ -3,7 +3,7 @@ import v8 from 'node:v8';
 /**
  * V8 settings of a `qbsync worker` process (issue 16, worker memory). With its default heap
  * growing factor V8 let a backfilling worker's heap reach four times what it kept alive (about
- * 250 MiB for 50 MiB live) before collecting, and kept the grown heap. Growing it by 70 % holds a
+ * 250 MiB for 50 MiB live) before collecting, and kept the grown heap. Growing it by 60 % holds a
  * 1M backfill's worker under 300 MiB; by 30 %, as it was until session 25, the old generation was
  * marked so often that V8's marking threads took a third of the worker's CPU once the sync ran at
  * 4,000 records/s (README, "Worker memory"; 100 % went past 300 MiB at 1M). The smaller
@@ -11,7 +11,7 @@ import v8 from 'node:v8';
  * generation is fixed before any code runs. No cap on the old space: a worker that runs out of
  * heap dies, and many tenants backfilling at once need more than one does.
  */
-export const workerV8Flags = ['--heap-growing-percent=70', '--max-semi-space-size=4'] as const;
+export const workerV8Flags = ['--heap-growing-percent=60', '--max-semi-space-size=4'] as const;
 
 /**
  * Node flags for the command line that starts `qbsync worker` (the Dockerfile's ENTRYPOINT, and the
