@@ -65,9 +65,8 @@ export async function analyzeGrownTables(
     WHERE s.schemaname = current_schema()
       AND s.relname = ANY(${[...syncedTables]}::text[])
       AND s.n_mod_since_analyze > ${minChangedRows} + greatest(c.reltuples, 0) *
-        CASE WHEN c.reltuples < ${largeTableRows} THEN ${smallTableGrowth}::float8 ELSE ${largeTableGrowth}::float8 END`.execute(
-    db,
-  );
+        CASE WHEN c.reltuples < ${largeTableRows} THEN ${smallTableGrowth}::float8
+             ELSE ${largeTableGrowth}::float8 END`.execute(db);
   const analyzed: string[] = [];
   for (const { relname } of rows) {
     try {
