@@ -15,11 +15,12 @@ export const syncedTables = [
 ] as const;
 
 /**
- * When a synced table is analyzed again: once the rows changed since its last ANALYZE pass
- * `minChangedRows` plus its size times the growth that applies to it, doubling (1) while its last
- * statistics saw fewer than `largeTableRows`, ten-fold (9) after. The plans that go wrong are made
- * while a table is nearly empty; once the statistics have seen a table of some size, the planner
- * scales their row counts by the table's pages as it grows, and its lookups stay index probes. Each
+ * When a synced table is analyzed again: once it has grown by the factor that applies to it, plus
+ * `minChangedRows` (rows changed since its last ANALYZE against the size that ANALYZE saw):
+ * doubled while its last statistics saw fewer than `largeTableRows`, ten-fold after. The plans
+ * that go wrong are made while a table is nearly empty; once the statistics have seen a table of
+ * some size, the planner scales their row counts by the table's pages as it grows, and its lookups
+ * stay index probes. Each
  * ANALYZE of a grown table samples 30,000 rows across all its pages: those a 100k backfill ran on
  * its largest tables after they passed 20,000 rows took 0.3–0.8 s of PostgreSQL's time. Ten-fold
  * still refreshes the statistics a large table's distribution is planned by (its tenants, say)
@@ -28,15 +29,16 @@ export const syncedTables = [
 export interface AnalyzeThresholds {
   readonly minChangedRows: number;
   readonly largeTableRows: number;
+  /** Growth factors: 2 is a table that doubled. */
   readonly smallTableGrowth: number;
   readonly largeTableGrowth: number;
 }
 
-export const defaultAnalyzeThresholds: AnalyzeThresholds = {
+const defaultAnalyzeThresholds: AnalyzeThresholds = {
   minChangedRows: 1000,
   largeTableRows: 20_000,
-  smallTableGrowth: 1,
-  largeTableGrowth: 9,
+  smallTableGrowth: 2,
+  largeTableGrowth: 10,
 };
 
 /**
@@ -65,8 +67,8 @@ export async function analyzeGrownTables(
     WHERE s.schemaname = current_schema()
       AND s.relname = ANY(${[...syncedTables]}::text[])
       AND s.n_mod_since_analyze > ${minChangedRows} + greatest(c.reltuples, 0) *
-        CASE WHEN c.reltuples < ${largeTableRows} THEN ${smallTableGrowth}::float8
-             ELSE ${largeTableGrowth}::float8 END`.execute(db);
+        (CASE WHEN c.reltuples < ${largeTableRows} THEN ${smallTableGrowth}::float8
+              ELSE ${largeTableGrowth}::float8 END - 1)`.execute(db);
   const analyzed: string[] = [];
   for (const { relname } of rows) {
     try {
