@@ -249,6 +249,15 @@ export function cpuSecondsBetween(before: CpuSeconds, after: CpuSeconds): CpuSec
   };
 }
 
+/**
+ * The least wall time the CPU a run used allows on this machine's cores: every party's CPU seconds
+ * over the cores, as if none of them ever waited for another. A speed above records ÷ this is out
+ * of reach on this machine without taking CPU off one of the parties.
+ */
+export function cpuFloorSeconds(cpu: CpuSeconds, cores = os.availableParallelism()): number {
+  return (cpu.worker + cpu.simulator + cpu.postgres + cpu.temporal) / cores;
+}
+
 /** What a `qbsync worker` process needs to sync tenants of a simulator into a fixture's database. */
 export function workerEnvironment(
   fixture: QboFixture,
